@@ -1,0 +1,59 @@
+# make run   - set everything up and start the dashboard, the prober and the demo peers
+# make test  - set everything up and run the tests (SQLite, then PostgreSQL)
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# make run probes your dependencies.yaml if there is one, else the example (demo peers included).
+RUN_DEPENDENCIES ?= $(if $(wildcard dependencies.yaml),dependencies.yaml,dependencies.example.yaml)
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: help install run test lint format clean
+
+help:
+	@echo "make run    start the dashboard on http://$(HOST):$(PORT) with the prober and demo peers (SQLite)"
+	@echo "make test   run the tests (SQLite, then PostgreSQL; CI=true makes missing services fail)"
+	@echo "make lint   ruff check and ruff format --check"
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(INSTALLED)
+
+run: install
+	$(PY) manage.py migrate --noinput
+	@echo
+	@echo "  seahealth: http://$(HOST):$(PORT)/  and  http://$(HOST):$(PORT)/health/dependencies"
+	@echo "  probing $(RUN_DEPENDENCIES); Ctrl-C stops everything"
+	@echo
+	@export SEAHEALTH_DEPENDENCIES=$(RUN_DEPENDENCIES); \
+	trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
+	$(PY) -m demo.peers & \
+	$(PY) manage.py runprobes & \
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & \
+	wait -n
+
+# The whole suite runs twice: on SQLite (what make run uses) and on PostgreSQL (production).
+test: install
+	$(PY) -m pytest
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest
+
+lint: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: install
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache db.sqlite3* .test-db.sqlite3* staticfiles

@@ -1,0 +1,424 @@
+"""dependencies.yaml -> validated specs -> Dependency rows.
+
+A file with any problem is refused whole: nothing in the database changes. An entry that
+leaves the file is archived (its history stays readable), and comes back if it returns.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from probes.breaker import Policy
+from probes.fields import Fields, Problem
+from probes.kinds import KINDS
+from probes.models import Dependency
+
+log = logging.getLogger(__name__)
+
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
+COMMON_FIELDS = ("name", "kind", "critical", "group", "interval", "timeout", "breaker")
+TOP_LEVEL = ("defaults", "dependencies")
+DEFAULT_INTERVAL = 30.0
+DEFAULT_TIMEOUT = 5.0
+SHORTEST_INTERVAL = 1.0
+
+
+class DeclarationError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems, key=lambda problem: problem.line or 0)
+        count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
+        lines = "\n".join(f"  {problem}" for problem in self.problems)
+        super().__init__(f"declaration refused ({count}); nothing was changed:\n{lines}")
+
+
+@dataclass(frozen=True)
+class DependencySpec:
+    name: str
+    kind: str
+    critical: bool
+    group: str
+    interval: float  # seconds
+    timeout: float  # seconds
+    policy: Policy
+    target: Any  # the kind's Spec
+
+    def row_values(self) -> dict[str, Any]:
+        """The Dependency fields this declaration owns."""
+        return {
+            "kind": self.kind,
+            "critical": self.critical,
+            "group": self.group,
+            "spec": dataclasses.asdict(self.target),
+            "interval": timedelta(seconds=self.interval),
+            "timeout": timedelta(seconds=self.timeout),
+            "failure_threshold": self.policy.failure_threshold,
+            "recovery_timeout": timedelta(seconds=self.policy.recovery_timeout),
+            "success_threshold": self.policy.success_threshold,
+        }
+
+
+# --- reading the file -----------------------------------------------------------------
+
+
+class _Mapping(dict):
+    """A YAML mapping that remembers the line of each key, for error messages."""
+
+    line: int = 0
+    lines: dict[str, int]
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
+    loader.flatten_mapping(node)
+    lines: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = lines.get(key)
+        except TypeError:
+            continue  # an unhashable key: construct_mapping below reports it
+        if first is not None:
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping",
+                node.start_mark,
+                f"found the key {key!r} twice (first on line {first})",
+                key_node.start_mark,
+            )
+        lines[key] = key_node.start_mark.line + 1
+    mapping = _Mapping(loader.construct_mapping(node, deep=True))
+    mapping.line = node.start_mark.line + 1
+    mapping.lines = lines
+    return mapping
+
+
+_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def load_declaration(path: Path) -> list[DependencySpec]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = Problem(str(path), "the file", None, f"cannot read it: {exc}")
+        raise DeclarationError([problem]) from exc
+    return parse_declaration(text, str(path))
+
+
+def parse_declaration(text: str, source: str) -> list[DependencySpec]:
+    """Every dependency declared in `text`; DeclarationError listing every problem otherwise."""
+    problems: list[Problem] = []
+    try:
+        document = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+    except yaml.YAMLError as exc:
+        raise DeclarationError([_yaml_problem(exc, source)]) from exc
+
+    if not isinstance(document, Mapping):
+        shape = (
+            "it is empty: declare `dependencies: []` to probe nothing"
+            if document is None
+            else "expected a mapping with a `dependencies:` list"
+        )
+        raise DeclarationError([Problem(source, "the file", None, shape)])
+    top = Fields(document, source, "top level", problems)
+    defaults = top.value("defaults", {})
+    entries = top.value("dependencies")
+    top.reject_unread(TOP_LEVEL)
+    if not isinstance(defaults, Mapping):
+        top.problem("defaults", "expected a mapping of fields")
+        defaults = {}
+    _check_defaults(Fields(defaults, source, "defaults", problems, _line(document, "defaults")))
+    if entries is not None and not isinstance(entries, list):
+        top.problem("dependencies", "expected a list of dependencies")
+        entries = []
+
+    specs: list[DependencySpec] = []
+    first_entry: dict[str, int] = {}
+    for index, entry in enumerate(entries or [], start=1):
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        if isinstance(name, str) and name in first_entry:
+            problems.append(
+                Problem(
+                    source,
+                    _where(index, entry),
+                    "name",
+                    f"'{name}' is already declared by entry {first_entry[name]}",
+                    _line(entry, "name"),
+                )
+            )
+        elif isinstance(name, str):
+            first_entry[name] = index
+        spec = _parse_entry(index, entry, defaults, source, problems)
+        if spec is not None:
+            specs.append(spec)
+    if problems:
+        raise DeclarationError(problems)
+    return specs
+
+
+def _yaml_problem(exc: yaml.YAMLError, source: str) -> Problem:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"column {mark.column + 1}" if mark else "the file"
+    reason = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    message = f"not valid YAML: {reason}" + (f" ({context})" if context else "")
+    return Problem(source, where, None, message, mark.line + 1 if mark else None)
+
+
+def _check_defaults(defaults: Fields) -> None:
+    """The common fields are checked here once; a kind's fields in each entry that gets them."""
+    kind_fields = {name for kind in KINDS.values() for name in _spec_fields(kind)}
+    defaults.string("kind", None, choices=sorted(KINDS))
+    _read_common(defaults)
+    for key in defaults.unread():
+        if key not in kind_fields:
+            defaults.unknown(key, [*COMMON_FIELDS, *kind_fields])
+
+
+def _parse_entry(
+    index: int, entry: Any, defaults: Mapping[str, Any], source: str, problems: list[Problem]
+) -> DependencySpec | None:
+    where = _where(index, entry)
+    if not isinstance(entry, Mapping):
+        problems.append(Problem(source, where, None, "expected a mapping of fields", None))
+        return None
+    before = len(problems)
+    kind_name = entry.get("kind", defaults.get("kind"))
+    kind = KINDS.get(kind_name) if isinstance(kind_name, str) else None
+    own = _spec_fields(kind) if kind else ()
+    # Defaults reach an entry only for fields its kind has: `method` is not an smtp field.
+    merged = {key: value for key, value in defaults.items() if key in COMMON_FIELDS + own}
+    merged.update(entry)
+    if isinstance(defaults.get("breaker"), Mapping) and isinstance(entry.get("breaker"), Mapping):
+        merged["breaker"] = {**defaults["breaker"], **entry["breaker"]}
+    fields = Fields(_Mapping(merged), source, where, problems, _line(entry))
+    fields.data.lines = getattr(entry, "lines", {})
+
+    name = fields.string("name", pattern=NAME, pattern_help=_NAME_HELP)
+    if isinstance(fields.string("kind"), str) and kind is None:
+        fields.problem("kind", f"unknown kind {kind_name!r} (known kinds: {', '.join(KINDS)})")
+    common = _read_common(fields)
+    target = kind.parse(fields) if kind else None
+    fields.reject_unread(COMMON_FIELDS + own)
+    if len(problems) > before:
+        return None
+    return DependencySpec(name=name, kind=kind_name, target=target, **common)
+
+
+_NAME_HELP = (
+    "is not a name: use lowercase letters, digits, '-' and '_', starting with a letter or digit"
+)
+
+
+def _read_common(fields: Fields) -> dict[str, Any]:
+    """The fields every kind has, with their defaults."""
+    interval = fields.duration("interval", DEFAULT_INTERVAL)
+    timeout = fields.duration("timeout", DEFAULT_TIMEOUT)
+    if isinstance(interval, float) and interval < SHORTEST_INTERVAL:
+        fields.problem("interval", f"must be at least {SHORTEST_INTERVAL:g}s")
+    elif isinstance(interval, float) and isinstance(timeout, float) and timeout > interval:
+        fields.problem(
+            "timeout", "must not be longer than the interval (a probe would overlap the next)"
+        )
+    breaker = fields.section("breaker")
+    policy = Policy()
+    if breaker is not None:
+        policy = Policy(
+            failure_threshold=breaker.integer("failure_threshold", 3, minimum=1),
+            recovery_timeout=breaker.duration("recovery_timeout", 60.0),
+            success_threshold=breaker.integer("success_threshold", 1, minimum=1),
+        )
+        breaker.reject_unread()
+    return {
+        "critical": fields.boolean("critical", False),
+        "group": fields.string("group", ""),
+        "interval": interval,
+        "timeout": timeout,
+        "policy": policy,
+    }
+
+
+def _spec_fields(kind: Any) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(kind.Spec))
+
+
+def _where(index: int, entry: Any) -> str:
+    name = entry.get("name") if isinstance(entry, Mapping) else None
+    label = f" '{name}'" if isinstance(name, str) else ""
+    return f"entry {index}{label}"
+
+
+def _line(entry: Any, field: str | None = None) -> int | None:
+    lines = getattr(entry, "lines", {})
+    return lines.get(field) or getattr(entry, "line", None)
+
+
+# --- writing the rows ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    created: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    archived: tuple[str, ...] = ()
+    restored: tuple[str, ...] = ()
+    unchanged: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.archived or self.restored)
+
+    def __str__(self) -> str:
+        parts = [
+            f"{label} {len(names)} ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
+            for label, names in (
+                ("created", self.created),
+                ("updated", self.updated),
+                ("restored", self.restored),
+                ("archived", self.archived),
+            )
+            if names
+        ]
+        return "; ".join([*parts, f"unchanged {self.unchanged}"])
+
+
+def sync(specs: list[DependencySpec], now: datetime | None = None) -> SyncReport:
+    """Make the rows match the declaration, in one transaction; idempotent."""
+    now = now or timezone.now()
+    declared = {spec.name: spec for spec in specs}
+    created, updated, restored, archived = [], [], [], []
+    with transaction.atomic():
+        _lock_declarations()
+        # Locked in id order, as recording locks them, so the two never deadlock.
+        locked = Dependency.objects.select_for_update().order_by("id").only(*_SYNCED_FIELDS)
+        rows = {row.name: row for row in locked}
+        new_rows = []
+        for name, spec in declared.items():
+            row = rows.get(name)
+            if row is None:
+                # A new dependency is due at once: its first probe sets its phase.
+                new_rows.append(Dependency(name=name, next_due_at=now, **spec.row_values()))
+                created.append(name)
+                continue
+            changed = _apply(row, spec.row_values(), now)
+            if row.archived_at is not None:
+                row.archived_at = None
+                row.next_due_at = now
+                restored.append(name)
+            elif changed:
+                updated.append(name)
+            if changed or name in restored:
+                # Only what the declaration owns: the current state is the recorder's.
+                row.save(update_fields=_SYNCED_FIELDS[1:])
+        Dependency.objects.bulk_create(new_rows)
+        for name, row in rows.items():
+            if name not in declared and row.archived_at is None:
+                archived.append(name)
+        Dependency.objects.filter(name__in=archived).update(archived_at=now)
+    return SyncReport(
+        created=tuple(created),
+        updated=tuple(updated),
+        archived=tuple(archived),
+        restored=tuple(restored),
+        unchanged=len(declared) - len(created) - len(updated) - len(restored),
+    )
+
+
+# What sync reads and writes: the declared fields and the schedule, never the current state.
+_SYNCED_FIELDS = (
+    "name",
+    "kind",
+    "critical",
+    "group",
+    "spec",
+    "interval",
+    "timeout",
+    "failure_threshold",
+    "recovery_timeout",
+    "success_threshold",
+    "archived_at",
+    "next_due_at",
+)
+
+
+def _apply(row: Dependency, values: dict[str, Any], now: datetime) -> bool:
+    if row.interval != values["interval"]:
+        # A shorter interval takes effect now, not after the old, longer wait.
+        row.next_due_at = min(row.next_due_at, now + values["interval"])
+    changed = False
+    for field, value in values.items():
+        if getattr(row, field) != value:
+            setattr(row, field, value)
+            changed = True
+    return changed
+
+
+def _lock_declarations() -> None:
+    """One sync at a time across processes (SQLite's IMMEDIATE transactions already are)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('seahealth.declarations'))")
+
+
+# --- watching the file ---------------------------------------------------------------
+
+
+class DeclarationWatcher:
+    """Syncs the declaration when its content changes; a refused file changes nothing."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._stat: tuple[int, int] | None = None
+        self._digest: str | None = None
+        self.last_problem: str | None = None
+
+    @classmethod
+    def from_settings(cls) -> DeclarationWatcher:
+        return cls(Path(settings.SEAHEALTH_DEPENDENCIES))
+
+    def sync_if_changed(self) -> SyncReport | None:
+        """The sync's report when the file changed and was accepted; None otherwise."""
+        try:
+            stat = self.path.stat()
+            key = (stat.st_mtime_ns, stat.st_size)
+            if key == self._stat:
+                return None
+            data = self.path.read_bytes()
+        except OSError as exc:
+            return self._refused(f"{self.path}: cannot read it ({exc.strerror or exc})")
+        digest = hashlib.sha256(data).hexdigest()
+        if digest == self._digest:
+            self._stat = key
+            return None
+        try:
+            specs = parse_declaration(data.decode("utf-8", errors="replace"), str(self.path))
+        except DeclarationError as exc:
+            self._stat, self._digest = key, digest
+            return self._refused(str(exc))
+        # A database error propagates and leaves the file unmarked, so the next call retries.
+        report = sync(specs)
+        self._stat, self._digest = key, digest
+        self.last_problem = None
+        if report.changed:
+            log.info("%s synced: %s", self.path, report)
+        return report
+
+    def _refused(self, problem: str) -> None:
+        if problem != self.last_problem:
+            log.error("%s\nStill probing the dependencies declared before.", problem)
+        self.last_problem = problem
+        return None

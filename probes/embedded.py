@@ -1,0 +1,78 @@
+"""The embedded prober: one process loops claim -> run -> record (`manage.py runprobes`).
+
+Probing is asyncio; the database is reached through one thread (sync_to_async is
+thread-sensitive by default), which suits SQLite's single writer. Batches run side by side,
+so a batch held up by a slow peer never delays the next tick's claims.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from asgiref.sync import sync_to_async
+from django.db import DatabaseError, close_old_connections
+
+from probes.declarations import DeclarationWatcher
+from probes.engine import Job, run_batch
+from probes.recording import record
+from probes.scheduler import batches, claim_due
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class EmbeddedProber:
+    watcher: DeclarationWatcher
+    tick: float
+    batch_size: int
+    claim_limit: int
+    max_in_flight: int
+
+    def __post_init__(self) -> None:
+        self._batches: set[asyncio.Task[None]] = set()
+        self._probes_in_flight = 0
+
+    async def run(self, stop: asyncio.Event, *, once: bool = False) -> None:
+        """Until `stop` is set; with `once`, probe what is due now and return."""
+        while not stop.is_set():
+            claimed = await self._tick()
+            if once and not claimed:
+                break
+            if not once:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=self.tick)
+        # Batches in flight end within their probes' timeouts: let them record.
+        await asyncio.gather(*self._batches)
+
+    async def _tick(self) -> int:
+        """Sync the declaration if it changed, claim what is due, start its batches."""
+        room = min(self.claim_limit, self.max_in_flight - self._probes_in_flight)
+        try:
+            jobs = await sync_to_async(self._sync_and_claim)(room)
+        except DatabaseError as exc:
+            log.error("cannot reach the database, will retry next tick: %s", exc)
+            return 0
+        for batch in batches(jobs, self.batch_size):
+            task = asyncio.create_task(self._probe_and_record(batch))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+        return len(jobs)
+
+    def _sync_and_claim(self, room: int) -> list[Job]:
+        close_old_connections()
+        self.watcher.sync_if_changed()
+        return claim_due(limit=room) if room > 0 else []
+
+    async def _probe_and_record(self, batch: list[Job]) -> None:
+        self._probes_in_flight += len(batch)
+        try:
+            outcomes = await run_batch(batch)
+            await sync_to_async(record)(outcomes)
+        except DatabaseError as exc:
+            # Not retried: these dependencies are due again at their next interval.
+            log.error("lost %d probe results, the database refused them: %s", len(batch), exc)
+        finally:
+            self._probes_in_flight -= len(batch)

@@ -1,0 +1,110 @@
+"""Runs one batch of probes concurrently, each under its own deadline.
+
+No Django here: the engine takes Jobs (plain values) and returns Outcomes, so it is the
+same whether runprobes or a Celery worker calls it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import os
+import time
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from probes import placeholders
+from probes.context import ProbeContext, open_context
+from probes.durations import format_duration
+from probes.kinds import KINDS
+from probes.outcomes import ErrorClass, Outcome, ProbeError
+from probes.redaction import scrub
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One dependency to probe, as stored: the spec keeps its ${VAR} placeholders."""
+
+    dependency_id: int
+    name: str
+    kind: str
+    interval: float  # seconds
+    timeout: float  # seconds
+    spec: Mapping[str, Any]
+
+
+async def run_batch(
+    jobs: Sequence[Job], environ: Mapping[str, str] | None = None
+) -> list[tuple[Job, Outcome]]:
+    """Every job's outcome; the batch takes as long as its slowest deadline, no longer."""
+    if not jobs:
+        return []
+    environ = os.environ if environ is None else environ
+    # One connection per probe at most, so no probe waits on the pool for another's.
+    async with open_context(max_connections=len(jobs)) as ctx:
+        outcomes = await asyncio.gather(*(run_one(job, ctx, environ) for job in jobs))
+    return list(zip(jobs, outcomes, strict=True))
+
+
+async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Outcome:
+    secrets: set[str] = set()
+    started = time.perf_counter()
+    try:
+        kind = KINDS[job.kind]
+        resolved, secrets = placeholders.resolve(job.spec, environ)
+        spec = kind.Spec(**resolved)
+        # The deadline is enforced here, outside the probe: a peer that never answers costs
+        # this probe its timeout and no other probe anything.
+        async with asyncio.timeout(job.timeout):
+            outcome = await kind.probe(spec, ctx)
+    except TimeoutError:
+        outcome = Outcome(
+            error_class=ErrorClass.TIMEOUT,
+            detail=f"no answer within {format_duration(job.timeout)}",
+        )
+    except placeholders.UnsetVariable as exc:
+        outcome = Outcome(error_class=ErrorClass.CONFIG, detail=str(exc))
+    except ProbeError as exc:
+        outcome = Outcome.failure(exc)
+    except Exception as exc:  # noqa: BLE001 - the one boundary: a probe crash is a recorded failure
+        log.error(
+            "probe of %s crashed (a bug in seahealth, not in the dependency):\n%s",
+            job.name,
+            scrub("".join(traceback.format_exception(exc)), secrets),
+        )
+        outcome = Outcome(
+            error_class=ErrorClass.INTERNAL,
+            detail=f"the probe crashed ({type(exc).__name__}); see the prober's log",
+        )
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    return _finish(outcome, secrets, elapsed_ms)
+
+
+def _finish(outcome: Outcome, secrets: set[str], elapsed_ms: float) -> Outcome:
+    """Stamp the time and latency, and scrub every resolved secret from the text."""
+    latency = outcome.latency_ms if outcome.latency_ms is not None else elapsed_ms
+    return dataclasses.replace(
+        outcome,
+        detail=scrub(outcome.detail, secrets)[:500],
+        warnings=tuple(scrub(w, secrets) for w in outcome.warnings),
+        observations={k: _scrub_value(v, secrets) for k, v in outcome.observations.items()},
+        # A failure has no latency worth charting: a refusal takes 1 ms, a timeout the timeout.
+        latency_ms=round(latency, 3) if outcome.ok else None,
+        checked_at=datetime.now(UTC),
+    )
+
+
+def _scrub_value(value: Any, secrets: set[str]) -> Any:
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, Mapping):
+        return {k: _scrub_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub_value(v, secrets) for v in value]
+    return value

@@ -1,0 +1,19 @@
+"""The registry of probe kinds: one module per kind, one line here.
+
+A kind module provides:
+  Spec                  a frozen dataclass of its declared fields (JSON-able, placeholders kept)
+  parse(fields) -> Spec read and validate its fields from a declaration entry
+  probe(spec, ctx)      async; returns an Outcome or raises ProbeError (the engine enforces
+                        the deadline from outside)
+  describe(spec) -> str the target, secrets redacted, for tables and pages
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from probes.kinds import http
+
+KINDS: dict[str, ModuleType] = {
+    "http": http,
+}

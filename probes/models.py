@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.db.models import Q
+
+from probes.breaker import Breaker, Policy, State
+from probes.outcomes import Result
+from probes.statuses import Status
+
+
+def _choices(enum: type) -> list[tuple[str, str]]:
+    return [(member.value, member.value.replace("_", " ")) for member in enum]
+
+
+class DependencyQuerySet(models.QuerySet["Dependency"]):
+    def active(self) -> DependencyQuerySet:
+        return self.filter(archived_at__isnull=True)
+
+
+class Dependency(models.Model):
+    """A declared dependency: its spec (owned by dependencies.yaml) and its current state."""
+
+    # --- declared in dependencies.yaml; `sync` writes these, nothing else does ---
+    name = models.CharField(max_length=100, unique=True)
+    kind = models.CharField(max_length=20)
+    critical = models.BooleanField(default=False)
+    group = models.CharField(max_length=100, blank=True)
+    # The kind's own fields as declared: ${VAR} placeholders are kept, never their values.
+    spec = models.JSONField(default=dict)
+    interval = models.DurationField()
+    timeout = models.DurationField()
+    failure_threshold = models.PositiveIntegerField(default=3)
+    recovery_timeout = models.DurationField(default=timedelta(seconds=60))
+    success_threshold = models.PositiveIntegerField(default=1)
+    declared_at = models.DateTimeField(auto_now_add=True)
+    # Set when the entry leaves the file: no longer probed, history kept.
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    # --- the schedule ---
+    next_due_at = models.DateTimeField()
+
+    # --- the current state, so that readers never scan history for it ---
+    status = models.CharField(max_length=10, choices=_choices(Status), default=Status.UNKNOWN)
+    status_since = models.DateTimeField(null=True, blank=True)
+    breaker_state = models.CharField(max_length=10, choices=_choices(State), default=State.CLOSED)
+    breaker_failures = models.PositiveIntegerField(default=0)
+    breaker_successes = models.PositiveIntegerField(default=0)
+    breaker_opened_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_result = models.CharField(max_length=10, choices=_choices(Result), blank=True)
+    last_latency_ms = models.FloatField(null=True, blank=True)
+    last_error_class = models.CharField(max_length=30, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    last_warnings = models.JSONField(default=list, blank=True)
+    last_observations = models.JSONField(default=dict, blank=True)
+
+    objects = DependencyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "dependencies"
+        ordering = ["name"]
+        indexes = [
+            # The scheduler's question: which active dependencies are due?
+            models.Index(
+                fields=["next_due_at"],
+                condition=Q(archived_at__isnull=True),
+                name="probes_dep_due_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def policy(self) -> Policy:
+        return Policy(
+            failure_threshold=self.failure_threshold,
+            recovery_timeout=self.recovery_timeout.total_seconds(),
+            success_threshold=self.success_threshold,
+        )
+
+    @property
+    def breaker(self) -> Breaker:
+        return Breaker(
+            state=State(self.breaker_state),
+            failures=self.breaker_failures,
+            successes=self.breaker_successes,
+            opened_at=self.breaker_opened_at,
+        )
+
+    @breaker.setter
+    def breaker(self, value: Breaker) -> None:
+        self.breaker_state = value.state
+        self.breaker_failures = value.failures
+        self.breaker_successes = value.successes
+        self.breaker_opened_at = value.opened_at
+
+
+class ProbeResult(models.Model):
+    """One probe of one dependency: the raw history."""
+
+    dependency = models.ForeignKey(Dependency, on_delete=models.CASCADE, related_name="results")
+    checked_at = models.DateTimeField()
+    result = models.CharField(max_length=10, choices=_choices(Result))
+    latency_ms = models.FloatField(null=True, blank=True)
+    error_class = models.CharField(max_length=30, blank=True)
+    # Why it failed, or why it was degraded; secrets scrubbed.
+    detail = models.CharField(max_length=500, blank=True)
+    observations = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["dependency", "-checked_at"], name="probes_result_dep_time_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dependency_id} {self.result} at {self.checked_at:%Y-%m-%d %H:%M:%S}"
+
+
+class BreakerTransition(models.Model):
+    """Every change of a dependency's circuit-breaker state, with its reason."""
+
+    dependency = models.ForeignKey(Dependency, on_delete=models.CASCADE, related_name="transitions")
+    at = models.DateTimeField()
+    from_state = models.CharField(max_length=10, choices=_choices(State))
+    to_state = models.CharField(max_length=10, choices=_choices(State))
+    reason = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["dependency", "at"], name="probes_transition_dep_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.dependency_id}: {self.from_state} -> {self.to_state} at {self.at}"

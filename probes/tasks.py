@@ -1,0 +1,51 @@
+"""Celery tasks: thin wrappers over scheduler, engine and recording.
+
+Beat sends dispatch_due every second; it claims what is due and fans the claim out as
+probe_batch tasks that any worker on any machine runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+
+from probes.declarations import DeclarationWatcher
+from probes.engine import run_batch
+from probes.recording import record
+from probes.scheduler import batches, claim_due, load_jobs
+
+# One per worker process: it remembers what it last synced, so an unchanged file costs a stat().
+_watcher: DeclarationWatcher | None = None
+
+
+def _declarations() -> DeclarationWatcher:
+    global _watcher
+    if _watcher is None:
+        _watcher = DeclarationWatcher.from_settings()
+    return _watcher
+
+
+@shared_task(ignore_result=True)
+def dispatch_due() -> int:
+    """Sync a changed declaration, claim what is due, send it out in batches."""
+    _declarations().sync_if_changed()
+    jobs = claim_due(limit=settings.SEAHEALTH_CLAIM_LIMIT)
+    for batch in batches(jobs, settings.SEAHEALTH_BATCH_SIZE):
+        # A batch that waited in the queue a whole interval is stale: the next claim has
+        # taken its place, so it expires rather than probe twice.
+        shortest = min(job.interval for job in batch)
+        probe_batch.apply_async(
+            args=[[job.dependency_id for job in batch]],
+            expires=timedelta(seconds=shortest),
+        )
+    return len(jobs)
+
+
+@shared_task(ignore_result=True)
+def probe_batch(dependency_ids: list[int]) -> int:
+    jobs = load_jobs(dependency_ids)
+    outcomes = asyncio.run(run_batch(jobs))
+    return record(outcomes).results

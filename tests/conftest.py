@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from django.conf import settings
+
+from tests.certificates import self_signed, server_context
+from tests.servers import HangingServer, LocalHTTPServer
+
+CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+REDIS_URL = os.environ.get("SEAHEALTH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _service_skips() -> dict[str, str | None]:
+    """Per marker: why its tests cannot run here, or None when they can."""
+    database = settings.DATABASES["default"]
+    on_postgres = database["ENGINE"] == "django.db.backends.postgresql"
+    postgres = None
+    if not on_postgres:
+        postgres = "needs PostgreSQL: runs in make test's second pass (DATABASE_URL=postgres://...)"
+    redis_url = urlsplit(REDIS_URL)
+    redis = None
+    if not _reachable(redis_url.hostname or "127.0.0.1", redis_url.port or 6379):
+        redis = f"Redis is not reachable at {redis_url.hostname}:{redis_url.port}"
+    return {"postgres": postgres, "redis": redis}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        host, port = database.get("HOST") or "127.0.0.1", int(database.get("PORT") or 5432)
+        if not _reachable(host, port):
+            if CI:
+                raise pytest.UsageError(f"CI=true but PostgreSQL is not reachable at {host}:{port}")
+            skip = pytest.mark.skip(reason=f"PostgreSQL is not reachable at {host}:{port}")
+            for item in items:
+                item.add_marker(skip)
+            return
+    for marker, reason in _service_skips().items():
+        if reason is None:
+            continue
+        if CI and marker != "postgres":
+            # CI must run what it claims to: a missing service is a failure, not a skip.
+            raise pytest.UsageError(f"CI=true but {reason}")
+        for item in items:
+            if marker in item.keywords:
+                item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture
+def http_server() -> Iterator[LocalHTTPServer]:
+    server = LocalHTTPServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tls_certificate(tmp_path: Path) -> Path:
+    return self_signed(tmp_path)
+
+
+@pytest.fixture
+def https_server(tls_certificate: Path) -> Iterator[LocalHTTPServer]:
+    server = LocalHTTPServer(ssl_context=server_context(tls_certificate)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def hanging_server() -> Iterator[HangingServer]:
+    server = HangingServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def declaration(tmp_path: Path, settings) -> Path:
+    """An empty dependencies.yaml that settings point at; tests write what they need."""
+    path = tmp_path / "dependencies.yaml"
+    path.write_text("dependencies: []\n")
+    settings.SEAHEALTH_DEPENDENCIES = path
+    return path

@@ -1,0 +1,139 @@
+"""Real peers on loopback for the tests: an HTTP(S) server whose answers the test sets, and a
+server that accepts connections and never answers."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Route:
+    status: int = 200
+    body: bytes = b'{"status": "ok"}'
+    delay: float = 0.0  # seconds before answering
+    headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def _answer(self) -> None:
+        self.server.requests.append((self.command, self.path, dict(self.headers)))
+        route = self.server.routes.get(self.path.split("?")[0], Route(404, b"not found"))
+        if route.delay and self.server.released.wait(route.delay):
+            return  # the server is stopping: drop the request
+        self.send_response(route.status)
+        for name, value in route.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(route.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(route.body)
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address, routes, requests, released, ssl_context):
+        self.routes = routes
+        self.requests = requests
+        self.released = released
+        self.ssl_context = ssl_context
+        super().__init__(address, _Handler)
+
+    def get_request(self):
+        sock, address = super().get_request()
+        if self.ssl_context is not None:
+            sock = self.ssl_context.wrap_socket(
+                sock, server_side=True, do_handshake_on_connect=False
+            )
+        return sock, address
+
+    def handle_error(self, request, client_address) -> None:
+        pass  # a client that hangs up (a probe's deadline) is not a test failure
+
+
+class LocalHTTPServer:
+    """An HTTP server on 127.0.0.1 that can be stopped and started again on the same port."""
+
+    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        self.routes: dict[str, Route] = {"/health": Route()}
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.ssl_context = ssl_context
+        self.port = 0
+        self._server: _Server | None = None
+        self._released = threading.Event()
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.ssl_context else "http"
+
+    def url(self, path: str = "/health") -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
+
+    def start(self) -> LocalHTTPServer:
+        self._released = threading.Event()
+        server = _Server(
+            ("127.0.0.1", self.port), self.routes, self.requests, self._released, self.ssl_context
+        )
+        self.port = server.server_address[1]
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        self._server = server
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._released.set()
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+class HangingServer:
+    """Accepts every connection and never sends a byte."""
+
+    def __init__(self) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        self._held: list[socket.socket] = []
+        self._stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def url(self, path: str = "/health", scheme: str = "http") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def _accept(self) -> None:
+        self._socket.settimeout(0.1)
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self._socket.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self._held.append(conn)
+
+    def stop(self) -> None:
+        self._stopped.set()
+        for conn in self._held:
+            conn.close()
+        self._socket.close()
+
+
+def unused_port() -> int:
+    """A loopback port where nothing listens (bound, then released)."""
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        return sock.getsockname()[1]
