@@ -33,7 +33,8 @@ def env_positive(name: str, default: float, cast: type = int) -> float:
     try:
         value = cast(env.str(name, default=str(default)))
     except ValueError as exc:
-        raise ImproperlyConfigured(f"{name} must be a {cast.__name__}: {exc}") from exc
+        kind = "an integer" if cast is int else "a number"
+        raise ImproperlyConfigured(f"{name} must be {kind}, got {env.str(name)!r}") from exc
     if value <= 0:
         raise ImproperlyConfigured(f"{name} must be greater than zero, got {value}")
     return value
@@ -130,7 +131,10 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = env.path("STATIC_ROOT", default=BASE_DIR / "staticfiles")
+# Where collectstatic gathers files (the Docker image sets it). Without it, whitenoise serves
+# straight from the app's static folders, so nothing needs collecting to run.
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
+WHITENOISE_USE_FINDERS = True
 
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {

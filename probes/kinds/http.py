@@ -83,17 +83,16 @@ async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
         raise classify_httpx_error(exc) from exc
     if not expected(spec, response.status_code):
         wanted = ", ".join(map(str, spec.expect_status)) if spec.expect_status else "2xx"
+        status = f"{response.status_code} {response.reason_phrase}".strip()
         raise ProbeError(
-            ErrorClass.UNEXPECTED_STATUS,
-            f"HTTP {response.status_code} {response.reason_phrase}, expected {wanted}".strip(),
-            observations,
+            ErrorClass.UNEXPECTED_STATUS, f"HTTP {status}, expected {wanted}", observations
         )
     return Outcome(observations=observations)
 
 
 def classify_httpx_error(exc: httpx.HTTPError) -> ProbeError:
     if isinstance(exc, httpx.TimeoutException):
-        return ProbeError(ErrorClass.TIMEOUT, f"{type(exc).__name__}")
+        return ProbeError(ErrorClass.TIMEOUT, str(exc) or type(exc).__name__)
     found = classify_network_error(exc)
     if found is not None:
         return found

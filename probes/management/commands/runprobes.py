@@ -37,8 +37,9 @@ class Command(BaseCommand):
         if not once:
             watcher.sync_if_changed()
             active = Dependency.objects.active().count()
+            noun = "dependency" if active == 1 else "dependencies"
             self.stdout.write(
-                f"runprobes: {active} dependencies from {watcher.path}, every "
+                f"runprobes: {active} {noun} from {watcher.path}, every "
                 f"{settings.SEAHEALTH_TICK_SECONDS:g}s; Ctrl-C stops after the probes in flight"
             )
         asyncio.run(self._run(prober, once))

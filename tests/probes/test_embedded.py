@@ -1,0 +1,150 @@
+"""The embedded prober (`manage.py runprobes`): claim -> probe -> record in one process.
+
+The prober reaches the database from its own thread, so these tests commit (transaction=True)
+rather than hold the test's transaction open, which on SQLite would lock the prober out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from probes.declarations import DeclarationWatcher
+from probes.embedded import EmbeddedProber
+from probes.models import Dependency, ProbeResult
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def http_entry(name: str, url: str, timeout: str = "1s", interval: str = "1s") -> str:
+    fields = f"name: {name}, kind: http, url: '{url}', interval: {interval}, timeout: {timeout}"
+    return f"  - {{{fields}}}\n"
+
+
+def write(path: Path, *entries: str) -> None:
+    path.write_text("dependencies:\n" + "".join(entries))
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_once_syncs_probes_what_is_due_records_and_exits(declaration, http_server) -> None:
+    write(
+        declaration, http_entry("api", http_server.url()), http_entry("down", "http://127.0.0.1:9/")
+    )
+    call_command("runprobes", once=True)
+    statuses = dict(Dependency.objects.values_list("name", "status"))
+    assert statuses == {"api": "up", "down": "degraded"}
+    assert ProbeResult.objects.count() == 2
+    call_command("runprobes", once=True)  # nothing is due again yet
+    assert ProbeResult.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_once_with_a_peer_that_never_answers_returns_after_its_timeout(
+    declaration, hanging_server
+) -> None:
+    write(declaration, http_entry("stuck", hanging_server.url(), timeout="1s"))
+    started = time.monotonic()
+    call_command("runprobes", once=True)
+    assert time.monotonic() - started < 1 + 2
+    assert Dependency.objects.get().last_error == "timeout: no answer within 1s"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_once_with_a_broken_file_probes_what_the_database_holds_and_fails(
+    declaration, http_server
+) -> None:
+    write(declaration, http_entry("api", http_server.url()))
+    call_command("sync_dependencies")
+    declaration.write_text("dependencies:\n  - name: api\n    kind: ftp\n")
+    with pytest.raises(CommandError, match="was refused"):
+        call_command("runprobes", once=True)
+    assert list(Dependency.objects.values_list("name", "kind", "status")) == [("api", "http", "up")]
+
+
+def _run_prober_in_background(path: Path) -> tuple[threading.Thread, Callable[[], None]]:
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    prober = EmbeddedProber(
+        DeclarationWatcher(path), tick=0.1, batch_size=10, claim_limit=100, max_in_flight=100
+    )
+
+    def run() -> None:
+        try:
+            loop.run_until_complete(prober.run(stop))
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread, lambda: loop.call_soon_threadsafe(stop.set)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_changed_declaration_is_picked_up_without_a_restart(tmp_path, http_server) -> None:
+    path = tmp_path / "dependencies.yaml"
+    write(path, http_entry("first", http_server.url()))
+    thread, stop = _run_prober_in_background(path)
+    try:
+        wait_for(lambda: Dependency.objects.filter(name="first", status="up").exists())
+        write(path, http_entry("second", http_server.url("/health?second")))
+        wait_for(lambda: Dependency.objects.filter(name="second", status="up").exists())
+        first = Dependency.objects.get(name="first")
+        assert first.archived_at is not None
+        assert first.results.exists()  # archived, history kept
+    finally:
+        stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def _database_env() -> dict[str, str]:
+    """The environment a subprocess needs to use this test's database."""
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        url = (
+            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+        )
+    return {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "seahealth.settings"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_stops_runprobes_cleanly(tmp_path, http_server) -> None:
+    path = tmp_path / "dependencies.yaml"
+    write(path, http_entry("api", http_server.url()))
+    env = {**_database_env(), "SEAHEALTH_DEPENDENCIES": str(path)}
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runprobes"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        wait_for(lambda: Dependency.objects.filter(name="api", status="up").exists(), 30)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=15)
+    assert process.returncode == 0, output
+    assert "runprobes: 1 dependency from" in output

@@ -1,0 +1,135 @@
+from __future__ import annotations
+
+import random
+import threading
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from freezegun import freeze_time
+
+from probes.models import Dependency
+from probes.scheduler import JITTER, batches, claim_due, next_due_at
+from tests.factories import T0, make_dependency
+
+INTERVAL = timedelta(seconds=30)
+
+
+@pytest.mark.django_db
+class TestClaimDue:
+    def test_claims_only_active_dependencies_that_are_due(self) -> None:
+        make_dependency("due", next_due_at=T0 - timedelta(seconds=5))
+        make_dependency("due-now", next_due_at=T0)
+        make_dependency("later", next_due_at=T0 + timedelta(seconds=1))
+        make_dependency("archived", next_due_at=T0 - timedelta(seconds=5), archived_at=T0)
+        jobs = claim_due(limit=100, now=T0)
+        assert [job.name for job in jobs] == ["due", "due-now"]
+
+    def test_a_job_carries_what_the_engine_needs_and_keeps_placeholders(self) -> None:
+        spec = {"url": "https://x/health", "headers": {"Authorization": "Bearer ${TOKEN}"}}
+        row = make_dependency("api", spec=spec, timeout=timedelta(seconds=2.5))
+        [job] = claim_due(limit=10, now=T0)
+        assert (job.dependency_id, job.kind, job.timeout, job.interval) == (row.id, "http", 2.5, 30)
+        assert job.spec == spec
+
+    def test_claims_the_most_overdue_first_up_to_the_limit(self) -> None:
+        for n in range(5):
+            make_dependency(f"dep-{n}", next_due_at=T0 - timedelta(seconds=n))
+        assert [job.name for job in claim_due(limit=2, now=T0)] == ["dep-4", "dep-3"]
+        assert [job.name for job in claim_due(limit=10, now=T0)] == ["dep-2", "dep-1", "dep-0"]
+
+    def test_a_claimed_dependency_is_not_due_again_within_its_interval(self) -> None:
+        make_dependency("api", last_checked_at=T0 - INTERVAL)
+        assert len(claim_due(limit=10, now=T0)) == 1
+        assert claim_due(limit=10, now=T0) == []
+        assert claim_due(limit=10, now=T0 + INTERVAL - timedelta(milliseconds=1)) == []
+
+    def test_a_claim_never_recorded_is_due_again_next_interval(self) -> None:
+        # What a worker killed mid-batch leaves behind: nothing stuck.
+        make_dependency("api", last_checked_at=T0 - INTERVAL)
+        claim_due(limit=10, now=T0)
+        again = T0 + INTERVAL * (1 + JITTER)
+        assert [job.name for job in claim_due(limit=10, now=again)] == ["api"]
+
+    @freeze_time(T0)
+    def test_uses_the_clock_when_no_time_is_given(self) -> None:
+        make_dependency("api", next_due_at=T0)
+        assert len(claim_due(limit=10)) == 1
+        assert Dependency.objects.get().next_due_at > T0
+
+
+class TestNextDueAt:
+    def test_an_on_time_probe_is_next_due_one_interval_later_plus_a_little_jitter(self) -> None:
+        rng = random.Random(1)
+        for _ in range(200):
+            due = next_due_at(INTERVAL, T0, first_probe=False, now=T0, rng=rng)
+            assert T0 + INTERVAL <= due <= T0 + INTERVAL * (1 + JITTER)
+
+    @pytest.mark.parametrize(
+        ("first_probe", "late"), [(True, timedelta(0)), (False, INTERVAL * 1.5)]
+    )
+    def test_first_or_very_late_probes_are_spread_over_a_whole_interval(
+        self, first_probe, late
+    ) -> None:
+        rng = random.Random(2)
+        now = T0 + late
+        dues = [next_due_at(INTERVAL, T0, first_probe, now, rng) for _ in range(1000)]
+        assert min(dues) >= now + INTERVAL
+        assert max(dues) <= now + INTERVAL * 2
+        # A thousand dependencies declared together do not fire together: every tenth of
+        # the interval gets some of them.
+        tenths = {int((due - now - INTERVAL) / (INTERVAL / 10)) for due in dues}
+        assert tenths == set(range(10))
+
+
+def test_batches_cut_in_order() -> None:
+    assert list(batches([1, 2, 3, 4, 5], 2)) == [[1, 2], [3, 4], [5]]
+    assert list(batches([], 2)) == []
+
+
+def _race(claimers: int, limit: int) -> list[list[str]]:
+    """Claim from several threads at once, each with its own database connection."""
+    barrier = threading.Barrier(claimers)
+    claimed: list[list[str]] = [[] for _ in range(claimers)]
+    errors: list[BaseException] = []
+
+    def claim(index: int) -> None:
+        try:
+            barrier.wait()
+            claimed[index] = [job.name for job in claim_due(limit=limit, now=T0)]
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=claim, args=(i,)) for i in range(claimers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    return claimed
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("claimers", [2, 4])
+def test_racing_claimers_claim_disjoint_sets(claimers) -> None:
+    for n in range(200):
+        make_dependency(f"dep-{n:03}", next_due_at=T0 - timedelta(seconds=n % 7))
+    claimed = _race(claimers, limit=60)
+    names = [name for claim in claimed for name in claim]
+    assert len(names) == len(set(names)), "a dependency was claimed twice"
+    assert len(names) == min(200, 60 * claimers)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_racing_claimers_on_postgresql_skip_what_another_has_locked() -> None:
+    assert connection.vendor == "postgresql"
+    for n in range(300):
+        make_dependency(f"dep-{n:03}", next_due_at=T0)
+    claimed = _race(6, limit=40)
+    names = [name for claim in claimed for name in claim]
+    assert len(names) == len(set(names)) == 240
+    # SKIP LOCKED: every claimer got a full share instead of waiting or coming back empty.
+    assert all(len(claim) == 40 for claim in claimed)

@@ -1,0 +1,63 @@
+"""Settings come from the environment; bad values fail at start with a clear reason."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
+    """Import the settings in a fresh interpreter with `env` on top of a clean environment."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SEAHEALTH_", "DEBUG"))}
+    script = (
+        "import django; django.setup(); from django.conf import settings as s; print(s.SECRET_KEY)"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "seahealth.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DEBUG": "false", "SECRET_KEY": ""}, "SECRET_KEY (or SECRET_KEY_FILE) must be set"),
+        ({"SEAHEALTH_BATCH_SIZE": "0"}, "SEAHEALTH_BATCH_SIZE must be greater than zero"),
+        ({"SEAHEALTH_BATCH_SIZE": "many"}, "SEAHEALTH_BATCH_SIZE must be an integer, got 'many'"),
+        ({"SEAHEALTH_TICK_SECONDS": "-1"}, "SEAHEALTH_TICK_SECONDS must be greater than zero"),
+        ({"SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE=/nonexistent/secret"),
+    ],
+)
+def test_a_bad_value_fails_at_start_with_its_name(env, message) -> None:
+    result = load_settings(**env)
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert message in result.stderr
+
+
+def test_a_secret_can_come_from_a_file(tmp_path) -> None:
+    (tmp_path / "key").write_text("from-the-file\n")
+    result = load_settings(DEBUG="false", SECRET_KEY_FILE=str(tmp_path / "key"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "from-the-file"
+
+
+@pytest.mark.django_db
+def test_sqlite_runs_in_wal_mode() -> None:
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite only; this pass runs on PostgreSQL")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA journal_mode")
+        assert cursor.fetchone()[0] == "wal"
