@@ -34,6 +34,7 @@ TOP_LEVEL = ("defaults", "dependencies")
 DEFAULT_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 5.0
 SHORTEST_INTERVAL = 1.0
+GROUP_MAX_LENGTH = Dependency._meta.get_field("group").max_length
 
 
 class DeclarationError(Exception):
@@ -84,13 +85,21 @@ class _Loader(yaml.SafeLoader):
     pass
 
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
+    written = sum(key_node.tag != _MERGE_TAG for key_node, _ in node.value)
     loader.flatten_mapping(node)
+    # `<<` merges put their keys first; the keys written here may override those, not repeat.
+    merged = len(node.value) - written
     lines: dict[Any, int] = {}
-    for key_node, _ in node.value:
+    seen: dict[Any, int] = {}
+    for position, (key_node, _) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
         try:
-            first = lines.get(key)
+            first = seen.get(key)
         except TypeError:
             continue  # an unhashable key: construct_mapping below reports it
         if first is not None:
@@ -100,7 +109,9 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
                 f"found the key {key!r} twice (first on line {first})",
                 key_node.start_mark,
             )
-        lines[key] = key_node.start_mark.line + 1
+        if position >= merged:
+            seen[key] = line
+        lines[key] = line
     mapping = _Mapping(loader.construct_mapping(node, deep=True))
     mapping.line = node.start_mark.line + 1
     mapping.lines = lines
@@ -112,11 +123,19 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 
 def load_declaration(path: Path) -> list[DependencySpec]:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         problem = Problem(str(path), "the file", None, f"cannot read it: {exc}")
         raise DeclarationError([problem]) from exc
-    return parse_declaration(text, str(path))
+    return parse_declaration(_decode(data, str(path)), str(path))
+
+
+def _decode(data: bytes, source: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        problem = Problem(source, "the file", None, f"cannot read it: {exc}")
+        raise DeclarationError([problem]) from exc
 
 
 def parse_declaration(text: str, source: str) -> list[DependencySpec]:
@@ -141,7 +160,11 @@ def parse_declaration(text: str, source: str) -> list[DependencySpec]:
     if not isinstance(defaults, Mapping):
         top.problem("defaults", "expected a mapping of fields")
         defaults = {}
+    before = len(problems)
     _check_defaults(Fields(defaults, source, "defaults", problems, _line(document, "defaults")))
+    # A bad default is reported once, as `defaults`: the entries do not inherit it to report
+    # it again, each at a line where it is not written.
+    defaults = _without(defaults, {_top_field(problem) for problem in problems[before:]})
     if entries is not None and not isinstance(entries, list):
         top.problem("dependencies", "expected a list of dependencies")
         entries = []
@@ -181,12 +204,21 @@ def _yaml_problem(exc: yaml.YAMLError, source: str) -> Problem:
 
 def _check_defaults(defaults: Fields) -> None:
     """The common fields are checked here once; a kind's fields in each entry that gets them."""
-    kind_fields = {name for kind in KINDS.values() for name in _spec_fields(kind)}
+    kind_fields = _all_kind_fields()
     defaults.string("kind", None, choices=sorted(KINDS))
     _read_common(defaults)
     for key in defaults.unread():
         if key not in kind_fields:
             defaults.unknown(key, [*COMMON_FIELDS, *kind_fields])
+
+
+def _top_field(problem: Problem) -> str | None:
+    """The top-level field a problem is about: `breaker` for `defaults, breaker`."""
+    return problem.where.partition(", ")[2] or problem.field
+
+
+def _without(mapping: Mapping[str, Any], fields: set[str | None]) -> dict[str, Any]:
+    return {key: value for key, value in mapping.items() if key not in fields}
 
 
 def _parse_entry(
@@ -213,7 +245,11 @@ def _parse_entry(
         fields.problem("kind", f"unknown kind {kind_name!r} (known kinds: {', '.join(KINDS)})")
     common = _read_common(fields)
     target = kind.parse(fields) if kind else None
-    fields.reject_unread(COMMON_FIELDS + own)
+    known = COMMON_FIELDS + (own if kind else _all_kind_fields())
+    for key in fields.unread():
+        # Without a known kind, the kind is the mistake: a field some kind has is not unknown.
+        if kind or key not in known:
+            fields.unknown(key, known)
     if len(problems) > before:
         return None
     return DependencySpec(name=name, kind=kind_name, target=target, **common)
@@ -243,9 +279,12 @@ def _read_common(fields: Fields) -> dict[str, Any]:
             success_threshold=breaker.integer("success_threshold", 1, minimum=1),
         )
         breaker.reject_unread()
+    group = fields.string("group", "")
+    if isinstance(group, str) and len(group) > GROUP_MAX_LENGTH:
+        fields.problem("group", f"is longer than {GROUP_MAX_LENGTH} characters")
     return {
         "critical": fields.boolean("critical", False),
-        "group": fields.string("group", ""),
+        "group": group,
         "interval": interval,
         "timeout": timeout,
         "policy": policy,
@@ -254,6 +293,10 @@ def _read_common(fields: Fields) -> dict[str, Any]:
 
 def _spec_fields(kind: Any) -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(kind.Spec))
+
+
+def _all_kind_fields() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for kind in KINDS.values() for name in _spec_fields(kind)))
 
 
 def _where(index: int, entry: Any) -> str:
@@ -382,7 +425,6 @@ class DeclarationWatcher:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._stat: tuple[int, int] | None = None
         self._digest: str | None = None
         self.last_problem: str | None = None
 
@@ -392,26 +434,26 @@ class DeclarationWatcher:
 
     def sync_if_changed(self) -> SyncReport | None:
         """The sync's report when the file changed and was accepted; None otherwise."""
+        # Read and hashed every time: a file of a thousand entries takes well under a
+        # millisecond, and no same-size edit within one clock tick can slip through.
         try:
-            stat = self.path.stat()
-            key = (stat.st_mtime_ns, stat.st_size)
-            if key == self._stat:
-                return None
             data = self.path.read_bytes()
         except OSError as exc:
+            # Forget the last version: when the file is back, even unchanged, it is synced
+            # again, and that clears this problem.
+            self._digest = None
             return self._refused(f"{self.path}: cannot read it ({exc.strerror or exc})")
         digest = hashlib.sha256(data).hexdigest()
         if digest == self._digest:
-            self._stat = key
             return None
         try:
-            specs = parse_declaration(data.decode("utf-8", errors="replace"), str(self.path))
+            specs = parse_declaration(_decode(data, str(self.path)), str(self.path))
         except DeclarationError as exc:
-            self._stat, self._digest = key, digest
+            self._digest = digest
             return self._refused(str(exc))
         # A database error propagates and leaves the file unmarked, so the next call retries.
         report = sync(specs)
-        self._stat, self._digest = key, digest
+        self._digest = digest
         self.last_problem = None
         if report.changed:
             log.info("%s synced: %s", self.path, report)

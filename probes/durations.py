@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -22,5 +23,8 @@ def format_duration(seconds: float) -> str:
         count = seconds / _UNIT_SECONDS[unit]
         if count >= 1 and count == int(count):
             return f"{int(count)}{unit}"
-    millis = seconds * 1000
-    return f"{millis:g}ms" if millis >= 1 or seconds == 0 else f"{seconds:g}s"
+    # In decimal, to the microsecond a timedelta keeps: `:g` would print 1000.5s as
+    # 1.0005e+06ms, and float arithmetic 1.5ms as 1.5000000000000002ms.
+    exact = Decimal(repr(round(seconds, 6)))
+    millis = exact * 1000
+    return f"{millis.normalize():f}ms" if millis >= 1 or exact == 0 else f"{exact.normalize():f}s"

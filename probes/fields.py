@@ -32,6 +32,8 @@ class Problem:
 
 
 _MISSING: Any = object()
+# A year: longer is a typo, and past what a timedelta column holds comfortably.
+LONGEST_DURATION = 365 * 86400.0
 
 
 def _shown(value: object) -> str:
@@ -61,22 +63,27 @@ class Fields:
 
     def value(self, name: str, default: Any = _MISSING) -> Any:
         """The raw value of `name` (marked as read); a problem if it is required and absent."""
+        return self._given(name, default)[1]
+
+    def _given(self, name: str, default: Any) -> tuple[bool, Any]:
+        """(whether `name` was given, its value); a missing required field reads as None."""
         self._read.add(name)
         if name in self.data and self.data[name] is not None:
-            return self.data[name]
+            return True, self.data[name]
         if default is _MISSING:
             self.problem(name, "required")
-        return default
+            return False, None
+        return False, default
 
-    def _typed(self, name: str, default: Any, check: type, expected: str) -> Any:
-        value = self.value(name, default)
-        if value is default:
-            return value
+    def _typed(self, name: str, default: Any, check: type, expected: str) -> tuple[bool, Any]:
+        given, value = self._given(name, default)
         # YAML's true is an int to Python: an integer field must still refuse it.
-        if not isinstance(value, check) or (isinstance(value, bool) and check is not bool):
+        if given and (
+            not isinstance(value, check) or (isinstance(value, bool) and check is not bool)
+        ):
             self.problem(name, f"expected {expected}, got {_shown(value)}")
-            return default if default is not _MISSING else None
-        return value
+            return False, None if default is _MISSING else default
+        return given, value
 
     def string(
         self,
@@ -87,8 +94,8 @@ class Fields:
         pattern: re.Pattern[str] | None = None,
         pattern_help: str = "",
     ) -> Any:
-        value = self._typed(name, default, str, "a string")
-        if not isinstance(value, str) or value is default:
+        given, value = self._typed(name, default, str, "a string")
+        if not given:
             return value
         if choices is not None and value not in choices:
             self.problem(name, f"{_shown(value)} is not one of: {', '.join(choices)}")
@@ -97,32 +104,35 @@ class Fields:
         return value
 
     def boolean(self, name: str, default: Any = _MISSING) -> Any:
-        return self._typed(name, default, bool, "true or false")
+        return self._typed(name, default, bool, "true or false")[1]
 
     def integer(self, name: str, default: Any = _MISSING, *, minimum: int | None = None) -> Any:
-        value = self._typed(name, default, int, "an integer")
-        if isinstance(value, int) and minimum is not None and value < minimum:
+        given, value = self._typed(name, default, int, "an integer")
+        if given and minimum is not None and value < minimum:
             self.problem(name, f"must be at least {minimum}, got {value}")
         return value
 
     def duration(self, name: str, default: Any = _MISSING) -> Any:
         """Seconds, from `500ms`, `5s`, `2m` or `1h`."""
-        value = self.value(name, default)
-        if value is default:
+        given, value = self._given(name, default)
+        if not given:
             return value
         try:
             seconds = parse_duration(value)
         except ValueError as exc:
             self.problem(name, str(exc))
             return None
-        if seconds <= 0:
-            self.problem(name, "must be longer than zero")
+        if not 0 < seconds <= LONGEST_DURATION:
+            self.problem(
+                name, f"must be longer than zero and at most {LONGEST_DURATION // 86400:g} days"
+            )
+            return None
         return seconds
 
     def integers(self, name: str, default: Any = _MISSING) -> Any:
         """A list of integers; a single integer is a list of one."""
-        value = self.value(name, default)
-        if value is default:
+        given, value = self._given(name, default)
+        if not given:
             return value
         items = [value] if isinstance(value, int) else value
         if not isinstance(items, list) or not all(
@@ -133,8 +143,8 @@ class Fields:
         return items
 
     def string_map(self, name: str, default: Any = _MISSING) -> Any:
-        value = self.value(name, default)
-        if value is default:
+        given, value = self._given(name, default)
+        if not given:
             return value
         if not isinstance(value, Mapping) or not all(
             isinstance(k, str) and isinstance(v, str | int | float) and not isinstance(v, bool)
@@ -162,6 +172,8 @@ class Fields:
             self.unknown(key, known)
 
     def unknown(self, key: str, known: Collection[str] = ()) -> None:
-        close = difflib.get_close_matches(str(key), sorted({*self._read, *known}), n=1)
+        # Never the key itself: `name` is a known field, yet not one that defaults may set.
+        candidates = sorted({*self._read, *known} - {key})
+        close = difflib.get_close_matches(str(key), candidates, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         self.problem(str(key), f"unknown field{hint}")

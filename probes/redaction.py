@@ -16,8 +16,9 @@ SECRET_NAME = re.compile(
     r"|access[-_]?key|signature|^sig$|session|cookie|credential|private[-_]?key",
     re.IGNORECASE,
 )
-# A path segment that looks like an API key (Infura's /v3/<key>, Alchemy's /v2/<key>).
-_KEYLIKE_SEGMENT = re.compile(r"^(?=.*\d)(?=.*[A-Za-z])[A-Za-z0-9_\-]{20,}$")
+# A path segment that looks like an API key (Infura's /v3/<key>, Alchemy's /v2/<key>), not
+# like words (/health-check-endpoint-v2): long, with letters and several digits.
+_KEYLIKE_SEGMENT = re.compile(r"^(?=(?:.*\d){4})(?=.*[A-Za-z])[A-Za-z0-9_\-]{20,}$")
 # A secret shorter than this is not scrubbed from free text: it would mangle ordinary words.
 _MIN_SCRUB_LENGTH = 4
 
@@ -40,8 +41,12 @@ def redact_url(url: str) -> str:
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{REDACTED}@{host}" if ":" in userinfo else f"{REDACTED}@{host}"
+        user, colon, password = userinfo.partition(":")
+        if not colon:
+            # No password: the userinfo is a token (https://<token>@host), or a username.
+            user, password = "", userinfo
+        shown = password if _is_placeholder(password) else REDACTED
+        netloc = f"{user}{colon}{shown}@{host}"
     path = "/".join(
         REDACTED if _KEYLIKE_SEGMENT.match(segment) else segment
         for segment in parts.path.split("/")
@@ -72,8 +77,9 @@ def literal_secrets_in_url(url: str) -> list[str]:
         return []
     found = []
     userinfo = parts.netloc.rpartition("@")[0]
-    if ":" in userinfo and not _is_placeholder(userinfo.split(":", 1)[1]):
-        found.append("the password in the URL")
+    if userinfo and not _is_placeholder(userinfo):
+        # user:password@ or a token as the user (https://<token>@host): credentials either way.
+        found.append("the credentials in the URL")
     found += [
         f"the query parameter '{key}'"
         for key, value in parse_qsl(parts.query, keep_blank_values=True)

@@ -51,13 +51,13 @@ def parse(fields: Fields) -> Spec:
 
 
 def _check_url(fields: Fields, url: str) -> None:
-    if url.startswith("${"):
-        return  # the whole URL comes from the environment: checked when it is probed
-    if not _HTTP_URL.fullmatch(url):
+    # A URL that starts from the environment (${RPC_URL}/v1) is checked when it is probed.
+    if not url.startswith("${") and not _HTTP_URL.fullmatch(url):
         fields.problem("url", f"{url!r} is not an http:// or https:// URL")
     for secret in literal_secrets_in_url(url):
         fields.problem(
-            "url", f"{secret} is written out: use ${{VAR}} so it never reaches the database"
+            "url",
+            f"{secret} must not be written out: use ${{VAR}}, so it never reaches the database",
         )
 
 
