@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from asgiref.sync import sync_to_async
-from django.db import DatabaseError, close_old_connections
+from django.db import DatabaseError, close_old_connections, connections
 
 from probes.declarations import DeclarationWatcher
 from probes.engine import Job, run_batch
@@ -46,6 +46,7 @@ class EmbeddedProber:
                     await asyncio.wait_for(stop.wait(), timeout=self.tick)
         # Batches in flight end within their probes' timeouts: let them record.
         await asyncio.gather(*self._batches)
+        await sync_to_async(connections.close_all)()
 
     async def _tick(self) -> int:
         """Sync the declaration if it changed, claim what is due, start its batches."""

@@ -4,6 +4,10 @@ A claim moves each dependency's next_due_at one interval ahead in the same trans
 that reads it, so a dependency is probed at most once per interval whoever else is
 claiming (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one writer at a time), and a worker
 that dies mid-batch leaves nothing stuck: its dependencies are due again next interval.
+
+Jitter: a dependency probed for the first time, or more than an interval late (the prober
+was down), gets a random phase across a whole interval; after that it keeps its phase. So
+a thousand dependencies declared, or resumed, together do not keep firing together.
 """
 
 from __future__ import annotations
@@ -20,9 +24,6 @@ from django.utils import timezone
 from probes.engine import Job
 from probes.models import Dependency
 
-# Each interval is stretched by up to this fraction at random, so that dependencies that
-# share an interval drift apart instead of firing together.
-JITTER = 0.1
 T = TypeVar("T")
 _JOB_FIELDS = (
     "id",
@@ -43,16 +44,14 @@ def next_due_at(
     now: datetime,
     rng: random.Random | None = None,
 ) -> datetime:
-    """When to probe next; never sooner than one interval from now.
+    """When to probe next: one interval from now, plus a random phase when one is needed.
 
-    A first probe, or one claimed more than an interval late (the prober was down), gets a
-    random phase across a whole interval, so that a thousand dependencies declared or
-    resumed together do not keep firing together.
+    Never sooner than one interval from now. No jitter on an on-time claim: it would push
+    the next one past a tick, and every interval would run a tick long.
     """
-    rng = rng or random
-    late = now - due_at
-    spread = 1.0 if first_probe or late > interval else JITTER
-    return now + interval * (1 + rng.uniform(0, spread))
+    if first_probe or now - due_at > interval:
+        return now + interval * (1 + (rng or random).random())
+    return now + interval
 
 
 def claim_due(limit: int, now: datetime | None = None) -> list[Job]:

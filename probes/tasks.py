@@ -7,7 +7,6 @@ probe_batch tasks that any worker on any machine runs.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
@@ -35,12 +34,10 @@ def dispatch_due() -> int:
     jobs = claim_due(limit=settings.SEAHEALTH_CLAIM_LIMIT)
     for batch in batches(jobs, settings.SEAHEALTH_BATCH_SIZE):
         # A batch that waited in the queue a whole interval is stale: the next claim has
-        # taken its place, so it expires rather than probe twice.
+        # taken its place, so it expires rather than probe twice. Celery takes seconds or a
+        # datetime here, not a timedelta.
         shortest = min(job.interval for job in batch)
-        probe_batch.apply_async(
-            args=[[job.dependency_id for job in batch]],
-            expires=timedelta(seconds=shortest),
-        )
+        probe_batch.apply_async(args=[[job.dependency_id for job in batch]], expires=shortest)
     return len(jobs)
 
 

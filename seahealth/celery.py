@@ -21,8 +21,17 @@ log = logging.getLogger(__name__)
 def sync_declaration_on_beat_start(**kwargs: object) -> None:
     """Beat owns the schedule, so it loads dependencies.yaml when it starts."""
     import django
+    from django.apps import apps
+    from django.db import connections
 
-    django.setup()
+    # Celery's Django fixup has set Django up by now. Setting it up again would re-apply
+    # LOGGING after Celery pointed sys.stderr at its logger, and silence beat's whole log.
+    if not apps.ready:
+        django.setup()
     from probes.declarations import DeclarationWatcher
 
-    DeclarationWatcher.from_settings().sync_if_changed()
+    try:
+        DeclarationWatcher.from_settings().sync_if_changed()
+    finally:
+        # Beat does not touch the database again: hold no idle connection for its lifetime.
+        connections.close_all()

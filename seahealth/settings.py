@@ -141,9 +141,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {"health_answers": {"()": "seahealth.logging_filters.HealthAnswersFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
+        # A 503 from /health/* is an answer, not a server error: not one ERROR line per poll.
+        "django.request": {"filters": ["health_answers"]},
         # httpx logs every request at INFO: one line per probe is noise, not news.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
@@ -165,7 +168,13 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULE = {
-    "dispatch-due": {"task": "probes.tasks.dispatch_due", "schedule": 1.0},
+    "dispatch-due": {
+        "task": "probes.tasks.dispatch_due",
+        "schedule": 1.0,
+        # With no worker up, a backlog of dispatches would all run at once when one returns;
+        # the newest one is all that is needed.
+        "options": {"expires": 5.0},
+    },
 }
 
 # --- seahealth ---

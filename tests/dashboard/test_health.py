@@ -161,3 +161,10 @@ class TestReady:
     def test_not_ready_before_a_first_probe(self, client) -> None:
         make_dependency("api")
         assert client.get("/health/ready").status_code == 503
+
+
+def test_a_503_answer_is_not_logged_as_a_server_error(client, caplog) -> None:
+    down("payments", critical=True)
+    with caplog.at_level("WARNING"):
+        assert client.get(URL).status_code == 503
+    assert [r for r in caplog.records if r.name == "django.request"] == []

@@ -7,7 +7,6 @@ rather than hold the test's transaction open, which on SQLite would lock the pro
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from django.db import connection
 from probes.declarations import DeclarationWatcher
 from probes.embedded import EmbeddedProber
 from probes.models import Dependency, ProbeResult
+from tests.databases import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -116,23 +116,11 @@ def test_a_changed_declaration_is_picked_up_without_a_restart(tmp_path, http_ser
     assert not thread.is_alive()
 
 
-def _database_env() -> dict[str, str]:
-    """The environment a subprocess needs to use this test's database."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        url = f"sqlite:///{db['NAME']}"
-    else:
-        url = (
-            f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-        )
-    return {**os.environ, "DATABASE_URL": url, "DJANGO_SETTINGS_MODULE": "seahealth.settings"}
-
-
 @pytest.mark.django_db(transaction=True)
 def test_sigterm_stops_runprobes_cleanly(tmp_path, http_server) -> None:
     path = tmp_path / "dependencies.yaml"
     write(path, http_entry("api", http_server.url()))
-    env = {**_database_env(), "SEAHEALTH_DEPENDENCIES": str(path)}
+    env = subprocess_env(SEAHEALTH_DEPENDENCIES=str(path))
     process = subprocess.Popen(
         [sys.executable, "manage.py", "runprobes"],
         cwd=ROOT,

@@ -9,7 +9,7 @@ from django.db import connection
 from freezegun import freeze_time
 
 from probes.models import Dependency
-from probes.scheduler import JITTER, batches, claim_due, next_due_at
+from probes.scheduler import batches, claim_due, next_due_at
 from tests.factories import T0, make_dependency
 
 INTERVAL = timedelta(seconds=30)
@@ -48,8 +48,15 @@ class TestClaimDue:
         # What a worker killed mid-batch leaves behind: nothing stuck.
         make_dependency("api", last_checked_at=T0 - INTERVAL)
         claim_due(limit=10, now=T0)
-        again = T0 + INTERVAL * (1 + JITTER)
-        assert [job.name for job in claim_due(limit=10, now=again)] == ["api"]
+        assert [job.name for job in claim_due(limit=10, now=T0 + INTERVAL)] == ["api"]
+
+    def test_a_dependency_due_every_tick_is_claimed_every_tick(self) -> None:
+        # Ticks come a second apart plus the work they do; a 1s interval must not slip to 2s.
+        make_dependency("fast", interval=timedelta(seconds=1), last_checked_at=T0)
+        tick = T0 + timedelta(milliseconds=30)
+        for _ in range(10):
+            assert [job.name for job in claim_due(limit=10, now=tick)] == ["fast"]
+            tick += timedelta(seconds=1, milliseconds=30)
 
     @freeze_time(T0)
     def test_uses_the_clock_when_no_time_is_given(self) -> None:
@@ -59,11 +66,10 @@ class TestClaimDue:
 
 
 class TestNextDueAt:
-    def test_an_on_time_probe_is_next_due_one_interval_later_plus_a_little_jitter(self) -> None:
-        rng = random.Random(1)
-        for _ in range(200):
-            due = next_due_at(INTERVAL, T0, first_probe=False, now=T0, rng=rng)
-            assert T0 + INTERVAL <= due <= T0 + INTERVAL * (1 + JITTER)
+    @pytest.mark.parametrize("late", [timedelta(0), timedelta(seconds=1), INTERVAL])
+    def test_a_probe_up_to_an_interval_late_keeps_its_phase(self, late) -> None:
+        now = T0 + late
+        assert next_due_at(INTERVAL, T0, first_probe=False, now=now) == now + INTERVAL
 
     @pytest.mark.parametrize(
         ("first_probe", "late"), [(True, timedelta(0)), (False, INTERVAL * 1.5)]
