@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from probes import located_yaml
 from probes.breaker import Policy
 from probes.fields import Fields, Problem
 from probes.kinds import KINDS
@@ -74,53 +75,6 @@ class DependencySpec:
 # --- reading the file -----------------------------------------------------------------
 
 
-class _Mapping(dict):
-    """A YAML mapping that remembers the line of each key, for error messages."""
-
-    line: int = 0
-    lines: dict[str, int]
-
-
-class _Loader(yaml.SafeLoader):
-    pass
-
-
-_MERGE_TAG = "tag:yaml.org,2002:merge"
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _Mapping:
-    written = sum(key_node.tag != _MERGE_TAG for key_node, _ in node.value)
-    loader.flatten_mapping(node)
-    # `<<` merges put their keys first; the keys written here may override those, not repeat.
-    merged = len(node.value) - written
-    lines: dict[Any, int] = {}
-    seen: dict[Any, int] = {}
-    for position, (key_node, _) in enumerate(node.value):
-        key = loader.construct_object(key_node, deep=True)
-        line = key_node.start_mark.line + 1
-        try:
-            first = seen.get(key)
-        except TypeError:
-            continue  # an unhashable key: construct_mapping below reports it
-        if first is not None:
-            raise yaml.constructor.ConstructorError(
-                "while reading a mapping",
-                node.start_mark,
-                f"found the key {key!r} twice (first on line {first})",
-                key_node.start_mark,
-            )
-        if position >= merged:
-            seen[key] = line
-        lines[key] = line
-    mapping = _Mapping(loader.construct_mapping(node, deep=True))
-    mapping.line = node.start_mark.line + 1
-    mapping.lines = lines
-    return mapping
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
 def load_declaration(path: Path) -> list[DependencySpec]:
     try:
         data = path.read_bytes()
@@ -142,7 +96,7 @@ def parse_declaration(text: str, source: str) -> list[DependencySpec]:
     """Every dependency declared in `text`; DeclarationError listing every problem otherwise."""
     problems: list[Problem] = []
     try:
-        document = yaml.load(text, Loader=_Loader)  # noqa: S506 - _Loader is a SafeLoader
+        document = located_yaml.load(text)
     except yaml.YAMLError as exc:
         raise DeclarationError([_yaml_problem(exc, source)]) from exc
 
@@ -237,8 +191,7 @@ def _parse_entry(
     merged.update(entry)
     if isinstance(defaults.get("breaker"), Mapping) and isinstance(entry.get("breaker"), Mapping):
         merged["breaker"] = {**defaults["breaker"], **entry["breaker"]}
-    fields = Fields(_Mapping(merged), source, where, problems, _line(entry))
-    fields.data.lines = getattr(entry, "lines", {})
+    fields = Fields(located_yaml.Mapping.like(entry, merged), source, where, problems)
 
     name = fields.string("name", pattern=NAME, pattern_help=_NAME_HELP)
     if isinstance(fields.string("kind"), str) and kind is None:
