@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -116,19 +117,22 @@ def test_a_changed_declaration_is_picked_up_without_a_restart(tmp_path, http_ser
     assert not thread.is_alive()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_sigterm_stops_runprobes_cleanly(tmp_path, http_server) -> None:
-    path = tmp_path / "dependencies.yaml"
-    write(path, http_entry("api", http_server.url()))
-    env = subprocess_env(SEAHEALTH_DEPENDENCIES=str(path))
-    process = subprocess.Popen(
+def start_runprobes(path: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [sys.executable, "manage.py", "runprobes"],
         cwd=ROOT,
-        env=env,
+        env=subprocess_env(SEAHEALTH_DEPENDENCIES=str(path)),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigterm_stops_runprobes_cleanly(tmp_path, http_server) -> None:
+    path = tmp_path / "dependencies.yaml"
+    write(path, http_entry("api", http_server.url()))
+    process = start_runprobes(path)
     try:
         wait_for(lambda: Dependency.objects.filter(name="api", status="up").exists(), 30)
     finally:
@@ -136,3 +140,28 @@ def test_sigterm_stops_runprobes_cleanly(tmp_path, http_server) -> None:
         output, _ = process.communicate(timeout=15)
     assert process.returncode == 0, output
     assert "runprobes: 1 dependency from" in output
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_probers_never_probe_a_dependency_twice_in_one_interval(tmp_path, http_server) -> None:
+    # On whichever database this pass runs: SQLite (one writer) or PostgreSQL (SKIP LOCKED).
+    path = tmp_path / "dependencies.yaml"
+    write(path, *(http_entry(f"dep-{n}", http_server.url(f"/health?{n}")) for n in range(5)))
+    call_command("sync_dependencies", str(path))
+    probers = [start_runprobes(path), start_runprobes(path)]
+    try:
+        wait_for(lambda: ProbeResult.objects.count() >= 5 * 5, 60)
+    finally:
+        for prober in probers:
+            prober.send_signal(signal.SIGTERM)
+        outputs = [prober.communicate(timeout=15)[0] for prober in probers]
+    assert [prober.returncode for prober in probers] == [0, 0], outputs
+    for n in range(5):
+        times = sorted(
+            ProbeResult.objects.filter(dependency__name=f"dep-{n}").values_list(
+                "checked_at", flat=True
+            )
+        )
+        gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(times)]
+        # 1s interval: consecutive probes are a claim apart, less the spread in probe times.
+        assert min(gaps) > 0.8, (n, gaps)
