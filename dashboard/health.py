@@ -9,7 +9,7 @@ from django.db import DatabaseError
 from django.db.models import Max, Min
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from probes.models import Dependency
 from probes.statuses import ServiceStatus, Status, service_status
@@ -57,7 +57,7 @@ def _no_store(response: JsonResponse) -> JsonResponse:
     return response
 
 
-@require_GET
+@require_safe
 def dependencies(request: HttpRequest) -> JsonResponse:
     rows = list(Dependency.objects.active().order_by("name").values(*STATE_COLUMNS))
     status = service_status((Status(row["status"]), row["critical"]) for row in rows)
@@ -70,7 +70,7 @@ def dependencies(request: HttpRequest) -> JsonResponse:
     return _no_store(JsonResponse(body, status=code))
 
 
-@require_GET
+@require_safe
 def live(request: HttpRequest) -> JsonResponse:
     return _no_store(JsonResponse({"status": "pass"}))
 
@@ -80,7 +80,7 @@ def live(request: HttpRequest) -> JsonResponse:
 READY_INTERVALS = 3
 
 
-@require_GET
+@require_safe
 def ready(request: HttpRequest) -> JsonResponse:
     try:
         newest = Dependency.objects.active().aggregate(

@@ -136,8 +136,11 @@ def test_never_probes_on_a_request(client) -> None:
 
 
 @pytest.mark.parametrize("path", [URL, "/health/live", "/health/ready"])
-def test_only_get_is_allowed(client, path) -> None:
+def test_get_and_head_are_allowed_and_nothing_else(client, path) -> None:
+    up("api", last_checked_at=timezone.now())
+    assert client.head(path).status_code == 200
     assert client.post(path).status_code == 405
+    assert client.delete(path).status_code == 405
 
 
 def test_live_answers_while_the_process_runs(client) -> None:
