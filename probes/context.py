@@ -1,39 +1,112 @@
-"""What the probes of one batch share: one HTTP client and one TLS context, never one per probe."""
+"""What probes use to reach their peers.
+
+A Batch is shared by the probes of one batch: one HTTP client and one TLS context per CA
+bundle, never one per probe (creating an httpx client costs ~25 ms). A ProbeContext is one
+probe's view of it, with the steps that probe has taken (for `manage.py probe`).
+"""
 
 from __future__ import annotations
 
+import asyncio
 import ssl
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import httpx
 
+from probes.outcomes import ErrorClass, ProbeError, Step
+
 USER_AGENT = "seahealth/0.1 (+dependency health probe)"
+T = TypeVar("T")
+
+# For client libraries that block (boto3): their own timeouts end the call, the engine's
+# deadline ends the wait. Sized for many slow peers at once, not for CPU work.
+_BLOCKING = ThreadPoolExecutor(max_workers=100, thread_name_prefix="seahealth-blocking")
 
 
-@dataclass(frozen=True)
-class ProbeContext:
-    http: httpx.AsyncClient
-    ssl_context: ssl.SSLContext
+class Batch:
+    def __init__(self, max_connections: int) -> None:
+        self.max_connections = max_connections
+        self._ssl: dict[str | None, ssl.SSLContext] = {}
+        self._http: dict[str | None, httpx.AsyncClient] = {}
+
+    def ssl_context(self, ca_file: str | None = None) -> ssl.SSLContext:
+        """Verifying against the system's CA store (SSL_CERT_FILE too), or only `ca_file`."""
+        if ca_file not in self._ssl:
+            try:
+                self._ssl[ca_file] = ssl.create_default_context(cafile=ca_file)
+            except (OSError, ssl.SSLError) as exc:
+                reason = getattr(exc, "strerror", None) or str(exc)
+                raise ProbeError(ErrorClass.CONFIG, f"ca_file {ca_file}: {reason}") from exc
+        return self._ssl[ca_file]
+
+    def http_client(self, ca_file: str | None = None) -> httpx.AsyncClient:
+        if ca_file not in self._http:
+            self._http[ca_file] = httpx.AsyncClient(
+                verify=self.ssl_context(ca_file),
+                # The engine enforces each probe's deadline from outside; a second clock
+                # here would only race it.
+                timeout=None,  # noqa: S113
+                follow_redirects=False,
+                # No keep-alive: every probe measures a full connect (and TLS handshake),
+                # as a client of the dependency sees it after an idle spell. One connection
+                # per probe, so no probe waits on the pool for another's.
+                limits=httpx.Limits(
+                    max_connections=self.max_connections, max_keepalive_connections=0
+                ),
+                headers={"User-Agent": USER_AGENT},
+                # Proxies come from HTTP_PROXY, HTTPS_PROXY and NO_PROXY, as for any client.
+                trust_env=True,
+            )
+        return self._http[ca_file]
+
+    def probe_context(self, ca_file: str | None = None) -> ProbeContext:
+        return ProbeContext(self, ca_file)
+
+    async def aclose(self) -> None:
+        for client in self._http.values():
+            await client.aclose()
 
 
 @asynccontextmanager
-async def open_context(max_connections: int) -> AsyncIterator[ProbeContext]:
-    # The system's CA store (honours SSL_CERT_FILE), as curl would trust.
-    ssl_context = ssl.create_default_context()
-    client = httpx.AsyncClient(
-        verify=ssl_context,
-        # The engine enforces each probe's deadline from outside; a second clock here
-        # would only race it.
-        timeout=None,  # noqa: S113
-        follow_redirects=False,
-        # No keep-alive: every probe measures a full connect (and TLS handshake), as a
-        # client of the dependency would see it after an idle spell.
-        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=0),
-        headers={"User-Agent": USER_AGENT},
-        # Proxies come from HTTP_PROXY, HTTPS_PROXY and NO_PROXY, as for any client.
-        trust_env=True,
-    )
-    async with client:
-        yield ProbeContext(http=client, ssl_context=ssl_context)
+async def open_batch(max_connections: int) -> AsyncIterator[Batch]:
+    batch = Batch(max_connections)
+    try:
+        yield batch
+    finally:
+        await batch.aclose()
+
+
+@dataclass
+class ProbeContext:
+    batch: Batch
+    ca_file: str | None = None
+    steps: list[Step] = field(default_factory=list)
+    started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        return self.batch.http_client(self.ca_file)
+
+    @property
+    def ssl_context(self) -> ssl.SSLContext:
+        return self.batch.ssl_context(self.ca_file)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[None]:
+        """Time what the block does, and whether it raised, as one step of the probe."""
+        started = time.perf_counter()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            self.steps.append(Step(name, (time.perf_counter() - started) * 1000, ok))
+
+    async def run_blocking(self, function: Callable[..., T], *args: Any) -> T:
+        """Run a blocking call off the event loop; the deadline still ends the wait."""
+        return await asyncio.get_running_loop().run_in_executor(_BLOCKING, function, *args)

@@ -30,11 +30,23 @@ from probes.models import Dependency
 log = logging.getLogger(__name__)
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
-COMMON_FIELDS = ("name", "kind", "critical", "group", "interval", "timeout", "breaker")
+COMMON_FIELDS = (
+    "name",
+    "kind",
+    "critical",
+    "group",
+    "interval",
+    "timeout",
+    "breaker",
+    "max_latency",
+    "ca_file",
+    "cert_expiry_warn",
+)
 TOP_LEVEL = ("defaults", "dependencies")
 DEFAULT_INTERVAL = 30.0
 DEFAULT_TIMEOUT = 5.0
 SHORTEST_INTERVAL = 1.0
+DEFAULT_CERT_EXPIRY_WARN = 14 * 86400.0
 GROUP_MAX_LENGTH = Dependency._meta.get_field("group").max_length
 
 
@@ -56,6 +68,9 @@ class DependencySpec:
     timeout: float  # seconds
     policy: Policy
     target: Any  # the kind's Spec
+    max_latency: float | None = None  # seconds; slower is degraded
+    ca_file: str = ""  # trust only this CA bundle, not the system's
+    cert_expiry_warn: float = DEFAULT_CERT_EXPIRY_WARN  # seconds
 
     def row_values(self) -> dict[str, Any]:
         """The Dependency fields this declaration owns."""
@@ -69,6 +84,11 @@ class DependencySpec:
             "failure_threshold": self.policy.failure_threshold,
             "recovery_timeout": timedelta(seconds=self.policy.recovery_timeout),
             "success_threshold": self.policy.success_threshold,
+            "max_latency": None
+            if self.max_latency is None
+            else timedelta(seconds=self.max_latency),
+            "ca_file": self.ca_file,
+            "cert_expiry_warn": timedelta(seconds=self.cert_expiry_warn),
         }
 
 
@@ -235,12 +255,18 @@ def _read_common(fields: Fields) -> dict[str, Any]:
     group = fields.string("group", "")
     if isinstance(group, str) and len(group) > GROUP_MAX_LENGTH:
         fields.problem("group", f"is longer than {GROUP_MAX_LENGTH} characters")
+    max_latency = fields.duration("max_latency", None)
+    if isinstance(max_latency, float) and isinstance(timeout, float) and max_latency >= timeout:
+        fields.problem("max_latency", "must be shorter than the timeout, or it can never apply")
     return {
         "critical": fields.boolean("critical", False),
         "group": group,
         "interval": interval,
         "timeout": timeout,
         "policy": policy,
+        "max_latency": max_latency,
+        "ca_file": fields.string("ca_file", ""),
+        "cert_expiry_warn": fields.duration("cert_expiry_warn", DEFAULT_CERT_EXPIRY_WARN),
     }
 
 
@@ -346,6 +372,9 @@ _SYNCED_FIELDS = (
     "failure_threshold",
     "recovery_timeout",
     "success_threshold",
+    "max_latency",
+    "ca_file",
+    "cert_expiry_warn",
     "archived_at",
     "next_due_at",
 )

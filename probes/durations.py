@@ -1,25 +1,27 @@
-"""Durations as declared in dependencies.yaml: 500ms, 5s, 2m, 1h."""
+"""Durations as declared in dependencies.yaml: 500ms, 5s, 2m, 1h, 14d."""
 
 from __future__ import annotations
 
 import re
 from decimal import Decimal
 
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h)$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(text: str) -> float:
     """Seconds in `text`; ValueError when it is not a duration."""
     match = _DURATION.match(text.strip()) if isinstance(text, str) else None
     if not match:
-        raise ValueError(f"{text!r} is not a duration (use a number and a unit: 500ms, 5s, 2m, 1h)")
+        raise ValueError(
+            f"{text!r} is not a duration (use a number and a unit: 500ms, 5s, 2m, 1h, 14d)"
+        )
     return float(match[1]) * _UNIT_SECONDS[match[2]]
 
 
 def format_duration(seconds: float) -> str:
     """The shortest exact form of `seconds` in the declaration's syntax."""
-    for unit in ("h", "m", "s"):
+    for unit in ("d", "h", "m", "s"):
         count = seconds / _UNIT_SECONDS[unit]
         if count >= 1 and count == int(count):
             return f"{int(count)}{unit}"

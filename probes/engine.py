@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from probes import placeholders
-from probes.context import ProbeContext, open_context
+from probes import placeholders, tls
+from probes.context import ProbeContext, open_batch
 from probes.durations import format_duration
 from probes.kinds import KINDS
 from probes.outcomes import ErrorClass, Outcome, ProbeError
@@ -37,6 +37,9 @@ class Job:
     interval: float  # seconds
     timeout: float  # seconds
     spec: Mapping[str, Any]
+    max_latency: float | None = None  # seconds; slower is degraded
+    ca_file: str = ""
+    cert_expiry_warn: float = 14 * 86400.0  # seconds
 
 
 async def run_batch(
@@ -46,15 +49,15 @@ async def run_batch(
     if not jobs:
         return []
     environ = os.environ if environ is None else environ
-    # One connection per probe at most, so no probe waits on the pool for another's.
-    async with open_context(max_connections=len(jobs)) as ctx:
-        outcomes = await asyncio.gather(*(run_one(job, ctx, environ) for job in jobs))
+    async with open_batch(max_connections=len(jobs)) as batch:
+        outcomes = await asyncio.gather(
+            *(run_one(job, batch.probe_context(job.ca_file or None), environ) for job in jobs)
+        )
     return list(zip(jobs, outcomes, strict=True))
 
 
 async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Outcome:
     secrets: set[str] = set()
-    started = time.perf_counter()
     try:
         kind = KINDS[job.kind]
         resolved, secrets = placeholders.resolve(job.spec, environ)
@@ -64,9 +67,11 @@ async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Ou
         async with asyncio.timeout(job.timeout):
             outcome = await kind.probe(spec, ctx)
     except TimeoutError:
+        hung = [step.name for step in ctx.steps if not step.ok]
         outcome = Outcome(
             error_class=ErrorClass.TIMEOUT,
-            detail=f"no answer within {format_duration(job.timeout)}",
+            detail=f"no answer within {format_duration(job.timeout)}"
+            + (f" ({hung[-1]})" if hung else ""),
         )
     except placeholders.UnsetVariable as exc:
         outcome = Outcome(error_class=ErrorClass.CONFIG, detail=str(exc))
@@ -82,21 +87,32 @@ async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Ou
             error_class=ErrorClass.INTERNAL,
             detail=f"the probe crashed ({type(exc).__name__}); see the prober's log",
         )
-    elapsed_ms = (time.perf_counter() - started) * 1000
-    return _finish(outcome, secrets, elapsed_ms)
+    return _finish(job, outcome, ctx, secrets)
 
 
-def _finish(outcome: Outcome, secrets: set[str], elapsed_ms: float) -> Outcome:
-    """Stamp the time and latency, and scrub every resolved secret from the text."""
-    latency = outcome.latency_ms if outcome.latency_ms is not None else elapsed_ms
+def _finish(job: Job, outcome: Outcome, ctx: ProbeContext, secrets: set[str]) -> Outcome:
+    """Stamp time, latency and steps; add the warnings every kind shares; scrub secrets."""
+    now = datetime.now(UTC)
+    latency = outcome.latency_ms
+    if latency is None:
+        latency = (time.perf_counter() - ctx.started) * 1000
+    warnings = list(outcome.warnings)
+    if outcome.ok:
+        if job.max_latency is not None and latency > job.max_latency * 1000:
+            limit = format_duration(job.max_latency)
+            warnings.append(f"slow: answered in {latency:.0f} ms, over max_latency {limit}")
+        expiry = tls.expiry_warning(outcome.observations, job.cert_expiry_warn, now)
+        if expiry:
+            warnings.append(expiry)
     return dataclasses.replace(
         outcome,
         detail=scrub(outcome.detail, secrets)[:500],
-        warnings=tuple(scrub(w, secrets) for w in outcome.warnings),
+        warnings=tuple(scrub(w, secrets) for w in warnings),
         observations={k: _scrub_value(v, secrets) for k, v in outcome.observations.items()},
         # A failure has no latency worth charting: a refusal takes 1 ms, a timeout the timeout.
         latency_ms=round(latency, 3) if outcome.ok else None,
-        checked_at=datetime.now(UTC),
+        checked_at=now,
+        steps=tuple(ctx.steps),
     )
 
 

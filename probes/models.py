@@ -34,6 +34,9 @@ class Dependency(models.Model):
     failure_threshold = models.PositiveIntegerField(default=3)
     recovery_timeout = models.DurationField(default=timedelta(seconds=60))
     success_threshold = models.PositiveIntegerField(default=1)
+    max_latency = models.DurationField(null=True, blank=True)
+    ca_file = models.CharField(max_length=500, blank=True)
+    cert_expiry_warn = models.DurationField(default=timedelta(days=14))
     declared_at = models.DateTimeField(auto_now_add=True)
     # Set when the entry leaves the file: no longer probed, history kept.
     archived_at = models.DateTimeField(null=True, blank=True)

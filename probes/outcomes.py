@@ -18,6 +18,7 @@ class ErrorClass(StrEnum):
     UNEXPECTED_STATUS = "unexpected_status"
     UNEXPECTED_RESPONSE = "unexpected_response"
     AUTH = "auth"
+    NOT_FOUND = "not_found"
     # The declaration cannot be probed as it stands (an unset ${VAR}, say).
     CONFIG = "config"
     # A bug in seahealth's probe code, not a fault of the dependency.
@@ -39,6 +40,15 @@ class ProbeError(Exception):
         self.observations = dict(observations or {})
 
 
+@dataclass(frozen=True)
+class Step:
+    """One step of a probe (connect, EHLO, HeadBucket, ...), for people debugging it."""
+
+    name: str
+    ms: float
+    ok: bool
+
+
 class Result(StrEnum):
     """One probe's verdict, as stored in its history row."""
 
@@ -56,6 +66,7 @@ class Outcome:
     observations: Mapping[str, Any] = field(default_factory=dict)
     latency_ms: float | None = None
     checked_at: datetime | None = None
+    steps: tuple[Step, ...] = ()
 
     @property
     def ok(self) -> bool:

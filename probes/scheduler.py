@@ -32,6 +32,9 @@ _JOB_FIELDS = (
     "timeout",
     "spec",
     "interval",
+    "max_latency",
+    "ca_file",
+    "cert_expiry_warn",
     "next_due_at",
     "last_checked_at",
 )
@@ -86,6 +89,9 @@ def job_for(row: Dependency) -> Job:
         interval=row.interval.total_seconds(),
         timeout=row.timeout.total_seconds(),
         spec=row.spec,
+        max_latency=row.max_latency.total_seconds() if row.max_latency else None,
+        ca_file=row.ca_file,
+        cert_expiry_warn=row.cert_expiry_warn.total_seconds(),
     )
 
 
