@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from probes.durations import parse_duration
+from probes.placeholders import PLACEHOLDER
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,20 @@ class Problem:
 
 
 _MISSING: Any = object()
+WRITE_AS_PLACEHOLDER = (
+    "holds a credential written out: write it as ${VAR} and set VAR in the environment, "
+    "so that it never reaches the database"
+)
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMG]i?B|B)?", re.IGNORECASE)
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "kib": 1024,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
 # A year: longer is a typo, and past what a timedelta column holds comfortably.
 LONGEST_DURATION = 365 * 86400.0
 
@@ -128,6 +143,24 @@ class Fields:
             )
             return None
         return seconds
+
+    def secret(self, name: str, default: Any = _MISSING) -> Any:
+        """A credential: a string that takes its secret from a ${VAR} placeholder."""
+        given, value = self._typed(name, default, str, "a string")
+        if given and not PLACEHOLDER.search(value):
+            self.problem(name, WRITE_AS_PLACEHOLDER)
+        return value
+
+    def size(self, name: str, default: Any = _MISSING) -> Any:
+        """Bytes, from a number or `512KiB`, `1MiB`, `10MB`."""
+        given, value = self._given(name, default)
+        if not given:
+            return value
+        match = _SIZE.fullmatch(str(value).strip()) if not isinstance(value, bool) else None
+        if not match or float(match[1]) <= 0:
+            self.problem(name, f"{_shown(value)} is not a size (use bytes, or 512KiB, 1MiB, 10MB)")
+            return None
+        return int(float(match[1]) * _SIZE_UNITS[(match[2] or "B").lower()])
 
     def integers(self, name: str, default: Any = _MISSING) -> Any:
         """A list of integers; a single integer is a list of one."""

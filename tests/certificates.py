@@ -14,7 +14,10 @@ from cryptography.x509.oid import NameOID
 
 
 def self_signed(directory: Path, *, days: int = 30, hostname: str = "127.0.0.1") -> Path:
-    """Write cert.pem and key.pem for `hostname` into `directory`; returns the cert path."""
+    """Write cert.pem and key.pem for `hostname` into `directory`; returns the cert path.
+
+    It expires `days` from now; a negative `days` makes one that has expired.
+    """
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)])
     now = datetime.datetime.now(datetime.UTC)
@@ -24,7 +27,7 @@ def self_signed(directory: Path, *, days: int = 30, hostname: str = "127.0.0.1")
         .issuer_name(name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_before(now - datetime.timedelta(days=max(1, 1 - days)))
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(
             x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(hostname))]),

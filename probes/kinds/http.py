@@ -1,93 +1,258 @@
-"""HTTP(S) endpoints: a request, an expected status."""
+"""HTTP(S) endpoints: a request, and what the answer must be (status, body, JSON)."""
 
 from __future__ import annotations
 
+import json
 import re
+import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 
+from probes import tls
 from probes.classify import classify_network_error
 from probes.context import ProbeContext
-from probes.fields import Fields
-from probes.outcomes import ErrorClass, Outcome, ProbeError
+from probes.fields import WRITE_AS_PLACEHOLDER, Fields
+from probes.outcomes import ErrorClass, Outcome, ProbeError, Step
 from probes.placeholders import PLACEHOLDER
 from probes.redaction import is_secret_name, literal_secrets_in_url, redact_url
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-_HTTP_URL = re.compile(r"https?://[^/\s]+(/\S*)?", re.IGNORECASE)
+DEFAULT_MAX_BODY_SIZE = 1024 * 1024
+MAX_REDIRECTS = 5
+_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*)://[^/\s]+(/\S*)?", re.IGNORECASE)
+_JSON_PATH = re.compile(r"[^.\s]+(\.[^.\s]+)*")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Spec:
     url: str
     method: str = "GET"
     headers: dict[str, str] = field(default_factory=dict)
+    body: str | None = None
     expect_status: list[int] | None = None  # None: any 2xx
+    expect_body: str | None = None  # a substring of the body
+    expect_json: dict[str, Any] | None = None  # dotted path -> expected value
+    basic_auth: dict[str, str] | None = None  # username, password
+    bearer_token: str | None = None
+    follow_redirects: bool = False
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE  # bytes read at most
 
 
 def parse(fields: Fields) -> Spec:
-    url = fields.string("url")
-    if isinstance(url, str):
-        _check_url(fields, url)
-    headers = fields.string_map("headers", {}) or {}
-    for name, value in headers.items():
-        if is_secret_name(name) and not PLACEHOLDER.search(value):
-            fields.problem(
-                "headers",
-                f"header '{name}' holds a literal credential: write it as ${{VAR}} "
-                "and set VAR in the environment, so it never reaches the database",
-            )
+    url = check_url(fields, "url", ("http", "https"))
+    headers = read_headers(fields)
     expect_status = fields.integers("expect_status", None)
     for status in expect_status or ():
         if not 100 <= status <= 599:
             fields.problem("expect_status", f"{status} is not an HTTP status code (100-599)")
+    basic_auth = None
+    section = fields.section("basic_auth") if "basic_auth" in fields.data else None
+    if section is not None:
+        basic_auth = {
+            "username": section.string("username"),
+            "password": section.secret("password"),
+        }
+        section.reject_unread()
+    bearer_token = fields.secret("bearer_token", None)
+    if (basic_auth or bearer_token) and any(n.lower() == "authorization" for n in headers):
+        fields.problem("headers", "an Authorization header as well as basic_auth/bearer_token")
+    if basic_auth and bearer_token:
+        fields.problem("bearer_token", "basic_auth and bearer_token together: choose one")
     return Spec(
         url=url,
         method=fields.string("method", "GET", choices=METHODS),
         headers=headers,
+        body=fields.string("body", None),
         expect_status=expect_status,
+        expect_body=fields.string("expect_body", None),
+        expect_json=_read_expect_json(fields),
+        basic_auth=basic_auth,
+        bearer_token=bearer_token,
+        follow_redirects=fields.boolean("follow_redirects", False),
+        max_body_size=fields.size("max_body_size", DEFAULT_MAX_BODY_SIZE),
     )
 
 
-def _check_url(fields: Fields, url: str) -> None:
+def check_url(fields: Fields, name: str, schemes: tuple[str, ...]) -> Any:
+    """A URL field: one of `schemes`, or from the environment; never a written-out secret."""
+    url = fields.string(name)
+    if not isinstance(url, str):
+        return url
+    match = _URL.fullmatch(url)
     # A URL that starts from the environment (${RPC_URL}/v1) is checked when it is probed.
-    if not url.startswith("${") and not _HTTP_URL.fullmatch(url):
-        fields.problem("url", f"{url!r} is not an http:// or https:// URL")
+    if not url.startswith("${") and not (match and match["scheme"].lower() in schemes):
+        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+        fields.problem(name, f"{url!r} is not an {wanted} URL")
     for secret in literal_secrets_in_url(url):
-        fields.problem(
-            "url",
-            f"{secret} must not be written out: use ${{VAR}}, so it never reaches the database",
-        )
+        fields.problem(name, f"{secret} must not be written out: {WRITE_AS_PLACEHOLDER}")
+    return url
+
+
+def read_headers(fields: Fields) -> dict[str, str]:
+    headers = fields.string_map("headers", {}) or {}
+    for name, value in headers.items():
+        if is_secret_name(name) and not PLACEHOLDER.search(value):
+            fields.problem("headers", f"header '{name}' {WRITE_AS_PLACEHOLDER}")
+    return headers
+
+
+def _read_expect_json(fields: Fields) -> dict[str, Any] | None:
+    expect_json = fields.value("expect_json", None)
+    if expect_json is None:
+        return None
+    if not isinstance(expect_json, dict) or not all(
+        isinstance(path, str) and _JSON_PATH.fullmatch(path) for path in expect_json
+    ):
+        fields.problem("expect_json", "expected a mapping of dotted paths to values (status: ok)")
+        return None
+    if any(isinstance(value, dict | list) for value in expect_json.values()):
+        fields.problem("expect_json", "expected values are strings, numbers, true, false or null")
+        return None
+    return dict(expect_json)
 
 
 def describe(spec: Spec) -> str:
     return f"{spec.method} {redact_url(spec.url)}"
 
 
-def expected(spec: Spec, status: int) -> bool:
-    if spec.expect_status is None:
-        return 200 <= status < 300
-    return status in spec.expect_status
-
-
 async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
+    headers = dict(spec.headers)
+    if spec.bearer_token:
+        headers["Authorization"] = f"Bearer {spec.bearer_token}"
+    reads_body = spec.expect_body is not None or spec.expect_json is not None
+    if reads_body:
+        # Compressed bodies could inflate past max_body_size in one chunk.
+        headers.setdefault("Accept-Encoding", "identity")
+    auth = None
+    if spec.basic_auth:
+        auth = httpx.BasicAuth(spec.basic_auth["username"], spec.basic_auth["password"])
+    phases = Phases(ctx)
     try:
-        # Streamed, and the body left unread: the status is the answer, and a huge body
-        # must not cost memory.
-        async with ctx.http.stream(spec.method, spec.url, headers=spec.headers) as response:
-            observations = {"status_code": response.status_code}
+        async with ctx.http.stream(
+            spec.method,
+            spec.url,
+            headers=headers,
+            content=spec.body,
+            auth=auth,
+            follow_redirects=spec.follow_redirects,
+            extensions={"trace": phases.trace},
+        ) as response:
+            observations = answer_observations(response)
+            body, truncated = b"", False
+            if reads_body:
+                with ctx.step("read the body"):
+                    body, truncated = await read_limited(response, spec.max_body_size)
     except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
         raise ProbeError(ErrorClass.CONFIG, f"bad URL: {exc}") from exc
+    except httpx.TooManyRedirects as exc:
+        raise ProbeError(ErrorClass.PROTOCOL, f"more than {MAX_REDIRECTS} redirects") from exc
     except httpx.HTTPError as exc:
         raise classify_httpx_error(exc) from exc
-    if not expected(spec, response.status_code):
-        wanted = ", ".join(map(str, spec.expect_status)) if spec.expect_status else "2xx"
-        status = f"{response.status_code} {response.reason_phrase}".strip()
-        raise ProbeError(
-            ErrorClass.UNEXPECTED_STATUS, f"HTTP {status}, expected {wanted}", observations
-        )
+    finally:
+        phases.close()
+    observations["timings_ms"] = phases.timings
+    _check_status(spec, response, observations)
+    if spec.expect_body is not None:
+        _check_body(spec, body, truncated, observations)
+    if spec.expect_json is not None:
+        _check_json(spec, body, truncated, observations)
     return Outcome(observations=observations)
+
+
+def answer_observations(response: httpx.Response) -> dict[str, Any]:
+    observations: dict[str, Any] = {"status_code": response.status_code}
+    if response.history:
+        observations["redirects"] = len(response.history)
+    stream = response.extensions.get("network_stream")
+    if stream is not None:
+        observations.update(tls.observe(stream.get_extra_info("ssl_object")))
+    return observations
+
+
+async def read_limited(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """At most `limit` bytes of the body, and whether there was more."""
+    chunks, size = [], 0
+    async for chunk in response.aiter_bytes():
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return b"".join(chunks)[:limit], True
+    return b"".join(chunks), False
+
+
+def _check_status(spec: Spec, response: httpx.Response, observations: dict[str, Any]) -> None:
+    code = response.status_code
+    if code in spec.expect_status if spec.expect_status else 200 <= code < 300:
+        return
+    wanted = ", ".join(map(str, spec.expect_status)) if spec.expect_status else "2xx"
+    status = f"{code} {response.reason_phrase}".strip()
+    error_class = ErrorClass.AUTH if code in (401, 403) else ErrorClass.UNEXPECTED_STATUS
+    raise ProbeError(error_class, f"HTTP {status}, expected {wanted}", observations)
+
+
+def _check_body(spec: Spec, body: bytes, truncated: bool, observations: dict[str, Any]) -> None:
+    if spec.expect_body in body.decode("utf-8", errors="replace"):
+        return
+    where = f"the first {spec.max_body_size} bytes of the body" if truncated else "the body"
+    raise ProbeError(
+        ErrorClass.UNEXPECTED_RESPONSE,
+        f"{where} does not contain {spec.expect_body!r}",
+        observations,
+    )
+
+
+def _check_json(spec: Spec, body: bytes, truncated: bool, observations: dict[str, Any]) -> None:
+    if truncated:
+        raise ProbeError(
+            ErrorClass.UNEXPECTED_RESPONSE,
+            f"the body is larger than max_body_size ({spec.max_body_size} bytes): JSON not checked",
+            observations,
+        )
+    try:
+        document = json.loads(body)
+    except ValueError as exc:
+        raise ProbeError(
+            ErrorClass.UNEXPECTED_RESPONSE, f"the body is not JSON: {_excerpt(body)}", observations
+        ) from exc
+    for path, wanted in (spec.expect_json or {}).items():
+        found = json_path(document, path)
+        if found is _ABSENT:
+            detail = f"JSON has no {path}"
+        elif _same(found, wanted):
+            continue
+        else:
+            detail = f"JSON {path} is {json.dumps(found)}, expected {json.dumps(wanted)}"
+        raise ProbeError(ErrorClass.UNEXPECTED_RESPONSE, detail, observations)
+
+
+def _same(found: Any, wanted: Any) -> bool:
+    """JSON equality: 1 and 1.0 are the same, true and 1 are not."""
+    if isinstance(found, bool) or isinstance(wanted, bool):
+        return found is wanted
+    return found == wanted
+
+
+_ABSENT = object()
+
+
+def json_path(document: Any, path: str) -> Any:
+    """The value at a dotted path (`data.items.0.status`), or _ABSENT."""
+    value = document
+    for key in path.split("."):
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return _ABSENT
+    return value
+
+
+def _excerpt(body: bytes, length: int = 60) -> str:
+    text = body[:length].decode("utf-8", errors="replace")
+    return repr(text + ("..." if len(body) > length else ""))
 
 
 def classify_httpx_error(exc: httpx.HTTPError) -> ProbeError:
@@ -101,3 +266,48 @@ def classify_httpx_error(exc: httpx.HTTPError) -> ProbeError:
     if isinstance(exc, httpx.ConnectError | httpx.ProxyError):
         return ProbeError(ErrorClass.CONNECT, detail)
     return ProbeError(ErrorClass.PROTOCOL, detail)
+
+
+class Phases:
+    """httpx's trace events, as the probe's steps and as timings per phase."""
+
+    NAMES = {
+        "connection.connect_tcp": ("connect", "connect"),
+        "connection.start_tls": ("TLS handshake", "tls"),
+        "http11.send_request_headers": ("send the request", None),
+        "http11.receive_response_headers": ("wait for the answer", "first_byte"),
+    }
+
+    def __init__(self, ctx: ProbeContext) -> None:
+        self.ctx = ctx
+        self.timings: dict[str, float] = {}
+        self._open: dict[str, float] = {}
+        self._request_started: float | None = None
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        phase, _, stage = event.rpartition(".")
+        if phase not in self.NAMES:
+            return
+        now = time.perf_counter()
+        if stage == "started":
+            self._open[phase] = now
+            if phase == "http11.send_request_headers":
+                self._request_started = now
+        elif phase in self._open:
+            self._finish(phase, now, ok=stage == "complete")
+
+    def _finish(self, phase: str, now: float, ok: bool) -> None:
+        step, timing = self.NAMES[phase]
+        started = self._open.pop(phase)
+        self.ctx.steps.append(Step(step, (now - started) * 1000, ok))
+        if timing == "first_byte" and self._request_started is not None:
+            # Time to first byte: from sending the request to the answer's headers.
+            self.timings[timing] = round((now - self._request_started) * 1000, 3)
+        elif timing:
+            self.timings[timing] = round((now - started) * 1000, 3)
+
+    def close(self) -> None:
+        """A phase still open when the probe ended (a deadline, an error) failed there."""
+        now = time.perf_counter()
+        for phase in list(self._open):
+            self._finish(phase, now, ok=False)

@@ -357,7 +357,7 @@ REFUSALS = [
         ),
         8,
         "entry 2 'search', field 'headers'",
-        "header 'Authorization' holds a literal credential",
+        "header 'Authorization' holds a credential written out",
         id="literal-authorization-header",
     ),
     pytest.param(
@@ -614,7 +614,14 @@ def test_creates_a_row_per_entry_due_at_once() -> None:
         "url": "https://api.example.com/health",
         "method": "GET",
         "headers": {"Authorization": "Bearer ${PAYMENTS_TOKEN}"},
+        "body": None,
         "expect_status": [200],
+        "expect_body": None,
+        "expect_json": None,
+        "basic_auth": None,
+        "bearer_token": None,
+        "follow_redirects": False,
+        "max_body_size": 1024 * 1024,
     }
     assert (row.interval, row.timeout) == (timedelta(seconds=30), timedelta(seconds=5))
     assert (row.failure_threshold, row.recovery_timeout, row.success_threshold) == (
