@@ -21,6 +21,12 @@ help:
 	@echo "make test   run the tests (SQLite, then PostgreSQL; CI=true makes missing services fail)"
 	@echo "make lint   ruff check and ruff format --check"
 
+# The Ethereum node the RPC tests start (ganache), from the npm registry.
+NODE_PEERS := node_modules/.package-lock.json
+$(NODE_PEERS): package.json package-lock.json
+	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error; \
+	else echo "npm not found: the tests that need ganache will be skipped"; fi
+
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -43,7 +49,7 @@ run: install
 	wait -n
 
 # The whole suite runs twice: on SQLite (what make run uses) and on PostgreSQL (production).
-test: install
+test: install $(NODE_PEERS)
 	$(PY) -m pytest
 	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest
 
@@ -56,4 +62,4 @@ format: install
 	$(PY) -m ruff format .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache db.sqlite3* .test-db.sqlite3* staticfiles
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache db.sqlite3* .test-db.sqlite3* staticfiles

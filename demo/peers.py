@@ -4,6 +4,8 @@
   /crm/health       up for 40 s, then 503 for 20 s, on a loop: a breaker opens and closes
   /search/health    200, but takes 50 ms to 1.5 s
   /ledger/health    accepts and never answers: a timeout
+  /rpc              a JSON-RPC node (chain 1337) that mines a block every 2 s, but stalls
+                    for 30 s in every 90: a stale node
 
 python -m demo.peers [--port 8900]
 """
@@ -20,12 +22,41 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CYCLE_UP = 40.0
 CYCLE_DOWN = 20.0
+BLOCK_TIME = 2.0
+RPC_CYCLE, RPC_STALL = 90.0, 30.0
 STARTED = time.monotonic()
+STARTED_AT = time.time()
 
 
 def crm_is_up(now: float | None = None) -> bool:
     elapsed = (now if now is not None else time.monotonic()) - STARTED
     return elapsed % (CYCLE_UP + CYCLE_DOWN) < CYCLE_UP
+
+
+def latest_block(now: float | None = None) -> tuple[int, float]:
+    """The demo chain's latest block number and timestamp: a block every BLOCK_TIME while
+    mining, none during the stall at the end of each cycle."""
+    cycle, into = divmod((now if now is not None else time.time()) - STARTED_AT, RPC_CYCLE)
+    per_cycle = int((RPC_CYCLE - RPC_STALL) // BLOCK_TIME)
+    index = int(into // BLOCK_TIME) if into < RPC_CYCLE - RPC_STALL else per_cycle - 1
+    return int(cycle) * per_cycle + index, STARTED_AT + cycle * RPC_CYCLE + index * BLOCK_TIME
+
+
+def json_rpc(method: str) -> object:
+    if method == "eth_chainId":
+        return hex(1337)
+    if method == "eth_syncing":
+        return False
+    if method == "eth_getBlockByNumber":
+        number, timestamp = latest_block()
+        return {
+            "number": hex(number),
+            "timestamp": hex(int(timestamp)),
+            "hash": "0x" + f"{number:064x}",
+            "parentHash": "0x" + f"{max(number - 1, 0):064x}",
+            "transactions": [],
+        }
+    raise KeyError(method)
 
 
 class DemoHandler(BaseHTTPRequestHandler):
@@ -44,6 +75,17 @@ class DemoHandler(BaseHTTPRequestHandler):
             threading.Event().wait()  # never answers
         else:
             self._json(404, {"error": "no such demo endpoint"})
+
+    def do_POST(self) -> None:
+        if self.path != "/rpc":
+            self._json(404, {"error": "no such demo endpoint"})
+            return
+        call = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        try:
+            answer = {"result": json_rpc(call.get("method"))}
+        except KeyError:
+            answer = {"error": {"code": -32601, "message": "the method does not exist"}}
+        self._json(200, {"jsonrpc": "2.0", "id": call.get("id"), **answer})
 
     def _json(self, status: int, body: dict) -> None:
         data = json.dumps(body).encode()

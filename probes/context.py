@@ -8,6 +8,7 @@ probe's view of it, with the steps that probe has taken (for `manage.py probe`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -64,8 +65,15 @@ class Batch:
             )
         return self._http[ca_file]
 
-    def probe_context(self, ca_file: str | None = None) -> ProbeContext:
-        return ProbeContext(self, ca_file)
+    def prepare(self, ca_files: set[str | None]) -> None:
+        """Build the clients before the probes start, so no probe's latency pays for them."""
+        for ca_file in ca_files:
+            # A bad ca_file: the probes that name it report it.
+            with contextlib.suppress(ProbeError):
+                self.http_client(ca_file)
+
+    def probe_context(self, ca_file: str | None = None, timeout: float = 30.0) -> ProbeContext:
+        return ProbeContext(self, ca_file, timeout)
 
     async def aclose(self) -> None:
         for client in self._http.values():
@@ -85,6 +93,9 @@ async def open_batch(max_connections: int) -> AsyncIterator[Batch]:
 class ProbeContext:
     batch: Batch
     ca_file: str | None = None
+    # The probe's deadline, enforced by the engine; for client libraries that want a bound
+    # of their own (a blocking call's socket timeout), never as a second deadline.
+    timeout: float = 30.0
     steps: list[Step] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
 

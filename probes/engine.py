@@ -50,8 +50,12 @@ async def run_batch(
         return []
     environ = os.environ if environ is None else environ
     async with open_batch(max_connections=len(jobs)) as batch:
+        batch.prepare({job.ca_file or None for job in jobs})
         outcomes = await asyncio.gather(
-            *(run_one(job, batch.probe_context(job.ca_file or None), environ) for job in jobs)
+            *(
+                run_one(job, batch.probe_context(job.ca_file or None, job.timeout), environ)
+                for job in jobs
+            )
         )
     return list(zip(jobs, outcomes, strict=True))
 
@@ -62,6 +66,7 @@ async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Ou
         kind = KINDS[job.kind]
         resolved, secrets = placeholders.resolve(job.spec, environ)
         spec = kind.Spec(**resolved)
+        ctx.started = time.perf_counter()
         # The deadline is enforced here, outside the probe: a peer that never answers costs
         # this probe its timeout and no other probe anything.
         async with asyncio.timeout(job.timeout):

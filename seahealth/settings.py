@@ -150,6 +150,9 @@ LOGGING = {
         # httpx logs every request at INFO: one line per probe is noise, not news.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # web3 logs the endpoint it connects to, resolved: the URL may hold an API key. The
+        # probe reports what went wrong, scrubbed.
+        "web3": {"level": "CRITICAL", "propagate": False},
     },
 }
 

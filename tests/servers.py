@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import ssl
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -16,6 +17,8 @@ class Route:
     body: bytes = b'{"status": "ok"}'
     delay: float = 0.0  # seconds before answering
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
+    # Computes the body from the request's body, when the answer depends on the question.
+    reply: Callable[[bytes], bytes] | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -25,15 +28,17 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         self.server.requests.append((self.command, self.path, dict(self.headers)))
         route = self.server.routes.get(self.path.split("?")[0], Route(404, b"not found"))
+        request = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if route.delay and self.server.released.wait(route.delay):
             return  # the server is stopping: drop the request
+        body = route.reply(request) if route.reply else route.body
         self.send_response(route.status)
         for name, value in route.headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(route.body)))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(route.body)
+            self.wfile.write(body)
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _answer
 

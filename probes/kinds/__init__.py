@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from probes.kinds import http
+from probes.kinds import http, rpc, s3, smtp
 
 KINDS: dict[str, ModuleType] = {
     "http": http,
+    "rpc": rpc,
+    "smtp": smtp,
+    "s3": s3,
 }

@@ -75,15 +75,16 @@ def parse(fields: Fields) -> Spec:
     )
 
 
-def check_url(fields: Fields, name: str, schemes: tuple[str, ...]) -> Any:
+def check_url(fields: Fields, name: str, schemes: tuple[str, ...], required: bool = True) -> Any:
     """A URL field: one of `schemes`, or from the environment; never a written-out secret."""
-    url = fields.string(name)
+    url = fields.string(name) if required else fields.string(name, None)
     if not isinstance(url, str):
         return url
     match = _URL.fullmatch(url)
     # A URL that starts from the environment (${RPC_URL}/v1) is checked when it is probed.
     if not url.startswith("${") and not (match and match["scheme"].lower() in schemes):
-        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+        *others, last = [f"{scheme}://" for scheme in schemes]
+        wanted = f"{', '.join(others)} or {last}" if others else last
         fields.problem(name, f"{url!r} is not an {wanted} URL")
     for secret in literal_secrets_in_url(url):
         fields.problem(name, f"{secret} must not be written out: {WRITE_AS_PLACEHOLDER}")

@@ -41,7 +41,17 @@ dependencies:
     interval: 1m
 """
 BROKEN = GOOD.replace("kind: http\n    method: POST", "kind: htp\n    method: POST")
-COLUMNS = ["NAME", "KIND", "CRITICAL", "GROUP", "EVERY", "TIMEOUT", "BREAKER", "TARGET", "NEEDS"]
+COLUMNS = [
+    "NAME",
+    "KIND",
+    "CRITICAL",
+    "GROUP",
+    "EVERY",
+    "TIMEOUT",
+    "BREAKER (fail/wait/ok)",
+    "TARGET",
+    "NEEDS",
+]
 # A database no command can open: a command that needs one fails.
 NO_DATABASE = "sqlite:////nonexistent/seahealth.sqlite3"
 
@@ -103,7 +113,7 @@ def test_check_prints_a_table_of_a_valid_file_with_secrets_redacted(tmp_path: Pa
             "payments",
             "30s",
             "5s",
-            "3x / 1m / 1x",
+            "3 / 1m / 1",
             "GET https://api.example.com/health",
             "PAYMENTS_TOKEN (unset)",
         ],
@@ -114,7 +124,7 @@ def test_check_prints_a_table_of_a_valid_file_with_secrets_redacted(tmp_path: Pa
             "-",
             "10s",
             "2s",
-            "5x / 2m / 1x",
+            "5 / 2m / 1",
             "POST https://mainnet.infura.io/v3/***",
             "-",
         ],
@@ -125,7 +135,7 @@ def test_check_prints_a_table_of_a_valid_file_with_secrets_redacted(tmp_path: Pa
             "-",
             "1m",
             "5s",
-            "3x / 1m / 1x",
+            "3 / 1m / 1",
             "GET https://bot:${BOT_PASSWORD}@admin.example.com/ping",
             "BOT_PASSWORD (unset)",
         ],

@@ -13,7 +13,17 @@ from probes.declarations import DeclarationError, DependencySpec, load_declarati
 from probes.durations import format_duration
 from probes.kinds import KINDS
 
-COLUMNS = ("NAME", "KIND", "CRITICAL", "GROUP", "EVERY", "TIMEOUT", "BREAKER", "TARGET", "NEEDS")
+COLUMNS = (
+    "NAME",
+    "KIND",
+    "CRITICAL",
+    "GROUP",
+    "EVERY",
+    "TIMEOUT",
+    "BREAKER (fail/wait/ok)",
+    "TARGET",
+    "NEEDS",
+)
 
 
 class Command(BaseCommand):
@@ -56,8 +66,8 @@ def _row(spec: DependencySpec) -> tuple[str, ...]:
         spec.group or "-",
         format_duration(spec.interval),
         format_duration(spec.timeout),
-        f"{policy.failure_threshold}x / {format_duration(policy.recovery_timeout)}"
-        f" / {policy.success_threshold}x",
+        f"{policy.failure_threshold} / {format_duration(policy.recovery_timeout)}"
+        f" / {policy.success_threshold}",
         KINDS[spec.kind].describe(spec.target),
         ", ".join(f"{n}{'' if _is_set(n) else ' (unset)'}" for n in needs) or "-",
     )

@@ -1,0 +1,100 @@
+"""Blockchain JSON-RPC nodes (Ethereum and EVM chains), asked through web3 (rpc_web3.py).
+
+One probe asks the chain id (declared and different: the node is on the wrong network,
+down), the latest block and its age (older than max_block_age: a stale node, degraded) and
+eth_syncing (syncing: degraded).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from probes.context import ProbeContext
+from probes.durations import format_duration
+from probes.fields import Fields
+from probes.kinds.http import check_url, read_headers
+from probes.outcomes import ErrorClass, Outcome, ProbeError
+from probes.redaction import redact_url
+
+
+@dataclass(frozen=True, kw_only=True)
+class Spec:
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    chain_id: int | None = None  # declared: another chain is down
+    max_block_age: float | None = None  # seconds; an older latest block is degraded
+
+
+def parse(fields: Fields) -> Spec:
+    return Spec(
+        url=check_url(fields, "url", ("http", "https", "ws", "wss")),
+        headers=read_headers(fields),
+        chain_id=fields.integer("chain_id", None, minimum=1),
+        max_block_age=fields.duration("max_block_age", None),
+    )
+
+
+def describe(spec: Spec) -> str:
+    checks = [f"chain {spec.chain_id}"] if spec.chain_id else []
+    if spec.max_block_age:
+        checks.append(f"blocks under {format_duration(spec.max_block_age)} old")
+    return redact_url(spec.url) + (f" ({', '.join(checks)})" if checks else "")
+
+
+async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
+    # web3 takes half a second to import: only a prober that probes a node pays for it.
+    from probes.kinds import rpc_web3
+
+    observations: dict[str, Any] = {}
+    chain_id, block, syncing = await rpc_web3.ask(spec.url, spec.headers, ctx, observations)
+    return _verdict(spec, chain_id, block, syncing, observations)
+
+
+def _verdict(spec: Spec, chain_id: Any, block: Any, syncing: Any, observations: dict) -> Outcome:
+    if not isinstance(chain_id, int) or isinstance(chain_id, bool):
+        raise _wrong_shape("eth_chainId", chain_id, observations)
+    number, timestamp = (
+        (block.get("number"), block.get("timestamp")) if hasattr(block, "get") else (None, None)
+    )
+    if not all(isinstance(value, int) for value in (number, timestamp)):
+        raise _wrong_shape("eth_getBlockByNumber(latest)", block, observations)
+    if not isinstance(syncing, bool) and not hasattr(syncing, "get"):
+        raise _wrong_shape("eth_syncing", syncing, observations)
+    age = max(0.0, time.time() - timestamp)
+    observations |= {
+        "chain_id": chain_id,
+        "block_number": number,
+        "block_age_seconds": round(age, 1),
+        "syncing": bool(syncing),
+    }
+    if spec.chain_id is not None and chain_id != spec.chain_id:
+        raise ProbeError(
+            ErrorClass.UNEXPECTED_RESPONSE,
+            f"chain id {chain_id}, expected {spec.chain_id}: the node serves another network",
+            observations,
+        )
+    warnings = []
+    if spec.max_block_age is not None and age > spec.max_block_age:
+        warnings.append(
+            f"stale: latest block {number} is {format_duration(round(age))} old, "
+            f"over max_block_age {format_duration(spec.max_block_age)}"
+        )
+    if syncing:
+        progress = ""
+        if hasattr(syncing, "get") and syncing.get("highestBlock"):
+            progress = f" (block {syncing.get('currentBlock')} of {syncing.get('highestBlock')})"
+        warnings.append(f"the node is syncing{progress}")
+    return Outcome(observations=observations, warnings=tuple(warnings))
+
+
+def _wrong_shape(call: str, answer: Any, observations: dict) -> ProbeError:
+    shown = json.dumps(answer, default=str)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return ProbeError(
+        ErrorClass.UNEXPECTED_RESPONSE,
+        f"{call}: an answer of the wrong shape: {shown}",
+        observations,
+    )

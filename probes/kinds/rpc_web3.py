@@ -1,0 +1,132 @@
+"""The web3 side of the rpc kind, imported on the first probe of a node (web3 is slow to load).
+
+Over HTTP(S), web3 speaks through the batch's shared httpx client (DESIGN.md: one client per
+batch, never one per probe), so the TLS certificate is observed and errors are classified as
+for any HTTP peer. ws:// and wss:// go through web3's WebSocketProvider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from web3 import AsyncWeb3, WebSocketProvider
+from web3.exceptions import BadResponseFormat, ProviderConnectionError, Web3RPCError
+from web3.middleware import ExtraDataToPOAMiddleware
+from web3.providers.async_base import AsyncJSONBaseProvider
+
+from probes import tls
+from probes.classify import classify_network_error
+from probes.context import ProbeContext
+from probes.kinds.http import classify_httpx_error, read_limited
+from probes.outcomes import ErrorClass, ProbeError
+
+# A JSON-RPC answer to these calls is a few kilobytes; more is not an answer to them.
+MAX_ANSWER_SIZE = 1024 * 1024
+# Blocks of proof-of-authority chains (BSC, Polygon) carry a longer extraData.
+MIDDLEWARE = [ExtraDataToPOAMiddleware]
+
+
+async def ask(
+    url: str, headers: dict[str, str], ctx: ProbeContext, observations: dict[str, Any]
+) -> tuple[Any, Any, Any]:
+    """eth_chainId, the latest block and eth_syncing, as web3 formats them."""
+    if not url.lower().startswith(("ws://", "wss://")):
+        provider = SharedClientProvider(url, headers, ctx, observations)
+        return await _ask(AsyncWeb3(provider, middleware=MIDDLEWARE), ctx)
+    options: dict[str, Any] = {"additional_headers": headers or None}
+    if url.lower().startswith("wss://"):
+        options["ssl"] = ctx.ssl_context
+    # One probe is one try (web3 counts attempts): the prober's schedule is the retry.
+    provider = WebSocketProvider(url, websocket_kwargs=options, max_connection_retries=1)
+    try:
+        async with AsyncWeb3(provider, middleware=MIDDLEWARE) as w3:
+            return await _ask(w3, ctx)
+    except (OSError, ProviderConnectionError, asyncio.IncompleteReadError) as exc:
+        raise classify_network_error(exc) or ProbeError(ErrorClass.CONNECT, str(exc)) from exc
+
+
+async def _ask(w3: AsyncWeb3, ctx: ProbeContext) -> tuple[Any, Any, Any]:
+    calls = [
+        _call(ctx, "eth_chainId", lambda: w3.eth.chain_id),
+        _call(ctx, "eth_getBlockByNumber(latest)", lambda: w3.eth.get_block("latest")),
+        _call(ctx, "eth_syncing", lambda: w3.eth.syncing),
+    ]
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        chain_id, block, syncing = await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()  # the first failure is the answer: the others need not finish
+    return chain_id, block, syncing
+
+
+async def _call(ctx: ProbeContext, name: str, call: Callable[[], Awaitable[Any]]) -> Any:
+    with ctx.step(name):
+        try:
+            return await call()
+        except Web3RPCError as exc:
+            error = (exc.rpc_response or {}).get("error")
+            if isinstance(error, dict) and "message" in error:
+                reason = f"JSON-RPC error {error.get('code')}: {error['message']}"
+            else:
+                reason = f"JSON-RPC error: {exc.message}"
+            raise ProbeError(ErrorClass.UNEXPECTED_RESPONSE, f"{name}: {reason}") from exc
+        except BadResponseFormat as exc:
+            raise ProbeError(ErrorClass.PROTOCOL, f"{name}: not a JSON-RPC answer") from exc
+        except ProviderConnectionError as exc:
+            found = classify_network_error(exc)
+            raise found or ProbeError(ErrorClass.CONNECT, f"{name}: {exc}") from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            # web3's result formatters met an answer of the wrong shape.
+            raise ProbeError(
+                ErrorClass.UNEXPECTED_RESPONSE, f"{name}: an answer of the wrong shape ({exc!r})"
+            ) from exc
+
+
+class SharedClientProvider(AsyncJSONBaseProvider):
+    """Encodes and decodes with web3, sends with the batch's httpx client.
+
+    web3's own AsyncHTTPProvider would open an aiohttp session per probe, hide the TLS
+    certificate and raise errors of its own.
+    """
+
+    def __init__(
+        self, url: str, headers: dict[str, str], ctx: ProbeContext, observations: dict[str, Any]
+    ) -> None:
+        super().__init__()
+        self.url = url
+        self.headers = {**headers, "Content-Type": "application/json"}
+        self.ctx = ctx
+        self.observations = observations
+
+    async def make_request(self, method: str, params: Any) -> Any:
+        request = self.encode_rpc_request(method, params)
+        try:
+            async with self.ctx.http.stream(
+                "POST", self.url, content=request, headers=self.headers
+            ) as response:
+                stream = response.extensions.get("network_stream")
+                if stream is not None:
+                    self.observations.update(tls.observe(stream.get_extra_info("ssl_object")))
+                body, truncated = await read_limited(response, MAX_ANSWER_SIZE)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
+            raise ProbeError(ErrorClass.CONFIG, f"bad URL: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise classify_httpx_error(exc) from exc
+        if response.status_code != 200:
+            code = response.status_code
+            error_class = ErrorClass.AUTH if code in (401, 403) else ErrorClass.UNEXPECTED_STATUS
+            status = f"{code} {response.reason_phrase}".strip()
+            raise ProbeError(error_class, f"{method}: HTTP {status}")
+        if truncated:
+            raise ProbeError(ErrorClass.PROTOCOL, f"{method}: an answer over 1 MiB")
+        try:
+            return self.decode_rpc_response(body)
+        except ValueError as exc:
+            text = body[:60].decode("utf-8", errors="replace")
+            raise ProbeError(
+                ErrorClass.PROTOCOL, f"{method}: the answer is not JSON: {text!r}"
+            ) from exc

@@ -1,0 +1,247 @@
+"""The rpc probe against a real Ethereum JSON-RPC node (ganache) and scripted JSON-RPC peers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from probes.declarations import DeclarationError, parse_declaration
+from probes.engine import Job, run_batch
+from probes.outcomes import ErrorClass, Outcome, Result
+from tests.certificates import server_context
+from tests.conftest import CI
+from tests.servers import LocalHTTPServer, Route, unused_port
+
+GANACHE = Path(__file__).resolve().parents[3] / "node_modules" / ".bin" / "ganache"
+CHAIN_ID = 1337
+
+
+def probe(spec: dict, timeout: float = 5.0, **job: object) -> Outcome:
+    one = Job(1, "node", "rpc", interval=30, timeout=timeout, spec=spec, **job)
+    [(_, outcome)] = asyncio.run(run_batch([one], environ={"NODE_KEY": "k-0123456789"}))
+    return outcome
+
+
+@pytest.fixture(scope="module")
+def ganache() -> Iterator[str]:
+    """A ganache node on loopback (installed by make test: npm ci); yields its HTTP URL."""
+    if not GANACHE.exists():
+        message = f"ganache is not installed at {GANACHE} (make test runs npm ci)"
+        if CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    port = unused_port()
+    arguments = ["--host", "127.0.0.1", "--port", str(port), "--chain.chainId", str(CHAIN_ID)]
+    process = subprocess.Popen(
+        [str(GANACHE), *arguments, "--logging.quiet"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"})
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"ganache did not start: {process.stderr.read()}") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def json_rpc(answers: dict[str, object]) -> Route:
+    """A JSON-RPC peer answering each method with a scripted result, error or raw text."""
+
+    def reply(request: bytes) -> bytes:
+        call = json.loads(request)
+        answer = answers.get(call["method"], {"error": {"code": -32601, "message": "no such"}})
+        if isinstance(answer, bytes):
+            return answer
+        if not (isinstance(answer, dict) and "error" in answer):
+            answer = {"result": answer}
+        return json.dumps({"jsonrpc": "2.0", "id": call["id"], **answer}).encode()
+
+    return Route(reply=reply)
+
+
+def fresh_block(number: int = 7, age: float = 2) -> dict:
+    return {
+        "number": hex(number),
+        "hash": "0x" + "ab" * 32,
+        "parentHash": "0x" + "cd" * 32,
+        "timestamp": hex(int(time.time() - age)),
+        "transactions": [],
+    }
+
+
+HEALTHY = {
+    "eth_chainId": hex(CHAIN_ID),
+    "eth_getBlockByNumber": fresh_block(),
+    "eth_syncing": False,
+}
+
+
+class TestAgainstGanache:
+    def test_a_healthy_node_is_up_with_its_chain_block_and_sync_state(self, ganache) -> None:
+        outcome = probe({"url": ganache, "chain_id": CHAIN_ID, "max_block_age": 3600})
+        assert outcome.result is Result.SUCCESS, outcome.detail
+        observations = outcome.observations
+        assert (observations["chain_id"], observations["syncing"]) == (CHAIN_ID, False)
+        assert observations["block_number"] >= 0
+        assert 0 <= observations["block_age_seconds"] < 3600
+        assert {step.name for step in outcome.steps} == {
+            "eth_chainId",
+            "eth_getBlockByNumber(latest)",
+            "eth_syncing",
+        }
+
+    def test_the_same_node_over_websocket(self, ganache) -> None:
+        outcome = probe({"url": ganache.replace("http://", "ws://"), "chain_id": CHAIN_ID})
+        assert outcome.result is Result.SUCCESS, outcome.detail
+        assert outcome.observations["chain_id"] == CHAIN_ID
+
+    def test_a_node_on_another_chain_is_down(self, ganache) -> None:
+        outcome = probe({"url": ganache, "chain_id": 1})
+        assert outcome.error_class is ErrorClass.UNEXPECTED_RESPONSE
+        assert outcome.detail == f"chain id {CHAIN_ID}, expected 1: the node serves another network"
+        assert outcome.observations["chain_id"] == CHAIN_ID
+
+    def test_a_node_that_mines_nothing_goes_stale(self, ganache) -> None:
+        # ganache mines only on transactions: its latest block ages from the start.
+        genesis = probe({"url": ganache}).observations["block_age_seconds"]
+        time.sleep(max(0.0, 2.5 - genesis))
+        outcome = probe({"url": ganache, "max_block_age": 1})
+        assert outcome.result is Result.DEGRADED
+        [warning] = outcome.warnings
+        assert warning.startswith("stale: latest block 0 is ")
+        assert warning.endswith(" old, over max_block_age 1s")
+
+
+class TestBrokenAnswers:
+    @pytest.mark.parametrize(
+        ("answers", "error_class", "detail"),
+        [
+            (
+                {
+                    **HEALTHY,
+                    "eth_chainId": {"error": {"code": -32000, "message": "header not found"}},
+                },
+                ErrorClass.UNEXPECTED_RESPONSE,
+                "eth_chainId: JSON-RPC error -32000: header not found",
+            ),
+            (
+                {**HEALTHY, "eth_chainId": b"<html>Bad gateway</html>"},
+                ErrorClass.PROTOCOL,
+                "eth_chainId: the answer is not JSON: '<html>Bad gateway</html>'",
+            ),
+            (
+                {**HEALTHY, "eth_chainId": b'{"hello": "world"}'},
+                ErrorClass.PROTOCOL,
+                "eth_chainId: not a JSON-RPC answer",
+            ),
+            (
+                {**HEALTHY, "eth_chainId": {"odd": 1}},
+                ErrorClass.UNEXPECTED_RESPONSE,
+                'eth_chainId: an answer of the wrong shape: {"odd": 1}',
+            ),
+            (
+                {**HEALTHY, "eth_getBlockByNumber": {"odd": 1}},
+                ErrorClass.UNEXPECTED_RESPONSE,
+                "eth_getBlockByNumber(latest): an answer of the wrong shape",
+            ),
+        ],
+    )
+    def test_a_broken_answer_is_a_classified_failure(
+        self, http_server, answers, error_class, detail
+    ) -> None:
+        http_server.routes["/rpc"] = json_rpc(answers)
+        outcome = probe({"url": http_server.url("/rpc")})
+        assert outcome.error_class is error_class
+        assert outcome.detail.startswith(detail)
+
+    def test_a_syncing_node_is_degraded(self, http_server) -> None:
+        syncing = {"startingBlock": "0x0", "currentBlock": "0x10", "highestBlock": "0x20"}
+        http_server.routes["/rpc"] = json_rpc({**HEALTHY, "eth_syncing": syncing})
+        outcome = probe({"url": http_server.url("/rpc")})
+        assert outcome.result is Result.DEGRADED
+        assert outcome.warnings == ("the node is syncing (block 16 of 32)",)
+        assert outcome.observations["syncing"] is True
+
+    @pytest.mark.parametrize(
+        ("status", "error_class"), [(401, ErrorClass.AUTH), (503, ErrorClass.UNEXPECTED_STATUS)]
+    )
+    def test_an_http_error_is_classified(self, http_server, status, error_class) -> None:
+        http_server.routes["/rpc"] = Route(status=status, body=b"no")
+        outcome = probe({"url": http_server.url("/rpc")})
+        assert outcome.error_class is error_class
+        assert f"HTTP {status}" in outcome.detail
+
+    def test_headers_with_placeholders_reach_the_node(self, http_server) -> None:
+        http_server.routes["/rpc"] = json_rpc(HEALTHY)
+        assert probe({"url": http_server.url("/rpc"), "headers": {"X-Api-Key": "${NODE_KEY}"}}).ok
+        assert {headers["X-Api-Key"] for _, _, headers in http_server.requests} == {"k-0123456789"}
+
+    def test_over_https_the_certificate_is_observed(self, tls_certificate) -> None:
+        server = LocalHTTPServer(ssl_context=server_context(tls_certificate)).start()
+        server.routes["/rpc"] = json_rpc(HEALTHY)
+        try:
+            outcome = probe({"url": server.url("/rpc")}, ca_file=str(tls_certificate))
+        finally:
+            server.stop()
+        assert outcome.ok, outcome.detail
+        assert outcome.observations["tls_cert_subject"] == "127.0.0.1"
+        assert "tls_cert_not_after" in outcome.observations
+
+
+def test_a_port_where_nothing_listens_is_a_connect_error() -> None:
+    outcome = probe({"url": f"http://127.0.0.1:{unused_port()}"})
+    assert (outcome.error_class, outcome.detail) == (ErrorClass.CONNECT, "connection refused")
+
+
+@pytest.mark.parametrize("scheme", ["http", "ws"])
+def test_a_node_that_never_answers_is_a_timeout_at_the_deadline(hanging_server, scheme) -> None:
+    started = time.monotonic()
+    outcome = probe({"url": hanging_server.url("/", scheme=scheme)}, timeout=0.5)
+    assert outcome.error_class is ErrorClass.TIMEOUT
+    assert time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ("url: 'ftp://node'", "url: 'ftp://node' is not an http://, https://, ws:// or wss:// URL"),
+        ("url: 'https://n/v3/x?apikey=abc'", "url: the query parameter 'apikey' must not be"),
+        ("url: 'https://n', chain_id: 0", "chain_id: must be at least 1"),
+        ("url: 'https://n', chain_id: mainnet", "chain_id: expected an integer"),
+        ("url: 'https://n', max_block_age: old", "max_block_age: 'old' is not a duration"),
+    ],
+)
+def test_a_bad_declaration_names_the_field(fields, problem) -> None:
+    text = f"dependencies:\n  - {{name: node, kind: rpc, {fields}}}\n"
+    with pytest.raises(DeclarationError) as refused:
+        parse_declaration(text, "deps.yaml")
+    problems = [f"{p.field}: {p.message}" for p in refused.value.problems]
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+@pytest.mark.parametrize("scheme", ["ws", "http"])
+def test_the_resolved_url_reaches_no_log_and_no_detail(caplog, scheme) -> None:
+    url = f"{scheme}://127.0.0.1:{unused_port()}/v3/${{NODE_KEY}}"
+    with caplog.at_level(logging.DEBUG):
+        outcome = probe({"url": url})
+    assert outcome.error_class is ErrorClass.CONNECT
+    assert "k-0123456789" not in caplog.text
+    assert "k-0123456789" not in outcome.detail

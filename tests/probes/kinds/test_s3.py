@@ -1,0 +1,579 @@
+"""The S3 probe against moto's S3-compatible server on loopback, run as the prober runs it.
+
+The server enforces IAM: requests signed with unknown keys, or by a user whose policy
+denies the action, get a real 403.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+import requests
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from moto.server import ThreadedMotoServer
+from werkzeug.serving import make_server
+
+from probes import tls
+from probes.declarations import DeclarationError, parse_declaration
+from probes.engine import Job, run_batch
+from probes.kinds import s3
+from probes.outcomes import ErrorClass, Outcome, Result
+from tests.certificates import self_signed, server_context
+from tests.servers import HangingServer, unused_port
+
+BUCKET = "sea-documents"  # in eu-west-1
+CANARIES = "sea-canaries"
+CREDENTIALS = {"access_key_id": "${S3_KEY_ID}", "secret_access_key": "${S3_SECRET}"}
+ALLOW_ALL = {"Effect": "Allow", "Action": "s3:*", "Resource": "*"}
+DENY_PUT = {"Effect": "Deny", "Action": "s3:PutObject", "Resource": "*"}
+
+
+@dataclass(frozen=True)
+class Keys:
+    id: str
+    secret: str
+
+    @property
+    def environ(self) -> dict[str, str]:
+        return {"S3_KEY_ID": self.id, "S3_SECRET": self.secret}
+
+
+@dataclass(frozen=True)
+class Moto:
+    url: str
+    prober: Keys  # may do anything
+    no_writer: Keys  # may do anything but PutObject
+    nobody: Keys  # may do nothing
+
+    def admin(self) -> boto3.client:
+        return boto3.client(
+            "s3",
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id=self.prober.id,
+            aws_secret_access_key=self.prober.secret,
+        )
+
+    def canaries_left(self, bucket: str = CANARIES) -> list[str]:
+        listed = self.admin().list_objects_v2(Bucket=bucket, Prefix=s3.CANARY_PREFIX)
+        return [item["Key"] for item in listed.get("Contents", [])]
+
+
+def _user(iam, name: str, *statements: dict) -> Keys:
+    iam.create_user(UserName=name)
+    if statements:
+        document = {"Version": "2012-10-17", "Statement": list(statements)}
+        iam.put_user_policy(UserName=name, PolicyName="s3", PolicyDocument=json.dumps(document))
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    return Keys(key["AccessKeyId"], key["SecretAccessKey"])
+
+
+def _enforce_iam(url: str, after: str) -> str:
+    """Enforce IAM after `after` more unchecked requests ("inf": never); the previous value."""
+    answer = requests.post(f"{url}/moto-api/reset-auth", data=after.encode(), timeout=5)
+    answer.raise_for_status()
+    return answer.json()["PREVIOUS_INITIAL_NO_AUTH_ACTION_COUNT"]
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[Moto]:
+    werkzeug_log = logging.getLogger("werkzeug")
+    level = werkzeug_log.level
+    werkzeug_log.setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    before = _enforce_iam(url, "inf")  # set up unchecked, then enforce
+    setup = {"endpoint_url": url, "region_name": "us-east-1"}
+    setup |= {"aws_access_key_id": "setup", "aws_secret_access_key": "setup"}
+    iam = boto3.client("iam", **setup)
+    moto = Moto(
+        url=url,
+        prober=_user(iam, "prober", ALLOW_ALL),
+        no_writer=_user(iam, "no-writer", ALLOW_ALL, DENY_PUT),
+        nobody=_user(iam, "nobody"),
+    )
+    admin = boto3.client("s3", **setup)
+    admin.create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    admin.create_bucket(Bucket=CANARIES)
+    _enforce_iam(url, "0")
+    yield moto
+    _enforce_iam(url, before)
+    server.stop()
+    werkzeug_log.setLevel(level)
+
+
+@pytest.fixture(autouse=True)
+def isolated_aws(monkeypatch, tmp_path: Path) -> Iterator[None]:
+    """No credentials or config from the host, no instance metadata, and fresh clients."""
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+        "AWS_CA_BUNDLE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    s3.shared_client.cache_clear()
+    s3.shared_session.cache_clear()
+    yield
+    s3.shared_client.cache_clear()
+    s3.shared_session.cache_clear()
+
+
+def probe(
+    spec: dict, environ: dict | None = None, timeout: float = 3.0, ca_file: str = ""
+) -> Outcome:
+    job = Job(
+        dependency_id=1,
+        name="documents",
+        kind="s3",
+        interval=30,
+        timeout=timeout,
+        spec=spec,
+        ca_file=ca_file,
+    )
+    [(_, outcome)] = asyncio.run(run_batch([job], environ=environ or {}))
+    return outcome
+
+
+def steps(outcome: Outcome) -> list[tuple[str, bool]]:
+    return [(step.name, step.ok) for step in outcome.steps]
+
+
+def test_an_existing_bucket_is_up_with_its_region(moto: Moto) -> None:
+    outcome = probe(
+        {"bucket": BUCKET, "endpoint_url": moto.url, **CREDENTIALS}, moto.prober.environ
+    )
+    assert outcome.result is Result.SUCCESS, outcome.error
+    assert outcome.observations == {"bucket_region": "eu-west-1"}
+    assert steps(outcome) == [("HeadBucket", True)]
+    assert outcome.latency_ms is not None
+
+
+def test_a_missing_bucket_is_not_found(moto: Moto) -> None:
+    spec = {"bucket": "no-such-bucket", "endpoint_url": moto.url, **CREDENTIALS}
+    outcome = probe(spec, moto.prober.environ)
+    assert outcome.error_class is ErrorClass.NOT_FOUND
+    assert outcome.detail == "bucket 'no-such-bucket' does not exist (HTTP 404 Not Found)"
+    assert steps(outcome) == [("HeadBucket", False)]
+
+
+@pytest.mark.parametrize(
+    "who",
+    ["unknown key id", "wrong secret", "a user allowed nothing"],
+)
+def test_a_refused_request_is_an_auth_error(moto: Moto, who: str) -> None:
+    keys = {
+        "unknown key id": Keys("AKIAUNKNOWNUNKNOWN00", moto.prober.secret),
+        "wrong secret": Keys(moto.prober.id, "not-the-secret-key-at-all"),
+        "a user allowed nothing": moto.nobody,
+    }[who]
+    outcome = probe({"bucket": BUCKET, "endpoint_url": moto.url, **CREDENTIALS}, keys.environ)
+    assert outcome.error_class is ErrorClass.AUTH
+    assert outcome.detail == "HeadBucket: HTTP 403 Forbidden"
+
+
+def test_the_write_check_puts_reads_and_deletes_a_canary(moto: Moto) -> None:
+    spec = {"bucket": CANARIES, "endpoint_url": moto.url, "write_check": True, **CREDENTIALS}
+    outcome = probe(spec, moto.prober.environ)
+    assert outcome.result is Result.SUCCESS, outcome.error
+    assert outcome.observations == {"bucket_region": "us-east-1", "write_check": "ok"}
+    assert steps(outcome) == [
+        ("HeadBucket", True),
+        ("PutObject", True),
+        ("GetObject", True),
+        ("DeleteObject", True),
+    ]
+    assert moto.canaries_left() == []
+
+
+def test_a_denied_put_is_an_auth_error_and_the_delete_is_still_tried(moto: Moto) -> None:
+    spec = {"bucket": CANARIES, "endpoint_url": moto.url, "write_check": True, **CREDENTIALS}
+    outcome = probe(spec, moto.no_writer.environ)
+    assert outcome.error_class is ErrorClass.AUTH
+    assert outcome.detail.startswith("PutObject: HTTP 403 AccessDenied")
+    assert outcome.observations == {"bucket_region": "us-east-1"}
+    assert steps(outcome) == [("HeadBucket", True), ("PutObject", False), ("DeleteObject", True)]
+    assert moto.canaries_left() == []
+
+
+def test_an_endpoint_where_nothing_listens_is_a_connect_error(moto: Moto) -> None:
+    spec = {"bucket": BUCKET, "endpoint_url": f"http://127.0.0.1:{unused_port()}", **CREDENTIALS}
+    outcome = probe(spec, moto.prober.environ)
+    assert (outcome.error_class, outcome.detail) == (ErrorClass.CONNECT, "connection refused")
+    assert steps(outcome) == [("HeadBucket", False)]
+
+
+def _busy_in_botocore() -> list[str]:
+    """The probe worker threads still inside a botocore call."""
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    return [
+        names.get(ident, "?")
+        for ident, frame in sys._current_frames().items()
+        if names.get(ident, "").startswith("seahealth-blocking")
+        and any("botocore" in f.f_code.co_filename for f in _stack(frame))
+    ]
+
+
+def _stack(frame) -> Iterator:
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
+def test_a_peer_that_accepts_and_never_answers_is_a_timeout_at_the_deadline(
+    hanging_server: HangingServer,
+) -> None:
+    spec = {"bucket": BUCKET, "endpoint_url": hanging_server.url(path=""), **CREDENTIALS}
+    started = time.monotonic()
+    outcome = probe(spec, {"S3_KEY_ID": "AKIAHANGING", "S3_SECRET": "hanging"}, timeout=0.5)
+    elapsed = time.monotonic() - started
+    assert outcome.error_class is ErrorClass.TIMEOUT
+    assert outcome.detail == "no answer within 500ms (HeadBucket)"
+    assert elapsed < 0.5 + 1.5  # the deadline, not the client's own read timeout
+    # The worker thread ends by itself soon after: the client's socket timeout ends its call.
+    while _busy_in_botocore() and time.monotonic() - started < 10:
+        time.sleep(0.05)
+    assert _busy_in_botocore() == []
+
+
+class DelayingProxy:
+    """Forwards connections to `port`, holding back each PUT request for `delay` seconds."""
+
+    def __init__(self, port: int, delay: float) -> None:
+        self.target = port
+        self.delay = delay
+        self.requests: list[str] = []  # request lines, in the order they were forwarded
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._socket.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._forward, args=(client,), daemon=True).start()
+
+    def _forward(self, client: socket.socket) -> None:
+        with client, socket.create_connection(("127.0.0.1", self.target)) as upstream:
+            first = client.recv(65536)
+            if first.startswith(b"PUT "):
+                time.sleep(self.delay)
+            self.requests.append(first.split(b"\r\n", 1)[0].decode())
+            upstream.sendall(first)
+            threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
+            _pump(upstream, client)
+
+    def stop(self) -> None:
+        self._socket.close()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+
+
+def test_a_canary_whose_probe_timed_out_during_the_put_is_deleted_all_the_same(
+    moto: Moto,
+) -> None:
+    proxy = DelayingProxy(int(moto.url.rsplit(":", 1)[1]), delay=1.5)
+    spec = {"bucket": CANARIES, "endpoint_url": proxy.url, "write_check": True, **CREDENTIALS}
+    try:
+        outcome = probe(spec, moto.prober.environ, timeout=1)
+        assert outcome.error_class is ErrorClass.TIMEOUT
+        assert outcome.detail == "no answer within 1s (PutObject)"
+        started = time.monotonic()
+        while not any(line.startswith("DELETE ") for line in proxy.requests):
+            assert time.monotonic() - started < 10, proxy.requests
+            time.sleep(0.05)
+    finally:
+        proxy.stop()
+    head, put, delete = proxy.requests
+    assert head.startswith(f"HEAD /{CANARIES} ")
+    assert put.startswith(f"PUT /{CANARIES}/{s3.CANARY_PREFIX}")
+    assert delete == put.replace("PUT", "DELETE", 1)
+    assert moto.canaries_left() == []
+
+
+@pytest.mark.parametrize("case", ["success", "write check", "refused", "unreachable"])
+def test_the_secret_key_never_appears_in_the_outcome(moto: Moto, case: str) -> None:
+    secret = moto.prober.secret if case != "refused" else "a-wrong-secret-that-must-not-leak"
+    environ = {"S3_KEY_ID": moto.prober.id, "S3_SECRET": secret}
+    endpoint = moto.url if case != "unreachable" else f"http://127.0.0.1:{unused_port()}"
+    spec = {"bucket": CANARIES, "endpoint_url": endpoint, **CREDENTIALS}
+    outcome = probe({**spec, "write_check": case == "write check"}, environ)
+    assert outcome.ok is (case in {"success", "write check"})
+    shown = repr((outcome.detail, outcome.warnings, outcome.observations, outcome.steps))
+    assert secret not in shown
+    assert secret not in s3.describe(s3.Spec(**spec))
+
+
+def test_one_client_serves_every_probe_and_bucket_of_the_same_configuration(moto: Moto) -> None:
+    spec = {"bucket": BUCKET, "endpoint_url": moto.url, **CREDENTIALS}
+    for bucket in (BUCKET, BUCKET, CANARIES):
+        assert probe({**spec, "bucket": bucket}, moto.prober.environ).ok
+    info = s3.shared_client.cache_info()
+    assert (info.misses, info.hits, info.currsize) == (1, 2, 1)
+
+    assert probe({**spec, "region": "eu-west-1"}, moto.prober.environ).ok
+    assert probe({**spec, "region": "eu-west-1"}, moto.prober.environ).ok
+    assert s3.shared_client.cache_info().misses == 2
+    assert s3.shared_client.cache_info().currsize == 2
+
+
+def test_credentials_come_from_the_environment_by_default(moto: Moto, monkeypatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", moto.prober.id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", moto.prober.secret)
+    outcome = probe({"bucket": BUCKET, "endpoint_url": moto.url})
+    assert outcome.ok, outcome.error
+
+
+def test_credentials_come_from_a_profile_of_the_shared_files(
+    moto: Moto, monkeypatch, tmp_path: Path
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[monitoring]\n"
+        f"aws_access_key_id = {moto.no_writer.id}\n"
+        f"aws_secret_access_key = {moto.no_writer.secret}\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    spec = {"bucket": CANARIES, "endpoint_url": moto.url, "profile": "monitoring"}
+    assert probe(spec).ok
+    # The profile's user, not another: this one may not write.
+    assert probe({**spec, "write_check": True}).error_class is ErrorClass.AUTH
+
+
+@pytest.mark.parametrize(
+    ("environ", "profile", "detail"),
+    [
+        ({}, None, "no AWS credentials found"),
+        ({"AWS_ACCESS_KEY_ID": "AKIAONLYTHEKEY"}, None, "Partial credentials found in env"),
+        ({}, "nowhere", "The config profile (nowhere) could not be found"),
+    ],
+)
+def test_missing_credentials_are_a_config_error(
+    moto: Moto, monkeypatch, environ: dict, profile: str | None, detail: str
+) -> None:
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    spec = {"bucket": BUCKET, "endpoint_url": moto.url, "profile": profile}
+    outcome = probe(spec)
+    assert outcome.error_class is ErrorClass.CONFIG
+    assert outcome.detail.startswith(detail)
+    assert s3.shared_client.cache_info().currsize == 0  # tried again at the next probe
+
+
+@pytest.mark.parametrize(
+    ("environ", "detail"),
+    [
+        ({"BUCKET": "Not A Bucket!"}, "Invalid bucket name"),
+        ({"BUCKET": BUCKET, "ENDPOINT": "not a url"}, "endpoint_url is not a valid URL"),
+    ],
+)
+def test_values_from_the_environment_that_do_not_fit_are_a_config_error(
+    moto: Moto, environ: dict, detail: str
+) -> None:
+    spec = {"bucket": "${BUCKET}", "endpoint_url": "${ENDPOINT}", **CREDENTIALS}
+    outcome = probe(spec, {"ENDPOINT": moto.url, **environ, **moto.prober.environ})
+    assert outcome.error_class is ErrorClass.CONFIG
+    assert detail in outcome.detail
+
+
+# --- an https endpoint: moto's application behind TLS -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def tls_moto(moto: Moto, tmp_path_factory) -> Iterator[tuple[str, Path]]:
+    """moto over https, with a self-signed certificate that ends in 5 days.
+
+    The same process, so the same users and buckets as `moto`, which sets them up.
+    """
+    cert = self_signed(tmp_path_factory.mktemp("moto-tls"), days=5)
+    server = make_server(
+        "127.0.0.1",
+        0,
+        DomainDispatcherApplication(create_backend_app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+        ssl_context=server_context(cert),
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"https://127.0.0.1:{server.server_port}", cert
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_https_endpoint_reports_its_certificate_and_its_coming_expiry(
+    moto: Moto, tls_moto: tuple[str, Path]
+) -> None:
+    url, cert = tls_moto
+    spec = {"bucket": BUCKET, "endpoint_url": url, **CREDENTIALS}
+    outcome = probe(spec, moto.prober.environ, ca_file=str(cert))
+    assert outcome.ok, outcome.error
+    assert outcome.observations["bucket_region"] == "eu-west-1"
+    assert outcome.observations[tls.SUBJECT] == "127.0.0.1"
+    assert outcome.observations[tls.VERSION].startswith("TLSv1.")
+    expires = tls.not_after(outcome.observations)
+    assert expires is not None
+    assert abs(expires - (datetime.now(UTC) + timedelta(days=5))) < timedelta(hours=1)
+    assert outcome.result is Result.DEGRADED  # within the default cert_expiry_warn, 14 days
+    assert outcome.warnings[0].startswith("TLS certificate expires in 5 days")
+    assert sorted(steps(outcome)) == [("HeadBucket", True), ("TLS handshake", True)]
+
+
+def test_an_untrusted_certificate_is_a_tls_error(moto: Moto, tls_moto: tuple[str, Path]) -> None:
+    url, _ = tls_moto
+    outcome = probe({"bucket": BUCKET, "endpoint_url": url, **CREDENTIALS}, moto.prober.environ)
+    assert outcome.error_class is ErrorClass.TLS
+    assert outcome.detail == "certificate verify failed: self-signed certificate"
+
+
+# --- the declaration ------------------------------------------------------------------
+
+
+def parse(fields: str) -> list[str]:
+    try:
+        parse_declaration(f"dependencies:\n  - {{name: docs, kind: s3, {fields}}}\n", "d.yaml")
+    except DeclarationError as exc:
+        return [f"{p.field}: {p.message}" for p in exc.problems]
+    return []
+
+
+def test_reads_every_field_and_keeps_placeholders() -> None:
+    text = """
+dependencies:
+  - name: documents
+    kind: s3
+    bucket: sea-documents
+    region: eu-west-1
+    endpoint_url: ${S3_ENDPOINT}
+    write_check: true
+    access_key_id: ${S3_KEY_ID}
+    secret_access_key: ${S3_SECRET}
+    session_token: ${S3_TOKEN}
+    addressing_style: path
+"""
+    [spec] = parse_declaration(text, "d.yaml")
+    assert spec.target == s3.Spec(
+        bucket="sea-documents",
+        region="eu-west-1",
+        endpoint_url="${S3_ENDPOINT}",
+        write_check=True,
+        access_key_id="${S3_KEY_ID}",
+        secret_access_key="${S3_SECRET}",
+        session_token="${S3_TOKEN}",
+        addressing_style="path",
+    )
+    assert spec.row_values()["spec"]["secret_access_key"] == "${S3_SECRET}"
+
+
+def test_a_bucket_alone_is_enough() -> None:
+    [spec] = parse_declaration("dependencies: [{name: d, kind: s3, bucket: docs}]\n", "d.yaml")
+    assert spec.target == s3.Spec(bucket="docs")
+    assert (spec.target.write_check, spec.target.addressing_style) == (False, "auto")
+
+
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ("region: eu-west-1", "bucket: required"),
+        ("bucket: My_Bucket", "bucket: 'My_Bucket' is not an S3 bucket name"),
+        ("bucket: ab", "bucket: 'ab' is not an S3 bucket name"),
+        ("bucket: docs.", "bucket: 'docs.' is not an S3 bucket name"),
+        ("bucket: a..b", "bucket: 'a..b' is not an S3 bucket name"),
+        ("bucket: 192.168.10.1", "bucket: '192.168.10.1' is not an S3 bucket name"),
+        ("bucket: docs, region: 'eu west 1'", "region: 'eu west 1' is not a region name"),
+        (
+            "bucket: docs, endpoint_url: 'minio:9000'",
+            "endpoint_url: 'minio:9000' is not an http:// or https:// URL",
+        ),
+        (
+            "bucket: docs, endpoint_url: 'https://key:secret@minio.example.com'",
+            "endpoint_url: the credentials in the URL must not be written out",
+        ),
+        (
+            "bucket: docs, access_key_id: AKIAEXAMPLE, secret_access_key: wJalrXUtnFEMI",
+            "secret_access_key: holds a credential written out: write it as ${VAR}",
+        ),
+        (
+            "bucket: docs, session_token: FwoGZXIvYXdzE, "
+            "access_key_id: '${K}', secret_access_key: '${S}'",
+            "session_token: holds a credential written out: write it as ${VAR}",
+        ),
+        ("bucket: docs, access_key_id: '${K}'", "secret_access_key: required when access_key_id"),
+        ("bucket: docs, secret_access_key: '${S}'", "access_key_id: required when secret_access"),
+        ("bucket: docs, session_token: '${T}'", "session_token: needs access_key_id and secret"),
+        (
+            "bucket: docs, profile: ops, access_key_id: '${K}', secret_access_key: '${S}'",
+            "profile: set either profile or access_key_id and secret_access_key, not both",
+        ),
+        (
+            "bucket: docs, addressing_style: dns",
+            "addressing_style: 'dns' is not one of: auto, path, virtual",
+        ),
+        ("bucket: docs, write_check: sometimes", "write_check: expected true or false"),
+        ("bucket: docs, buckett: docs", "buckett: unknown field (did you mean 'bucket'?)"),
+    ],
+)
+def test_refuses(fields: str, problem: str) -> None:
+    problems = parse(fields)
+    assert any(p.startswith(problem) for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("spec", "described"),
+    [
+        (s3.Spec(bucket="docs"), "s3://docs"),
+        (
+            s3.Spec(
+                bucket="docs",
+                endpoint_url="http://127.0.0.1:9000",
+                region="eu-west-1",
+                write_check=True,
+                **CREDENTIALS,
+            ),
+            "s3://docs (endpoint http://127.0.0.1:9000, region eu-west-1, write check)",
+        ),
+        (
+            s3.Spec(bucket="docs", endpoint_url="https://${MINIO_AUTH}@minio.example.com"),
+            "s3://docs (endpoint https://${MINIO_AUTH}@minio.example.com)",
+        ),
+        (s3.Spec(bucket="docs", profile="monitoring"), "s3://docs (profile monitoring)"),
+    ],
+)
+def test_describes_the_bucket_without_secrets(spec: s3.Spec, described: str) -> None:
+    assert s3.describe(spec) == described
