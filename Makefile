@@ -41,7 +41,7 @@ run: install
 	@echo "  seahealth: http://$(HOST):$(PORT)/  and  http://$(HOST):$(PORT)/health/dependencies"
 	@echo "  probing $(RUN_DEPENDENCIES); Ctrl-C stops everything"
 	@echo
-	@export SEAHEALTH_DEPENDENCIES=$(RUN_DEPENDENCIES); \
+	@export SEAHEALTH_DEPENDENCIES=$(RUN_DEPENDENCIES) DEMO_S3_KEY_ID=demo DEMO_S3_SECRET=demo; \
 	trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
 	$(PY) -m demo.peers & \
 	$(PY) manage.py runprobes & \

@@ -6,6 +6,9 @@
   /ledger/health    accepts and never answers: a timeout
   /rpc              a JSON-RPC node (chain 1337) that mines a block every 2 s, but stalls
                     for 30 s in every 90: a stale node
+and, one port up each:
+  :8901             an SMTP relay (aiosmtpd) that takes no mail
+  :8902             an S3-compatible store (moto) holding the bucket `demo-documents`
 
 python -m demo.peers [--port 8900]
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import random
 import threading
 import time
@@ -108,8 +112,36 @@ def main() -> None:
     print(
         f"demo peers on http://127.0.0.1:{args.port}/ (crm: up {CYCLE_UP:g}s, down {CYCLE_DOWN:g}s)"
     )
+    start_mail_relay(args.port + 1)
+    start_object_store(args.port + 2)
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+
+
+def start_mail_relay(port: int) -> None:
+    # aiosmtpd and moto come with the development extras, which make run installs.
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Sink
+
+    Controller(Sink(), hostname="127.0.0.1", port=port).start()
+    print(f"demo SMTP relay on 127.0.0.1:{port}")
+
+
+def start_object_store(port: int) -> None:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request otherwise
+    ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False).start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="demo",
+        aws_secret_access_key="demo",  # noqa: S106 - moto takes any key
+    ).create_bucket(Bucket="demo-documents")
+    print(f"demo S3 store on {endpoint} (bucket demo-documents)")
 
 
 if __name__ == "__main__":

@@ -49,6 +49,10 @@ async def run_batch(
     if not jobs:
         return []
     environ = os.environ if environ is None else environ
+    for kind in {job.kind for job in jobs}:
+        prepare = getattr(KINDS.get(kind), "prepare", None)
+        if prepare is not None:
+            prepare()
     async with open_batch(max_connections=len(jobs)) as batch:
         batch.prepare({job.ca_file or None for job in jobs})
         outcomes = await asyncio.gather(

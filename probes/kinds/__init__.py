@@ -6,6 +6,8 @@ A kind module provides:
   probe(spec, ctx)      async; returns an Outcome or raises ProbeError (the engine enforces
                         the deadline from outside)
   describe(spec) -> str the target, secrets redacted, for tables and pages
+  prepare()             optional: one-time work (a slow import) done before a batch's
+                        probes start, so that no probe's latency pays for it
 """
 
 from __future__ import annotations

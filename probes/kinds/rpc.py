@@ -44,8 +44,13 @@ def describe(spec: Spec) -> str:
     return redact_url(spec.url) + (f" ({', '.join(checks)})" if checks else "")
 
 
+def prepare() -> None:
+    """Import web3 (half a second) once, before the batch's probes start: only a prober
+    that probes a node pays for it, and never inside a probe's latency."""
+    import probes.kinds.rpc_web3  # noqa: F401
+
+
 async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
-    # web3 takes half a second to import: only a prober that probes a node pays for it.
     from probes.kinds import rpc_web3
 
     observations: dict[str, Any] = {}

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -245,3 +247,20 @@ def test_the_resolved_url_reaches_no_log_and_no_detail(caplog, scheme) -> None:
     assert outcome.error_class is ErrorClass.CONNECT
     assert "k-0123456789" not in caplog.text
     assert "k-0123456789" not in outcome.detail
+
+
+def test_web3_is_loaded_only_by_a_batch_with_an_rpc_probe() -> None:
+    # Every process loads the registry; only a prober that probes a node pays for web3.
+    script = (
+        "import sys, django; django.setup(); import probes.kinds, probes.engine; "
+        "print('web3' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "seahealth.settings"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == "False"
