@@ -14,7 +14,7 @@ PORT ?= 8000
 RUN_DEPENDENCIES ?= $(if $(wildcard dependencies.yaml),dependencies.yaml,dependencies.example.yaml)
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: help install run test lint format clean
+.PHONY: help install chromium run test lint format clean
 
 help:
 	@echo "make run    start the dashboard on http://$(HOST):$(PORT) with the prober and demo peers (SQLite)"
@@ -35,8 +35,16 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+# The browser the browser test drives: Debian's chromium, installed when missing if root.
+chromium:
+	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] \
+	  || { apt-get update -qq && apt-get install -y -qq chromium; } || true
+	@command -v chromium >/dev/null \
+	  || echo "chromium not found (as root: apt-get install chromium): the browser test skips, or fails with CI=true"
+
 run: install
 	$(PY) manage.py migrate --noinput
+	@$(PY) manage.py demo_user
 	@echo
 	@echo "  seahealth: http://$(HOST):$(PORT)/  and  http://$(HOST):$(PORT)/health/dependencies"
 	@echo "  probing $(RUN_DEPENDENCIES); Ctrl-C stops everything"
@@ -49,7 +57,7 @@ run: install
 	wait -n
 
 # The whole suite runs twice: on SQLite (what make run uses) and on PostgreSQL (production).
-test: install $(NODE_PEERS)
+test: install $(NODE_PEERS) chromium
 	$(PY) -m pytest
 	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest
 

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from dashboard import health, views
 
 urlpatterns = [
     path("", views.status, name="sh-status"),
+    path("dependencies/<str:name>/", views.dependency, name="sh-dependency"),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/dependencies", health.dependencies, name="sh-health-dependencies"),
     path("health/live", health.live, name="sh-health-live"),
     path("health/ready", health.ready, name="sh-health-ready"),

@@ -1,21 +1,138 @@
-"""Pages for people. The full status page comes with its own issue; this is the plain list."""
+"""Pages for people: the status page (live through htmx) and a page per dependency."""
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+import dataclasses
+import json
+from dataclasses import MISSING
+from typing import Any
 
+import yaml
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_safe
+
+from dashboard import board, charts
+from dashboard.access import viewer_required
+from dashboard.templatetags.seahealth import NO_VALUE
+from probes import rollups, tls
+from probes.durations import format_duration
+from probes.kinds import KINDS
 from probes.models import Dependency
-from probes.statuses import Status, service_status
+from probes.redaction import redact_spec
+
+RESULTS_PER_PAGE = 50
+TIMELINE_LENGTH = 50
 
 
-@require_GET
+@require_safe
+@viewer_required
 def status(request: HttpRequest) -> HttpResponse:
-    dependencies = list(Dependency.objects.active().order_by("group", "name"))
-    overall = service_status((Status(d.status), d.critical) for d in dependencies)
-    return render(
-        request,
-        "dashboard/status.html",
-        {"dependencies": dependencies, "overall": overall},
-    )
+    form = board.FilterForm(request.GET)
+    if not form.is_valid():
+        return HttpResponseBadRequest(f"bad filter: {_errors(form)}", content_type="text/plain")
+    context = {
+        "board": board.build(form.cleaned_data),
+        "form": form,
+        "refresh": settings.SEAHEALTH_REFRESH_SECONDS,
+    }
+    # htmx asks for the live part alone: on every poll, and when a filter changes.
+    template = "dashboard/status-live.html" if request.htmx else "dashboard/status.html"
+    return render(request, template, context)
+
+
+@require_safe
+@viewer_required
+def dependency(request: HttpRequest, name: str) -> HttpResponse:
+    row = get_object_or_404(Dependency, name=name)  # archived ones too: history stays readable
+    window = request.GET.get("window", "24h")
+    if window not in rollups.CHART_WINDOWS:
+        return HttpResponseBadRequest(
+            f"bad window {window!r}: one of {', '.join(rollups.CHART_WINDOWS)}",
+            content_type="text/plain",
+        )
+    results = Paginator(row.results.order_by("-checked_at", "-id"), RESULTS_PER_PAGE)
+    context = {
+        "dependency": row,
+        "window": window,
+        "windows": list(rollups.CHART_WINDOWS),
+        "chart": charts.latency_chart(rollups.series(row.id, window), window),
+        "uptime": rollups.uptimes([row.id]).get(row.id, dict.fromkeys(rollups.UPTIME_WINDOWS)),
+        "transitions": row.transitions.order_by("-at", "-id")[:TIMELINE_LENGTH],
+        "results": results.get_page(request.GET.get("page")),
+        "observations": _observations(row.last_observations),
+        "certificate_expires": tls.not_after(row.last_observations),
+        "declaration": yaml.safe_dump(
+            declaration(row), sort_keys=False, allow_unicode=True, default_flow_style=None
+        ),
+    }
+    return render(request, "dashboard/dependency.html", context)
+
+
+def declaration(row: Dependency) -> dict[str, Any]:
+    """The entry as dependencies.yaml declares it, secrets redacted."""
+    policy = row.policy
+    entry: dict[str, Any] = {
+        "name": row.name,
+        "kind": row.kind,
+        "critical": row.critical,
+        "group": row.group or None,
+        "interval": format_duration(row.interval.total_seconds()),
+        "timeout": format_duration(row.timeout.total_seconds()),
+        "max_latency": format_duration(row.max_latency.total_seconds())
+        if row.max_latency
+        else None,
+        "ca_file": row.ca_file or None,
+        "cert_expiry_warn": format_duration(row.cert_expiry_warn.total_seconds()),
+        "breaker": {
+            "failure_threshold": policy.failure_threshold,
+            "recovery_timeout": format_duration(policy.recovery_timeout),
+            "success_threshold": policy.success_threshold,
+        },
+        **redact_spec(_declared(row)),
+    }
+    return {key: value for key, value in entry.items() if value is not None}
+
+
+def _declared(row: Dependency) -> dict[str, Any]:
+    """The kind's fields that differ from their defaults: what the entry must have said."""
+    kind = KINDS.get(row.kind)
+    if kind is None:
+        return dict(row.spec)
+    fields = {f.name: f for f in dataclasses.fields(kind.Spec)}
+    declared = {}
+    for name, value in row.spec.items():
+        spec_field = fields.get(name)
+        if spec_field is not None and value == _default(spec_field):
+            continue
+        if spec_field is not None and spec_field.metadata.get("duration") and value is not None:
+            value = format_duration(value)
+        declared[name] = value
+    return declared
+
+
+def _default(spec_field: dataclasses.Field) -> Any:
+    if spec_field.default is not MISSING:
+        return spec_field.default
+    if spec_field.default_factory is not MISSING:
+        return spec_field.default_factory()
+    return MISSING
+
+
+def _observations(observations: dict[str, Any]) -> list[tuple[str, str]]:
+    shown = []
+    for key, value in observations.items():
+        if isinstance(value, dict):
+            value = ", ".join(f"{k} {v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = " ".join(map(str, value)) or NO_VALUE
+        elif not isinstance(value, str):
+            value = json.dumps(value)
+        shown.append((key.replace("_", " "), value))
+    return shown
+
+
+def _errors(form: board.FilterForm) -> str:
+    return "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items())

@@ -2,7 +2,9 @@
 
 Probing is asyncio; the database is reached through one thread (sync_to_async is
 thread-sensitive by default), which suits SQLite's single writer. Batches run side by side,
-so a batch held up by a slow peer never delays the next tick's claims.
+so a batch held up by a slow peer never delays the next tick's claims. Every ten minutes,
+between ticks, it prunes history past its retention, one short batch at a time through
+the same thread, so claims and records wait for one batch at most.
 """
 
 from __future__ import annotations
@@ -10,11 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, close_old_connections, connections
 
+from probes import retention
 from probes.declarations import DeclarationWatcher
 from probes.engine import Job, run_batch
 from probes.recording import record
@@ -24,16 +30,34 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
+class Every:
+    """When something done every `seconds` is due: at once, then `seconds` after each start."""
+
+    seconds: float
+    clock: Callable[[], float] = time.monotonic
+    next_at: float | None = None
+
+    def due(self) -> bool:
+        now = self.clock()
+        if self.next_at is not None and now < self.next_at:
+            return False
+        self.next_at = now + self.seconds
+        return True
+
+
+@dataclass
 class EmbeddedProber:
     watcher: DeclarationWatcher
     tick: float
     batch_size: int
     claim_limit: int
     max_in_flight: int
+    prune: Every = field(default_factory=lambda: Every(retention.EVERY_SECONDS))
 
     def __post_init__(self) -> None:
         self._batches: set[asyncio.Task[None]] = set()
         self._probes_in_flight = 0
+        self._pruning: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> None:
         """Until `stop` is set; with `once`, probe what is due now and return."""
@@ -42,10 +66,14 @@ class EmbeddedProber:
             if once and not claimed:
                 break
             if not once:
+                self._prune_if_due(stop)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.tick)
-        # Batches in flight end within their probes' timeouts: let them record.
+        # Batches in flight end within their probes' timeouts: let them record. A prune
+        # stops after its current batch.
         await asyncio.gather(*self._batches)
+        if self._pruning is not None:
+            await self._pruning
         await sync_to_async(connections.close_all)()
 
     async def _tick(self) -> int:
@@ -77,3 +105,22 @@ class EmbeddedProber:
             log.error("lost %d probe results, the database refused them: %s", len(batch), exc)
         finally:
             self._probes_in_flight -= len(batch)
+
+    def _prune_if_due(self, stop: asyncio.Event) -> None:
+        if self._pruning is not None and not self._pruning.done():
+            return
+        if self.prune.due():
+            self._pruning = asyncio.create_task(self._prune_history(stop))
+
+    async def _prune_history(self, stop: asyncio.Event) -> None:
+        steps = retention.pruning()
+        deleted: Counter[str] = Counter()
+        try:
+            # One batch per call: a claim or a record queued meanwhile goes next.
+            while not stop.is_set() and (step := await sync_to_async(next)(steps, None)):
+                kind, count = step
+                deleted[kind] += count
+        except DatabaseError as exc:
+            log.error("cannot prune history, will retry in %gs: %s", self.prune.seconds, exc)
+        if deleted:
+            log.info("pruned history: %s", retention.summary(deleted))

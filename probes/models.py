@@ -58,6 +58,9 @@ class Dependency(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     last_warnings = models.JSONField(default=list, blank=True)
     last_observations = models.JSONField(default=dict, blank=True)
+    # The last few checks, newest last, as [epoch seconds, result, latency ms or null]: the
+    # status page draws its sparkline and uptime bar from here, without a query.
+    recent = models.JSONField(default=list, blank=True)
 
     objects = DependencyQuerySet.as_manager()
 
@@ -137,3 +140,43 @@ class BreakerTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dependency_id}: {self.from_state} -> {self.to_state} at {self.at}"
+
+
+class Period(models.TextChoices):
+    MINUTE = "minute"
+    HOUR = "hour"
+    DAY = "day"
+
+
+class Rollup(models.Model):
+    """One dependency's checks in one minute, hour or (UTC) day: windows come from here.
+
+    Latencies are of successful checks (a failure has none), counted in a fixed histogram
+    (rollups.LATENCY_BOUNDS_MS) that gives percentiles and Prometheus buckets alike.
+    """
+
+    dependency = models.ForeignKey(Dependency, on_delete=models.CASCADE, related_name="rollups")
+    period = models.CharField(max_length=6, choices=Period.choices)
+    start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0)
+    degraded = models.PositiveIntegerField(default=0)
+    latency_count = models.PositiveIntegerField(default=0)
+    latency_sum = models.FloatField(default=0.0)  # ms
+    latency_min = models.FloatField(null=True, blank=True)
+    latency_max = models.FloatField(null=True, blank=True)
+    histogram = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dependency", "period", "start"], name="probes_rollup_unique_bucket"
+            )
+        ]
+        indexes = [
+            # The status page's question: every dependency's buckets since a moment.
+            models.Index(fields=["period", "start"], name="probes_rollup_period_start_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dependency_id} {self.period} {self.start:%Y-%m-%d %H:%M}"

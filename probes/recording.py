@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
-from probes import breaker
+from probes import breaker, rollups
 from probes.engine import Job
 from probes.models import BreakerTransition, Dependency, ProbeResult
 from probes.outcomes import Outcome, Result
@@ -30,8 +30,11 @@ STATE_FIELDS = [
     "last_error",
     "last_warnings",
     "last_observations",
+    "recent",
     "next_due_at",
 ]
+# How many checks the row keeps for the status page's sparkline and uptime bar.
+RECENT_CHECKS = 40
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,8 @@ class Recorded:
 
 
 def record(outcomes: Sequence[tuple[Job, Outcome]]) -> Recorded:
-    """One transaction, four queries, however many outcomes."""
+    """One transaction and seven queries, however many outcomes (SQLite cuts bulk writes of
+    more than a few dozen rows into several statements, at its 999-parameter limit)."""
     by_id = {job.dependency_id: outcome for job, outcome in outcomes}
     results: list[ProbeResult] = []
     transitions: list[tuple[Dependency, breaker.Transition]] = []
@@ -64,6 +68,7 @@ def record(outcomes: Sequence[tuple[Job, Outcome]]) -> Recorded:
             for row, t in transitions
         )
         Dependency.objects.bulk_update(rows, STATE_FIELDS)
+        rollups.add([(row.id, by_id[row.id]) for row in rows])
     for row, t in transitions:
         log.warning("%s: breaker %s -> %s (%s)", row.name, t.from_state, t.to_state, t.reason)
     return Recorded(len(results), [(row.name, t) for row, t in transitions])
@@ -86,6 +91,9 @@ def _apply(row: Dependency, outcome: Outcome) -> tuple[breaker.Transition | None
     row.last_error = outcome.error[:500]
     row.last_warnings = list(outcome.warnings)
     row.last_observations = dict(outcome.observations)
+    latency = round(outcome.latency_ms, 1) if outcome.latency_ms is not None else None
+    check = [int(now.timestamp()), outcome.result.value[0], latency]
+    row.recent = [*row.recent, check][-RECENT_CHECKS:]
     trial_at = breaker.next_trial_at(state, policy)
     if trial_at is not None:
         # An open breaker is not probed until its trial is due.

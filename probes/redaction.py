@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from probes.placeholders import PLACEHOLDER
@@ -86,6 +87,21 @@ def literal_secrets_in_url(url: str) -> list[str]:
         if is_secret_name(key) and value and not _is_placeholder(value)
     ]
     return found
+
+
+def redact_spec(value: Any, key: str = "") -> Any:
+    """A declared spec, for display: credentials written out (there should be none) hidden,
+    URLs without their secret parts; placeholders shown as they are."""
+    if isinstance(value, Mapping):
+        return {name: redact_spec(item, str(name)) for name, item in value.items()}
+    if isinstance(value, list):
+        return [redact_spec(item, key) for item in value]
+    if isinstance(value, str):
+        if is_secret_name(key) and not _is_placeholder(value):
+            return REDACTED
+        if "://" in value:
+            return redact_url(value)
+    return value
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:

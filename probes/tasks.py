@@ -1,7 +1,8 @@
 """Celery tasks: thin wrappers over scheduler, engine and recording.
 
 Beat sends dispatch_due every second; it claims what is due and fans the claim out as
-probe_batch tasks that any worker on any machine runs.
+probe_batch tasks that any worker on any machine runs. Every ten minutes it sends
+prune_history, which deletes history past its retention.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import asyncio
 from celery import shared_task
 from django.conf import settings
 
+from probes import retention
 from probes.declarations import DeclarationWatcher
 from probes.engine import run_batch
 from probes.recording import record
@@ -46,3 +48,9 @@ def probe_batch(dependency_ids: list[int]) -> int:
     jobs = load_jobs(dependency_ids)
     outcomes = asyncio.run(run_batch(jobs))
     return record(outcomes).results
+
+
+@shared_task(ignore_result=True)
+def prune_history() -> dict[str, int]:
+    """Delete results and rollups past their retention, in short batches; the counts deleted."""
+    return retention.prune()

@@ -6,10 +6,14 @@ the production shape (PostgreSQL, Redis, DEBUG off).
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+
+from probes.durations import format_duration, parse_duration
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -38,6 +42,18 @@ def env_positive(name: str, default: float, cast: type = int) -> float:
     if value <= 0:
         raise ImproperlyConfigured(f"{name} must be greater than zero, got {value}")
     return value
+
+
+def env_duration(name: str, default: str) -> timedelta:
+    """A duration written as in dependencies.yaml (`36h`, `7d`), greater than zero."""
+    text = env.str(name, default=default)
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name}: {exc}") from exc
+    if seconds <= 0:
+        raise ImproperlyConfigured(f"{name} must be greater than zero, got {text!r}")
+    return timedelta(seconds=seconds)
 
 
 DEBUG = env.bool("DEBUG", default=True)
@@ -110,8 +126,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
-    # Tests use a file, not the shared in-memory database, so that they see real locking.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
+    # Tests use a file, not the shared in-memory database, so that they see real locking;
+    # one per run, so that two runs side by side do not recreate each other's.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -123,6 +140,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "sh-status"
+LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -178,9 +199,21 @@ CELERY_BEAT_SCHEDULE = {
         # the newest one is all that is needed.
         "options": {"expires": 5.0},
     },
+    "prune-history": {
+        "task": "probes.tasks.prune_history",
+        # As often as runprobes prunes (probes.retention.EVERY_SECONDS).
+        "schedule": 600.0,
+        # A prune that waited past the next one's time adds nothing: the next one does it all.
+        "options": {"expires": 540.0},
+    },
 }
 
 # --- seahealth ---
+# The pages are behind a login unless this is true (read-only either way); /health/* and
+# /metrics never are.
+SEAHEALTH_PUBLIC_DASHBOARD = env.bool("SEAHEALTH_PUBLIC_DASHBOARD", default=False)
+# How often the status page refreshes its live part, in seconds.
+SEAHEALTH_REFRESH_SECONDS = env_positive("SEAHEALTH_REFRESH_SECONDS", 5)
 SEAHEALTH_DEPENDENCIES = Path(env.str("SEAHEALTH_DEPENDENCIES", default="dependencies.yaml"))
 # How often runprobes and dispatch_due look for due dependencies and a changed declaration.
 SEAHEALTH_TICK_SECONDS = env_positive("SEAHEALTH_TICK_SECONDS", 1.0, float)
@@ -190,3 +223,19 @@ SEAHEALTH_BATCH_SIZE = env_positive("SEAHEALTH_BATCH_SIZE", 50)
 SEAHEALTH_CLAIM_LIMIT = env_positive("SEAHEALTH_CLAIM_LIMIT", 1000)
 # Most probes in flight at once in runprobes (each batch is bounded by the same figure).
 SEAHEALTH_MAX_IN_FLIGHT = env_positive("SEAHEALTH_MAX_IN_FLIGHT", 200)
+# How long raw probe results (and the minute rollups, which repeat them) are kept, and how
+# long the hour and day rollups that every uptime figure and longer chart come from are.
+SEAHEALTH_RAW_RETENTION = env_duration("SEAHEALTH_RAW_RETENTION", "7d")
+SEAHEALTH_ROLLUP_RETENTION = env_duration("SEAHEALTH_ROLLUP_RETENTION", "400d")
+if SEAHEALTH_ROLLUP_RETENTION.days < 30:
+    raise ImproperlyConfigured(
+        f"SEAHEALTH_ROLLUP_RETENTION "
+        f"({format_duration(SEAHEALTH_ROLLUP_RETENTION.total_seconds())}) must be at least "
+        "30d, the longest uptime window"
+    )
+if SEAHEALTH_ROLLUP_RETENTION < SEAHEALTH_RAW_RETENTION:
+    raise ImproperlyConfigured(
+        f"SEAHEALTH_ROLLUP_RETENTION "
+        f"({format_duration(SEAHEALTH_ROLLUP_RETENTION.total_seconds())}) must be at least "
+        f"SEAHEALTH_RAW_RETENTION ({format_duration(SEAHEALTH_RAW_RETENTION.total_seconds())})"
+    )

@@ -1,7 +1,8 @@
 """The registry of probe kinds: one module per kind, one line here.
 
 A kind module provides:
-  Spec                  a frozen dataclass of its declared fields (JSON-able, placeholders kept)
+  Spec                  a frozen dataclass of its declared fields (JSON-able, placeholders kept;
+                        a field in seconds carries metadata={"duration": True}, for display)
   parse(fields) -> Spec read and validate its fields from a declaration entry
   probe(spec, ctx)      async; returns an Outcome or raises ProbeError (the engine enforces
                         the deadline from outside)

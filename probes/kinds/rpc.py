@@ -25,7 +25,8 @@ class Spec:
     url: str
     headers: dict[str, str] = field(default_factory=dict)
     chain_id: int | None = None  # declared: another chain is down
-    max_block_age: float | None = None  # seconds; an older latest block is degraded
+    # seconds; an older latest block is degraded
+    max_block_age: float | None = field(default=None, metadata={"duration": True})
 
 
 def parse(fields: Fields) -> Spec:

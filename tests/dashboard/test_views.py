@@ -1,26 +1,299 @@
 from __future__ import annotations
 
-import pytest
+import re
+from datetime import timedelta
 
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from probes.models import BreakerTransition, Period, ProbeResult, Rollup
+from probes.rollups import bucket_start
 from tests.factories import make_dependency
 
 pytestmark = pytest.mark.django_db
 
+HTMX = {"HTTP_HX_REQUEST": "true"}
 
-def test_the_status_page_lists_dependencies_with_their_status_in_words(client) -> None:
-    make_dependency("payments-api", status="up", critical=True)
-    make_dependency(
-        "mailer", status="down", breaker_state="open", last_error="connect: connection refused"
+
+@pytest.fixture
+def viewer(client, django_user_model):
+    user = django_user_model.objects.create_user("ops", password="pw-for-tests")
+    client.force_login(user)
+    return client
+
+
+def dependency(name: str, status: str = "up", **fields):
+    now = timezone.now()
+    values = {"status": status, "last_checked_at": now, "status_since": now - timedelta(minutes=3)}
+    if status == "down":
+        values |= {
+            "breaker_state": "open",
+            "breaker_opened_at": now,
+            "last_error": "connect: connection refused",
+        }
+    return make_dependency(name, **(values | fields))
+
+
+def names_in_order(page: str) -> list[str]:
+    return re.findall(r'href="/dependencies/([^/]+)/"', page)
+
+
+class TestAccess:
+    @pytest.mark.parametrize("path", ["/", "/dependencies/api/"])
+    def test_pages_need_a_login(self, client, path) -> None:
+        dependency("api")
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response["Location"] == f"/accounts/login/?next={path}"
+
+    def test_a_poll_after_the_session_ended_sends_the_whole_page_to_the_login(self, client) -> None:
+        response = client.get("/?status=down", **HTMX)
+        assert response.status_code == 200
+        assert response["HX-Redirect"] == "/accounts/login/?next=/%3Fstatus%3Ddown"
+
+    def test_a_public_dashboard_needs_no_login(self, client, settings) -> None:
+        settings.SEAHEALTH_PUBLIC_DASHBOARD = True
+        dependency("api")
+        assert client.get("/").status_code == 200
+        assert client.get("/dependencies/api/").status_code == 200
+        assert client.post("/").status_code == 405  # read-only
+
+    @pytest.mark.parametrize("path", ["/health/dependencies", "/health/live"])
+    def test_health_endpoints_need_no_login(self, client, path) -> None:
+        assert client.get(path).status_code == 200
+
+    def test_logging_in_leads_back_to_the_page(self, client, django_user_model) -> None:
+        django_user_model.objects.create_user("ops", password="pw-for-tests")
+        response = client.post(
+            "/accounts/login/",
+            {"username": "ops", "password": "pw-for-tests", "next": "/?kind=http"},
+        )
+        assert (response.status_code, response["Location"]) == (302, "/?kind=http")
+        assert client.get("/?kind=http").status_code == 200
+
+
+class TestStatusPage:
+    def test_the_banner_gives_the_overall_status_and_counts(self, viewer) -> None:
+        dependency("payments", critical=True)
+        dependency("mailer", "down")
+        dependency("search", "degraded", last_warnings=["slow"])
+        page = viewer.get("/").content.decode()
+        assert "Service degraded" in page
+        assert "3 dependencies:" in page
+        assert '<span class="count status-down">1 down</span>' in page
+        assert '<span class="count status-up">1 up</span>' in page
+
+    def test_status_is_written_out_not_only_coloured(self, viewer) -> None:
+        dependency("mailer", "down")
+        page = viewer.get("/").content.decode()
+        assert (
+            '<span class="status status-down"><span aria-hidden="true">✕</span> down</span>' in page
+        )
+
+    def test_problems_come_first_within_and_across_groups(self, viewer) -> None:
+        dependency("a-up", group="alpha")
+        dependency("b-down", "down", group="alpha")
+        dependency("c-degraded", "degraded", group="alpha")
+        dependency("z-fine", group="beta")
+        dependency("y-down", "down", group="gamma")
+        page = viewer.get("/").content.decode()
+        assert names_in_order(page) == ["b-down", "c-degraded", "a-up", "y-down", "z-fine"]
+
+    def test_a_down_dependency_shows_its_error_since_when_and_next_trial(self, viewer) -> None:
+        dependency("mailer", "down")
+        page = viewer.get("/").content.decode()
+        assert "connect: connection refused" in page
+        assert re.search(r'since <time datetime="[^"]+Z" title="[^"]+ UTC">3 min ago</time>', page)
+        assert "trial <time" in page
+
+    def test_uptime_comes_from_rollups(self, viewer) -> None:
+        row = dependency("api")
+        now = timezone.now()
+        Rollup.objects.create(
+            dependency=row,
+            period=Period.HOUR,
+            start=bucket_start(now, Period.HOUR),
+            count=200,
+            failures=1,
+        )
+        Rollup.objects.create(
+            dependency=row,
+            period=Period.DAY,
+            start=bucket_start(now, Period.DAY),
+            count=400,
+            failures=4,
+        )
+        page = viewer.get("/").content.decode()
+        assert "99.50% · 99.00% · 99.00%" in page
+
+    def test_recent_checks_draw_a_sparkline_and_a_bar(self, viewer) -> None:
+        t = int(timezone.now().timestamp())
+        recent = [[t - 60, "s", 40.0], [t - 30, "d", 90.0], [t, "f", None]]
+        dependency("api", recent=recent)
+        page = viewer.get("/").content.decode()
+        assert '<svg class="sparkline"' in page
+        assert 'aria-label="last 3 checks: 1 passed, 1 degraded, 1 failed"' in page
+
+    @pytest.mark.parametrize(
+        ("query", "shown"),
+        [
+            ("status=down", ["mailer"]),
+            ("kind=smtp", ["mailer"]),
+            ("group=payments", ["payments-api", "payments-db"]),
+            ("q=DB", ["payments-db"]),
+            ("status=up&group=payments", ["payments-api", "payments-db"]),
+        ],
     )
-    page = client.get("/").content.decode()
-    assert "Service degraded" in page  # a non-critical dependency is down
-    assert "payments-api" in page
-    assert "mailer" in page
-    assert ">down<" in page
-    assert "connect: connection refused" in page
+    def test_filters(self, viewer, query, shown) -> None:
+        dependency("payments-api", group="payments")
+        dependency("payments-db", group="payments")
+        dependency("mailer", "down", kind="smtp")
+        page = viewer.get(f"/?{query}").content.decode()
+        assert sorted(names_in_order(page)) == shown
+        assert "5 dependencies" not in page
+        assert "3 dependencies:" in page
+
+    @pytest.mark.parametrize(
+        ("query", "reason"),
+        [
+            ("status=sideways", "status: Select a valid choice"),
+            ("kind=ftp", "kind: Select a valid choice"),
+        ],
+    )
+    def test_a_bad_filter_is_a_400_with_its_reason(self, viewer, query, reason) -> None:
+        response = viewer.get(f"/?{query}")
+        assert response.status_code == 400
+        assert reason in response.content.decode()
+
+    def test_htmx_gets_the_live_part_alone_and_it_keeps_polling_the_filtered_url(
+        self, viewer, settings
+    ) -> None:
+        settings.SEAHEALTH_REFRESH_SECONDS = 7
+        dependency("mailer", "down", kind="smtp")
+        page = viewer.get("/?kind=smtp&q=mail", **HTMX).content.decode()
+        assert page.lstrip().startswith(
+            '<section id="live" hx-get="/?kind=smtp&amp;q=mail" hx-trigger="every 7s"'
+        )
+        assert "<html" not in page
+        assert "mailer" in page
+
+    def test_the_page_works_without_javascript(self, viewer) -> None:
+        # A real form and real links: htmx only makes them faster.
+        page = viewer.get("/").content.decode()
+        assert '<form class="filters" method="get" action="/"' in page
+        assert '<button type="submit">Apply</button>' in page
+        assert '<script src="/static/vendor/htmx.min.js" defer></script>' in page
+
+    def test_an_empty_declaration_says_what_to_do(self, viewer) -> None:
+        page = viewer.get("/").content.decode()
+        assert "No dependencies declared: edit <code>dependencies.yaml</code>" in page
+
+    def test_no_match_says_so_and_offers_all(self, viewer) -> None:
+        dependency("api")
+        page = viewer.get("/?q=zzz").content.decode()
+        assert "No dependency matches these filters." in page
+
+    def test_archived_dependencies_are_not_listed(self, viewer) -> None:
+        dependency("old", archived_at=timezone.now())
+        assert "old" not in names_in_order(viewer.get("/").content.decode())
+
+    @pytest.mark.parametrize("headers", [{}, HTMX])
+    def test_the_query_count_does_not_grow_with_the_dependencies(self, viewer, headers) -> None:
+        def queries_with(count: int) -> int:
+            for n in range(count):
+                row = dependency(
+                    f"dep-{count}-{n}", "down" if n % 7 == 0 else "up", group=f"g{n % 4}"
+                )
+                Rollup.objects.create(
+                    dependency=row,
+                    period=Period.HOUR,
+                    start=bucket_start(timezone.now(), Period.HOUR),
+                    count=10,
+                )
+            with CaptureQueriesContext(connection) as captured:
+                assert viewer.get("/", **headers).status_code == 200
+            return len(captured)
+
+        assert queries_with(10) == queries_with(200)
 
 
-def test_the_status_page_says_what_to_do_when_nothing_is_declared(client) -> None:
-    page = client.get("/").content.decode()
-    assert "No dependencies declared" in page
-    assert "dependencies.yaml" in page
+class TestDependencyPage:
+    def test_shows_the_chart_timeline_observations_and_declaration(self, viewer) -> None:
+        row = dependency(
+            "infura",
+            kind="rpc",
+            spec={
+                "url": "https://mainnet.infura.io/v3/9aa3d95b3bc440fa88ea12eaa4456161",
+                "headers": {},
+                "chain_id": 1,
+                "max_block_age": 60.0,
+            },
+            last_observations={"chain_id": 1, "block_number": 123, "syncing": False},
+        )
+        now = timezone.now()
+        Rollup.objects.create(
+            dependency=row,
+            period=Period.MINUTE,
+            start=bucket_start(now, Period.MINUTE),
+            count=2,
+            failures=1,
+            latency_count=1,
+            latency_sum=40,
+            latency_min=40,
+            latency_max=40,
+            histogram=[0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        )
+        BreakerTransition.objects.create(
+            dependency=row,
+            at=now,
+            from_state="closed",
+            to_state="open",
+            reason="3 consecutive failures",
+        )
+        page = viewer.get("/dependencies/infura/?window=1h").content.decode()
+        assert '<svg class="latency-chart"' in page
+        assert "1 of 2 checks failed" in page
+        assert "closed → open" in page
+        assert "3 consecutive failures" in page
+        assert '<th scope="row">block number</th><td>123</td>' in page
+        assert "<td>false</td>" in page
+        assert "url: https://mainnet.infura.io/v3/***" in page
+        assert "9aa3d95b3bc440fa88ea12eaa4456161" not in page
+        assert "max_block_age: 1m" in page
+        assert "headers" not in page.split('<pre class="declaration">')[1].split("</pre>")[0]
+
+    def test_a_bad_window_is_a_400_with_its_reason(self, viewer) -> None:
+        dependency("api")
+        response = viewer.get("/dependencies/api/?window=2y")
+        assert response.status_code == 400
+        assert "one of 1h, 24h, 7d, 30d" in response.content.decode()
+
+    def test_an_unknown_name_is_a_404(self, viewer) -> None:
+        assert viewer.get("/dependencies/nope/").status_code == 404
+
+    def test_an_archived_dependency_keeps_a_readable_page(self, viewer) -> None:
+        dependency("old", archived_at=timezone.now() - timedelta(days=2))
+        page = viewer.get("/dependencies/old/").content.decode()
+        assert "Archived <time" in page
+        assert "Its history stays readable here." in page
+
+    def test_results_are_paginated(self, viewer) -> None:
+        row = dependency("api")
+        now = timezone.now()
+        ProbeResult.objects.bulk_create(
+            ProbeResult(
+                dependency=row,
+                checked_at=now - timedelta(seconds=n),
+                result="success",
+                latency_ms=n,
+            )
+            for n in range(120)
+        )
+        first = viewer.get("/dependencies/api/").content.decode()
+        assert "page 1 of 3" in first
+        assert "older →" in first
+        third = viewer.get("/dependencies/api/?page=3").content.decode()
+        assert "page 3 of 3" in third
+        assert third.count('class="result-success"') == 20

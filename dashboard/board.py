@@ -1,0 +1,134 @@
+"""The status page's content: every dependency, filtered, grouped, problems first.
+
+Three queries whatever the number of dependencies: the rows (their current state and
+recent checks ride on them), the counts by status, kind and group (the banner and the
+filter choices), and the uptime windows from rollups.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from itertools import groupby
+
+from django import forms
+from django.db.models import Count
+from django.utils import timezone
+
+from probes import rollups
+from probes.kinds import KINDS
+from probes.models import Dependency
+from probes.statuses import ServiceStatus, Status, service_status
+
+# Problems first: the order in which a person wants to read statuses.
+STATUS_ORDER = {Status.DOWN: 0, Status.DEGRADED: 1, Status.UNKNOWN: 2, Status.UP: 3}
+ROW_FIELDS = (
+    "id",
+    "name",
+    "kind",
+    "critical",
+    "group",
+    "status",
+    "status_since",
+    "breaker_state",
+    "breaker_opened_at",
+    "recovery_timeout",
+    "last_checked_at",
+    "last_latency_ms",
+    "last_error",
+    "last_warnings",
+    "recent",
+)
+
+
+class FilterForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[("", "any status"), *((s.value, s.value) for s in STATUS_ORDER)], required=False
+    )
+    kind = forms.ChoiceField(choices=[("", "any kind"), *((k, k) for k in KINDS)], required=False)
+    group = forms.CharField(max_length=100, required=False)
+    q = forms.CharField(max_length=100, required=False, strip=True)
+
+
+@dataclass
+class Row:
+    dependency: Dependency
+    uptime: dict[str, float | None]
+
+    @property
+    def problem(self) -> str:
+        """Why it is not up, in a line: its error, or its warnings."""
+        d = self.dependency
+        return d.last_error or "; ".join(d.last_warnings)
+
+    @property
+    def next_trial_at(self) -> datetime | None:
+        d = self.dependency
+        return d.breaker_opened_at + d.recovery_timeout if d.breaker_state == "open" else None
+
+
+@dataclass
+class Group:
+    name: str
+    rows: list[Row]
+
+    @property
+    def worst(self) -> int:
+        return min(STATUS_ORDER[Status(row.dependency.status)] for row in self.rows)
+
+
+@dataclass
+class Board:
+    status: ServiceStatus
+    counts: dict[str, int]
+    total: int
+    groups: list[Group]
+    kinds: list[str]
+    group_names: list[str]
+    filtered: bool
+    shown: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.shown = sum(len(group.rows) for group in self.groups)
+
+
+def build(filters: dict[str, str], now: datetime | None = None) -> Board:
+    now = now or timezone.now()
+    active = Dependency.objects.active()
+    summary = list(active.values("status", "critical", "kind", "group").annotate(n=Count("id")))
+    counts: Counter[str] = Counter()
+    for line in summary:
+        counts[line["status"]] += line["n"]
+
+    rows = active.only(*ROW_FIELDS)
+    if filters.get("status"):
+        rows = rows.filter(status=filters["status"])
+    if filters.get("kind"):
+        rows = rows.filter(kind=filters["kind"])
+    if filters.get("group"):
+        rows = rows.filter(group=filters["group"])
+    if filters.get("q"):
+        rows = rows.filter(name__icontains=filters["q"])
+    filtered = any(filters.values())
+    dependencies = list(rows)
+    windows = rollups.uptimes([d.id for d in dependencies] if filtered else None, now)
+    empty = dict.fromkeys(rollups.UPTIME_WINDOWS)
+
+    def order(d: Dependency) -> tuple:
+        return (d.group, STATUS_ORDER[Status(d.status)], d.name)
+
+    groups = [
+        Group(name, [Row(d, windows.get(d.id, empty)) for d in members])
+        for name, members in groupby(sorted(dependencies, key=order), key=lambda d: d.group)
+    ]
+    groups.sort(key=lambda group: (group.worst, group.name))
+    return Board(
+        status=service_status((Status(line["status"]), line["critical"]) for line in summary),
+        counts={status.value: counts[status.value] for status in STATUS_ORDER},
+        total=sum(counts.values()),
+        groups=groups,
+        kinds=sorted({line["kind"] for line in summary}),
+        group_names=sorted({line["group"] for line in summary if line["group"]}),
+        filtered=filtered,
+    )

@@ -1,0 +1,150 @@
+"""Charts drawn on the server as SVG: no script, no request to another host.
+
+Each status-page row carries a sparkline and a bar of its recent checks (from the row's
+`recent`); a dependency's page carries its latency over a window (from rollups): the
+min-max band, p50 and p95 lines, and the failures marked beneath.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from probes.rollups import Tally
+
+RESULT_CLASSES = {"s": "ok", "d": "warn", "f": "fail"}
+
+
+def sparkline(recent: Sequence[Sequence], width: int = 100, height: int = 24) -> SafeString:
+    """The latencies of the recent checks that answered; an empty box without two of them."""
+    latencies = [(i, check[2]) for i, check in enumerate(recent) if check[2] is not None]
+    box = f'<svg class="sparkline" viewBox="0 0 {width} {height}" aria-hidden="true">'
+    if len(latencies) < 2:
+        return mark_safe(box + "</svg>")  # noqa: S308 - numbers only
+    top = max(latency for _, latency in latencies) or 1
+    step = width / max(len(recent) - 1, 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 2 - (latency / top) * (height - 4):.1f}"
+        for i, latency in latencies
+    )
+    return mark_safe(f'{box}<polyline points="{points}"/></svg>')  # noqa: S308 - numbers only
+
+
+def check_bar(recent: Sequence[Sequence], cells: int = 40, height: int = 14) -> SafeString:
+    """A cell per recent check, newest on the right, with a summary for screen readers."""
+    paths: dict[str, list[str]] = {name: [] for name in RESULT_CLASSES.values()}
+    offset = cells - len(recent)
+    for i, check in enumerate(recent):
+        x = (offset + i) * 3
+        paths[RESULT_CLASSES.get(check[1], "fail")].append(f"M{x} 0h2v{height}h-2z")
+    counts = {name: len(items) for name, items in paths.items()}
+    label = (
+        f"last {len(recent)} checks: {counts['ok']} passed, {counts['warn']} degraded, "
+        f"{counts['fail']} failed"
+        if recent
+        else "no checks yet"
+    )
+    drawn = "".join(
+        f'<path class="{name}" d="{"".join(items)}"/>' for name, items in paths.items() if items
+    )
+    return mark_safe(  # noqa: S308 - numbers and our own words only
+        f'<svg class="checks" viewBox="0 0 {cells * 3} {height}" role="img" '
+        f'aria-label="{label}"><title>{label}</title>{drawn}</svg>'
+    )
+
+
+def latency_chart(
+    points: Sequence[tuple[datetime, Tally]], window: str, width: int = 760, height: int = 220
+) -> SafeString:
+    """p50 and p95 lines over the min-max band, failures as red marks at the bottom."""
+    left, right, top, bottom = 52, 8, 10, 30
+    plot_w, plot_h = width - left - right, height - top - bottom
+    stats = [
+        (tally.percentile(0.5), tally.percentile(0.95), tally.latency_min, tally.latency_max)
+        if tally.latency_count
+        else None
+        for _, tally in points
+    ]
+    ceiling = _nice_ceiling(max((s[1] for s in stats if s), default=0) * 1.15)
+    step = plot_w / max(len(points) - 1, 1)
+
+    def x(i: int) -> float:
+        return left + i * step
+
+    def y(value: float) -> float:
+        return top + plot_h - value / ceiling * plot_h
+
+    parts = [
+        f'<svg class="latency-chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="latency over the last {escape(window)}: p50 and p95">'
+    ]
+    for tick in (0, ceiling / 2, ceiling):
+        parts.append(
+            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" '
+            f'y2="{y(tick):.1f}"/><text class="axis" x="{left - 6}" y="{y(tick) + 4:.1f}" '
+            f'text-anchor="end">{_ms(tick)}</text>'
+        )
+    for run in _runs(stats):
+        band = [f"{x(i):.1f},{y(s[3]):.1f}" for i, s in run] + [
+            f"{x(i):.1f},{y(s[2]):.1f}" for i, s in reversed(run)
+        ]
+        parts.append(f'<polygon class="band" points="{" ".join(band)}"/>')
+        for index, name in ((0, "p50"), (1, "p95")):
+            if len(run) == 1:  # a lone point draws no line: mark it
+                i, s = run[0]
+                parts.append(
+                    f'<circle class="{name}" cx="{x(i):.1f}" cy="{y(s[index]):.1f}" r="2.5"/>'
+                )
+                continue
+            line = " ".join(f"{x(i):.1f},{y(s[index]):.1f}" for i, s in run)
+            parts.append(f'<polyline class="{name}" points="{line}"/>')
+    for i, (_, tally) in enumerate(points):
+        if tally.failures:
+            mark = max(3.0, 14 * tally.failures / tally.count)
+            parts.append(
+                f'<rect class="failure" x="{x(i) - 1.5:.1f}" y="{top + plot_h - mark:.1f}" '
+                f'width="3" height="{mark:.1f}"><title>{tally.failures} of {tally.count} '
+                f"checks failed</title></rect>"
+            )
+    if points:
+        fmt = "%H:%M" if window in ("1h", "24h") else "%m-%d %H:%M"
+        for i, anchor in ((0, "start"), (len(points) // 2, "middle"), (len(points) - 1, "end")):
+            parts.append(
+                f'<text class="axis" x="{x(i):.1f}" y="{height - 10}" text-anchor="{anchor}">'
+                f"{points[i][0]:{fmt}}</text>"
+            )
+    if not any(stats):
+        parts.append(
+            f'<text class="empty" x="{width / 2}" y="{height / 2}" text-anchor="middle">'
+            "no answered checks in this window</text>"
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - numbers, times and our own words only
+
+
+def _runs(stats: list) -> list[list[tuple[int, tuple]]]:
+    """Stretches of consecutive points with data: lines break where no check answered."""
+    runs: list[list[tuple[int, tuple]]] = [[]]
+    for i, s in enumerate(stats):
+        if s is None:
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append((i, s))
+    return [run for run in runs if run]
+
+
+def _nice_ceiling(value: float) -> float:
+    """The next 1, 2 or 5 times a power of ten: a y axis people can read."""
+    if value <= 0:
+        return 10.0
+    power = 10 ** math.floor(math.log10(value))
+    return next(n * power for n in (1, 2, 5, 10) if n * power >= value)
+
+
+def _ms(value: float) -> str:
+    return f"{value / 1000:g} s" if value >= 1000 else f"{value:g} ms"

@@ -1,0 +1,103 @@
+"""Retention: deletes history past the time it is kept for, in short batches.
+
+Raw probe results are kept for SEAHEALTH_RAW_RETENTION, and so are minute rollups: they
+repeat the raw results and would be by far the biggest table. Hour and day rollups, which
+every uptime figure and the longer charts come from, are kept for
+SEAHEALTH_ROLLUP_RETENTION. No kind of row is ever kept for less than the longest window
+read from it, so pruning never changes an uptime figure or a chart. Breaker transitions
+are kept: one row per change of state, the dependency page's timeline.
+
+Each batch is its own transaction, a few thousand rows picked and deleted by id, so no
+table is locked for long: the prober's claims and records go in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import models, transaction
+from django.utils import timezone
+
+from probes import rollups
+from probes.models import Period, ProbeResult, Rollup
+
+# Rows deleted in one transaction: some 20 ms of SQLite's write lock for 5000 results.
+BATCH_SIZE = 5000
+# How often runprobes and Celery beat (CELERY_BEAT_SCHEDULE) prune.
+EVERY_SECONDS = 600.0
+
+
+def kept() -> dict[str, timedelta]:
+    """How long each kind of row is kept."""
+    raw, rolled_up = settings.SEAHEALTH_RAW_RETENTION, settings.SEAHEALTH_ROLLUP_RETENTION
+    return {
+        "probe_results": raw,
+        # Never less than the 24h chart they draw, however short the raw retention.
+        "minute_rollups": max(raw, _longest_window(Period.MINUTE)),
+        "hour_rollups": max(rolled_up, _longest_window(Period.HOUR)),
+        "day_rollups": max(rolled_up, _longest_window(Period.DAY)),
+    }
+
+
+def _longest_window(period: Period) -> timedelta:
+    """The longest uptime or chart window read from `period` buckets."""
+    lengths = [length for p, length, _ in rollups.CHART_WINDOWS.values() if p == period]
+    lengths += [
+        rollups.PERIOD_LENGTH[p] * n for p, n in rollups.UPTIME_WINDOWS.values() if p == period
+    ]
+    return max(lengths, default=timedelta(0))
+
+
+def expired(now: datetime | None = None) -> dict[str, models.QuerySet]:
+    """Per kind of row, the rows past the time they are kept for (lazy: no query yet)."""
+    now = now or timezone.now()
+    keep = kept()
+    rows: dict[str, models.QuerySet] = {
+        "probe_results": ProbeResult.objects.filter(checked_at__lt=now - keep["probe_results"])
+    }
+    for period in Period:
+        kind = f"{period.value}_rollups"
+        # A bucket goes once all it counts is past its retention: it ends by the cutoff.
+        last_start = now - keep[kind] - rollups.PERIOD_LENGTH[period]
+        rows[kind] = Rollup.objects.filter(period=period, start__lte=last_start)
+    return rows
+
+
+def delete_batch(rows: models.QuerySet, batch_size: int = BATCH_SIZE) -> int:
+    """Delete the `batch_size` lowest ids of `rows` in one short transaction; how many went."""
+    with transaction.atomic():
+        # The oldest rows have the lowest ids: the primary key's index finds them at once.
+        ids = list(rows.order_by("id").values_list("id", flat=True)[:batch_size])
+        if not ids:
+            return 0
+        deleted, _ = rows.model.objects.filter(id__in=ids).delete()
+    return deleted
+
+
+def pruning(now: datetime | None = None, batch_size: int = BATCH_SIZE) -> Iterator[tuple[str, int]]:
+    """Delete what is past its retention one batch per step; yields (kind, rows deleted).
+
+    Nothing is held between steps, so a caller may let other work in between (runprobes does).
+    """
+    for kind, rows in expired(now).items():
+        while True:
+            deleted = delete_batch(rows, batch_size)
+            if deleted:
+                yield kind, deleted
+            # A short batch was the last one (or another pruner took the rest).
+            if deleted < batch_size:
+                break
+
+
+def prune(now: datetime | None = None, batch_size: int = BATCH_SIZE) -> dict[str, int]:
+    """Delete everything past its retention; how many rows of each kind went."""
+    counts = dict.fromkeys(kept(), 0)
+    for kind, deleted in pruning(now, batch_size):
+        counts[kind] += deleted
+    return counts
+
+
+def summary(counts: Mapping[str, int]) -> str:
+    return ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items())

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from probes.models import BreakerTransition, ProbeResult
+from tests.factories import make_dependency
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("model", ["dependency", "proberesult", "breakertransition", "rollup"])
+def test_the_admin_lists_what_the_prober_keeps_and_changes_none_of_it(admin_client, model) -> None:
+    row = make_dependency(
+        "api", spec={"url": "https://x.example/v3/9aa3d95b3bc440fa88ea12eaa4456161"}
+    )
+    ProbeResult.objects.create(dependency=row, checked_at=timezone.now(), result="success")
+    BreakerTransition.objects.create(
+        dependency=row, at=timezone.now(), from_state="closed", to_state="open", reason="r"
+    )
+    assert admin_client.get(f"/admin/probes/{model}/").status_code == 200
+    assert admin_client.get(f"/admin/probes/{model}/add/").status_code == 403
+
+
+def test_the_admin_shows_a_dependency_with_its_spec_redacted(admin_client) -> None:
+    row = make_dependency(
+        "api", spec={"url": "https://x.example/v3/9aa3d95b3bc440fa88ea12eaa4456161"}
+    )
+    page = admin_client.get(f"/admin/probes/dependency/{row.pk}/change/").content.decode()
+    assert "https://x.example/v3/***" in page
+    assert "9aa3d95b3bc440fa88ea12eaa4456161" not in page
+
+
+def test_demo_user_is_made_once_and_only_with_debug(settings, django_user_model, capsys) -> None:
+    settings.DEBUG = True
+    call_command("demo_user")
+    assert "log in as demo / demo" in capsys.readouterr().out
+    call_command("demo_user")
+    assert "Users exist already" in capsys.readouterr().out
+    assert django_user_model.objects.count() == 1
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG is off"):
+        call_command("demo_user")

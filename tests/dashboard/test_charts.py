@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from dashboard.charts import _nice_ceiling, check_bar, latency_chart, sparkline
+from probes.outcomes import ErrorClass, Outcome
+from probes.rollups import Tally
+
+T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+
+
+def tally(*latencies: float | None) -> Tally:
+    result = Tally()
+    for latency in latencies:
+        if latency is None:
+            result.add(Outcome(error_class=ErrorClass.CONNECT, detail="refused"))
+        else:
+            result.add(Outcome(latency_ms=latency))
+    return result
+
+
+def test_a_sparkline_plots_the_checks_that_answered() -> None:
+    svg = sparkline([[0, "s", 10.0], [1, "f", None], [2, "s", 40.0], [3, "d", 20.0]])
+    points = re.search(r'points="([^"]+)"', svg)[1].split()
+    assert len(points) == 3  # the failure has no latency
+    assert points[1].endswith(",2.0")  # the slowest at the top
+
+
+@pytest.mark.parametrize("recent", [[], [[0, "s", 10.0]]])
+def test_a_sparkline_needs_two_points(recent) -> None:
+    assert "polyline" not in sparkline(recent)
+
+
+def test_the_check_bar_draws_a_cell_per_check_and_says_what_it_shows() -> None:
+    svg = check_bar([[0, "s", 1.0], [1, "s", 1.0], [2, "f", None]], cells=4)
+    assert 'aria-label="last 3 checks: 2 passed, 0 degraded, 1 failed"' in svg
+    assert '<path class="ok" d="M3 0h2v14h-2zM6 0h2v14h-2z"/>' in svg
+    assert '<path class="fail" d="M9 0h2v14h-2z"/>' in svg
+    assert 'class="warn"' not in svg
+
+
+def test_the_latency_chart_draws_percentiles_band_and_failures() -> None:
+    points = [
+        (T0 + timedelta(minutes=i), tally(20, 30, 400) if i != 3 else tally(None, 50))
+        for i in range(6)
+    ]
+    svg = latency_chart(points, "1h")
+    assert svg.count('class="p50"') == 1
+    assert svg.count('class="p95"') == 1
+    assert svg.count('class="band"') == 1
+    assert "1 of 2 checks failed" in svg
+    assert ">10:00<" in svg
+    assert ">10:05<" in svg
+
+
+def test_the_latency_chart_breaks_its_lines_where_nothing_answered() -> None:
+    points = [
+        (T0 + timedelta(minutes=i), tally(20) if i in (0, 1, 4) else Tally()) for i in range(6)
+    ]
+    svg = latency_chart(points, "1h")
+    assert svg.count('<polyline class="p50"') == 1  # 0-1
+    assert svg.count('<circle class="p50"') == 1  # 4, alone
+
+
+def test_an_empty_window_says_so() -> None:
+    svg = latency_chart([(T0, Tally())], "24h")
+    assert "no answered checks in this window" in svg
+
+
+@pytest.mark.parametrize(
+    ("value", "ceiling"), [(0, 10), (0.7, 1), (43, 50), (120, 200), (4999, 5000), (5001, 10000)]
+)
+def test_the_y_axis_ends_on_a_round_number(value, ceiling) -> None:
+    assert _nice_ceiling(value) == ceiling
