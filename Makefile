@@ -14,7 +14,7 @@ PORT ?= 8000
 RUN_DEPENDENCIES ?= $(if $(wildcard dependencies.yaml),dependencies.yaml,dependencies.example.yaml)
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: help install chromium run test lint format clean
+.PHONY: help install system-packages run test lint format clean
 
 help:
 	@echo "make run    start the dashboard on http://$(HOST):$(PORT) with the prober and demo peers (SQLite)"
@@ -35,12 +35,17 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
-# The browser the browser test drives: Debian's chromium, installed when missing if root.
-chromium:
-	@command -v chromium >/dev/null || [ "$$(id -u)" != 0 ] \
-	  || { apt-get update -qq && apt-get install -y -qq chromium; } || true
-	@command -v chromium >/dev/null \
-	  || echo "chromium not found (as root: apt-get install chromium): the browser test skips, or fails with CI=true"
+# Debian packages the tests drive: chromium (the browser test) and prometheus (promtool and
+# a real scrape). Installed when missing, if root; otherwise those tests skip (fail, CI=true).
+TEST_PACKAGES := chromium:chromium prometheus:promtool
+system-packages:
+	@missing=""; for pair in $(TEST_PACKAGES); do \
+	  command -v "$${pair#*:}" >/dev/null || missing="$$missing $${pair%%:*}"; done; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing || true; \
+	elif [ -n "$$missing" ]; then \
+	  echo "not installed:$$missing (as root: apt-get install$$missing): their tests skip, or fail with CI=true"; \
+	fi
 
 run: install
 	$(PY) manage.py migrate --noinput
@@ -57,7 +62,7 @@ run: install
 	wait -n
 
 # The whole suite runs twice: on SQLite (what make run uses) and on PostgreSQL (production).
-test: install $(NODE_PEERS) chromium
+test: install $(NODE_PEERS) system-packages
 	$(PY) -m pytest
 	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest
 

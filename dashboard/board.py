@@ -1,8 +1,8 @@
 """The status page's content: every dependency, filtered, grouped, problems first.
 
-Three queries whatever the number of dependencies: the rows (their current state and
-recent checks ride on them), the counts by status, kind and group (the banner and the
-filter choices), and the uptime windows from rollups.
+Two queries whatever the number of dependencies: the rows (their current state, recent
+checks and uptime windows ride on them) and the counts by status, kind and group (the
+banner and the filter choices).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from itertools import groupby
 
 from django import forms
 from django.db.models import Count
-from django.utils import timezone
 
 from probes import rollups
 from probes.kinds import KINDS
@@ -39,6 +38,7 @@ ROW_FIELDS = (
     "last_error",
     "last_warnings",
     "recent",
+    *rollups.UPTIME_FIELDS,
 )
 
 
@@ -54,7 +54,6 @@ class FilterForm(forms.Form):
 @dataclass
 class Row:
     dependency: Dependency
-    uptime: dict[str, float | None]
 
     @property
     def problem(self) -> str:
@@ -93,8 +92,7 @@ class Board:
         self.shown = sum(len(group.rows) for group in self.groups)
 
 
-def build(filters: dict[str, str], now: datetime | None = None) -> Board:
-    now = now or timezone.now()
+def build(filters: dict[str, str]) -> Board:
     active = Dependency.objects.active()
     summary = list(active.values("status", "critical", "kind", "group").annotate(n=Count("id")))
     counts: Counter[str] = Counter()
@@ -112,14 +110,12 @@ def build(filters: dict[str, str], now: datetime | None = None) -> Board:
         rows = rows.filter(name__icontains=filters["q"])
     filtered = any(filters.values())
     dependencies = list(rows)
-    windows = rollups.uptimes([d.id for d in dependencies] if filtered else None, now)
-    empty = dict.fromkeys(rollups.UPTIME_WINDOWS)
 
     def order(d: Dependency) -> tuple:
         return (d.group, STATUS_ORDER[Status(d.status)], d.name)
 
     groups = [
-        Group(name, [Row(d, windows.get(d.id, empty)) for d in members])
+        Group(name, [Row(d) for d in members])
         for name, members in groupby(sorted(dependencies, key=order), key=lambda d: d.group)
     ]
     groups.sort(key=lambda group: (group.worst, group.name))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from dashboard import health, views
+from dashboard import health, metrics, views
 
 urlpatterns = [
     path("", views.status, name="sh-status"),
@@ -13,4 +13,5 @@ urlpatterns = [
     path("health/dependencies", health.dependencies, name="sh-health-dependencies"),
     path("health/live", health.live, name="sh-health-live"),
     path("health/ready", health.ready, name="sh-health-ready"),
+    path("metrics", metrics.metrics, name="sh-metrics"),
 ]

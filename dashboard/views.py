@@ -59,7 +59,6 @@ def dependency(request: HttpRequest, name: str) -> HttpResponse:
         "window": window,
         "windows": list(rollups.CHART_WINDOWS),
         "chart": charts.latency_chart(rollups.series(row.id, window), window),
-        "uptime": rollups.uptimes([row.id]).get(row.id, dict.fromkeys(rollups.UPTIME_WINDOWS)),
         "transitions": row.transitions.order_by("-at", "-id")[:TIMELINE_LENGTH],
         "results": results.get_page(request.GET.get("page")),
         "observations": _observations(row.last_observations),

@@ -2,9 +2,10 @@
 
 Probing is asyncio; the database is reached through one thread (sync_to_async is
 thread-sensitive by default), which suits SQLite's single writer. Batches run side by side,
-so a batch held up by a slow peer never delays the next tick's claims. Every ten minutes,
-between ticks, it prunes history past its retention, one short batch at a time through
-the same thread, so claims and records wait for one batch at most.
+so a batch held up by a slow peer never delays the next tick's claims. Between ticks, every
+minute it stores the uptime windows on the rows, and every ten minutes it prunes history
+past its retention, one short batch at a time through the same thread, so claims and
+records wait for one batch at most.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, close_old_connections, connections
 
-from probes import retention
+from probes import retention, rollups
 from probes.declarations import DeclarationWatcher
 from probes.engine import Job, run_batch
 from probes.recording import record
@@ -53,11 +54,13 @@ class EmbeddedProber:
     claim_limit: int
     max_in_flight: int
     prune: Every = field(default_factory=lambda: Every(retention.EVERY_SECONDS))
+    uptimes: Every = field(default_factory=lambda: Every(rollups.REFRESH_SECONDS))
 
     def __post_init__(self) -> None:
         self._batches: set[asyncio.Task[None]] = set()
         self._probes_in_flight = 0
         self._pruning: asyncio.Task[None] | None = None
+        self._refreshing: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> None:
         """Until `stop` is set; with `once`, probe what is due now and return."""
@@ -67,13 +70,15 @@ class EmbeddedProber:
                 break
             if not once:
                 self._prune_if_due(stop)
+                self._refresh_uptimes_if_due()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.tick)
         # Batches in flight end within their probes' timeouts: let them record. A prune
         # stops after its current batch.
         await asyncio.gather(*self._batches)
-        if self._pruning is not None:
-            await self._pruning
+        for housekeeping in (self._pruning, self._refreshing):
+            if housekeeping is not None:
+                await housekeeping
         await sync_to_async(connections.close_all)()
 
     async def _tick(self) -> int:
@@ -105,6 +110,18 @@ class EmbeddedProber:
             log.error("lost %d probe results, the database refused them: %s", len(batch), exc)
         finally:
             self._probes_in_flight -= len(batch)
+
+    def _refresh_uptimes_if_due(self) -> None:
+        if self._refreshing is not None and not self._refreshing.done():
+            return
+        if self.uptimes.due():
+            self._refreshing = asyncio.create_task(self._refresh_uptimes())
+
+    async def _refresh_uptimes(self) -> None:
+        try:
+            await sync_to_async(rollups.refresh_uptimes)()
+        except DatabaseError as exc:
+            log.error("cannot refresh uptimes, will retry in %gs: %s", self.uptimes.seconds, exc)
 
     def _prune_if_due(self, stop: asyncio.Event) -> None:
         if self._pruning is not None and not self._pruning.done():

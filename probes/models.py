@@ -61,6 +61,15 @@ class Dependency(models.Model):
     # The last few checks, newest last, as [epoch seconds, result, latency ms or null]: the
     # status page draws its sparkline and uptime bar from here, without a query.
     recent = models.JSONField(default=list, blank=True)
+    # Counts since the dependency was declared, that only grow (Prometheus counters):
+    # {"results": {result: n}, "errors": {class: n}, "transitions": {"from>to": n},
+    #  "latency": {"buckets": [n per rollups.LATENCY_BOUNDS_MS bucket], "sum_ms": x}}
+    totals = models.JSONField(default=dict, blank=True)
+    # Uptime over 24h, 7d and 30d, from rollups, refreshed every minute (rollups.refresh_uptimes):
+    # the page and /metrics read them here instead of aggregating rollups on every request.
+    uptime_24h = models.FloatField(null=True, blank=True)
+    uptime_7d = models.FloatField(null=True, blank=True)
+    uptime_30d = models.FloatField(null=True, blank=True)
 
     objects = DependencyQuerySet.as_manager()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import transaction
 
@@ -31,6 +32,7 @@ STATE_FIELDS = [
     "last_warnings",
     "last_observations",
     "recent",
+    "totals",
     "next_due_at",
 ]
 # How many checks the row keeps for the status page's sparkline and uptime bar.
@@ -94,11 +96,35 @@ def _apply(row: Dependency, outcome: Outcome) -> tuple[breaker.Transition | None
     latency = round(outcome.latency_ms, 1) if outcome.latency_ms is not None else None
     check = [int(now.timestamp()), outcome.result.value[0], latency]
     row.recent = [*row.recent, check][-RECENT_CHECKS:]
+    row.totals = count_totals(row.totals, outcome, [t for t in (opened, stepped) if t])
     trial_at = breaker.next_trial_at(state, policy)
     if trial_at is not None:
         # An open breaker is not probed until its trial is due.
         row.next_due_at = max(row.next_due_at, trial_at)
     return opened, stepped
+
+
+def count_totals(
+    totals: dict[str, Any], outcome: Outcome, transitions: list[breaker.Transition]
+) -> dict[str, Any]:
+    """The row's ever-growing counts, with one more outcome and its transitions."""
+    counted = {key: dict(value) for key, value in totals.items()}
+    results = counted.setdefault("results", {})
+    results[outcome.result.value] = results.get(outcome.result.value, 0) + 1
+    if outcome.error_class:
+        errors = counted.setdefault("errors", {})
+        errors[outcome.error_class.value] = errors.get(outcome.error_class.value, 0) + 1
+    for t in transitions:
+        moves = counted.setdefault("transitions", {})
+        key = f"{t.from_state.value}>{t.to_state.value}"
+        moves[key] = moves.get(key, 0) + 1
+    if outcome.latency_ms is not None:
+        latency = counted.setdefault("latency", {})
+        buckets = list(latency.get("buckets") or [0] * (len(rollups.LATENCY_BOUNDS_MS) + 1))
+        buckets[rollups.latency_bucket(outcome.latency_ms)] += 1
+        latency["buckets"] = buckets
+        latency["sum_ms"] = latency.get("sum_ms", 0.0) + outcome.latency_ms
+    return counted
 
 
 def _history_row(row: Dependency, outcome: Outcome) -> ProbeResult:

@@ -13,10 +13,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from probes.models import Period, Rollup
+from probes.models import Dependency, Period, Rollup
 from probes.outcomes import Outcome, Result
 
 # Upper bounds (ms) of the latency histogram; one more bucket holds anything slower. The
@@ -36,6 +37,11 @@ CHART_WINDOWS = {
     "7d": (Period.HOUR, timedelta(days=7), 1),
     "30d": (Period.HOUR, timedelta(days=30), 4),
 }
+
+
+def latency_bucket(latency_ms: float) -> int:
+    """The histogram bucket a latency falls in."""
+    return bisect.bisect_left(LATENCY_BOUNDS_MS, latency_ms)
 
 
 def bucket_start(moment: datetime, period: Period) -> datetime:
@@ -74,7 +80,7 @@ class Tally:
             self.latency_max = (
                 latency if self.latency_max is None else max(self.latency_max, latency)
             )
-            self.histogram[bisect.bisect_left(LATENCY_BOUNDS_MS, latency)] += 1
+            self.histogram[latency_bucket(latency)] += 1
 
     def merge(self, other: Tally | Rollup) -> None:
         self.count += other.count
@@ -218,6 +224,35 @@ def uptimes(
     return figures
 
 
+REFRESH_SECONDS = 60
+UPTIME_FIELDS = [f"uptime_{window}" for window in UPTIME_WINDOWS]
+
+
+def refresh_uptimes(now: datetime | None = None) -> int:
+    """Store each active dependency's uptime windows on its row; how many changed.
+
+    Rows are locked in id order, as recording locks them, so the two never deadlock.
+    """
+    figures = uptimes(None, now)
+    with transaction.atomic():
+        rows = list(
+            Dependency.objects.active()
+            .select_for_update()
+            .order_by("id")
+            .only("id", *UPTIME_FIELDS)
+        )
+        changed = []
+        for row in rows:
+            fresh = figures.get(row.id, {})
+            values = [fresh.get(window) for window in UPTIME_WINDOWS]
+            if values != [getattr(row, name) for name in UPTIME_FIELDS]:
+                for name, value in zip(UPTIME_FIELDS, values, strict=True):
+                    setattr(row, name, value)
+                changed.append(row)
+        Dependency.objects.bulk_update(changed, UPTIME_FIELDS, batch_size=500)
+    return len(changed)
+
+
 def series(
     dependency_id: int, window: str, now: datetime | None = None
 ) -> list[tuple[datetime, Tally]]:
@@ -225,8 +260,10 @@ def series(
     period, length, per_point = CHART_WINDOWS[window]
     now = now or timezone.now()
     step = PERIOD_LENGTH[period] * per_point
-    last = bucket_start(now, period)
-    first = last - length + PERIOD_LENGTH[period]
+    # Slots on the clock (10:20, 10:30, ...), the last one holding now.
+    seconds = bucket_start(now, period).timestamp()
+    last = datetime.fromtimestamp(seconds - seconds % step.total_seconds(), UTC)
+    first = last - length + step
     points: dict[datetime, Tally] = {}
     slot = first
     while slot <= last:
@@ -234,7 +271,7 @@ def series(
         slot += step
     starts = sorted(points)
     for rollup in Rollup.objects.filter(
-        dependency_id=dependency_id, period=period, start__gte=first, start__lte=last
+        dependency_id=dependency_id, period=period, start__gte=first, start__lt=last + step
     ):
         index = bisect.bisect_right(starts, rollup.start) - 1
         points[starts[index]].merge(rollup)

@@ -12,7 +12,7 @@ import asyncio
 from celery import shared_task
 from django.conf import settings
 
-from probes import retention
+from probes import retention, rollups
 from probes.declarations import DeclarationWatcher
 from probes.engine import run_batch
 from probes.recording import record
@@ -54,3 +54,9 @@ def probe_batch(dependency_ids: list[int]) -> int:
 def prune_history() -> dict[str, int]:
     """Delete results and rollups past their retention, in short batches; the counts deleted."""
     return retention.prune()
+
+
+@shared_task(ignore_result=True)
+def refresh_uptimes() -> int:
+    """Store each dependency's uptime windows on its row; how many changed."""
+    return rollups.refresh_uptimes()

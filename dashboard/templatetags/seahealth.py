@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from html import escape
 
 from django import template
 from django.utils import timezone
-from django.utils.html import format_html
-from django.utils.safestring import SafeString
-
-from dashboard import charts
+from django.utils.safestring import SafeString, mark_safe
 
 register = template.Library()
 # What a table shows where there is no figure (no check yet, no latency).
@@ -33,16 +31,18 @@ def relative(moment: datetime, now: datetime) -> str:
 
 
 @register.simple_tag
-def when(moment: datetime | None, empty: str = "never") -> SafeString | str:
+def when(
+    moment: datetime | None, empty: str = "never", now: datetime | None = None
+) -> SafeString | str:
     """<time> with the relative time, and the exact UTC time as its title."""
     if moment is None:
         return empty
     exact = moment.astimezone(UTC)
-    return format_html(
-        '<time datetime="{}" title="{} UTC">{}</time>',
-        exact.isoformat(timespec="seconds").replace("+00:00", "Z"),
-        exact.strftime("%Y-%m-%d %H:%M:%S"),
-        relative(moment, timezone.now()),
+    # Plain formatting, not format_html: every part is a date we wrote, and the status page
+    # writes a thousand of these per poll.
+    return mark_safe(  # noqa: S308 - dates formatted here only
+        f'<time datetime="{exact:%Y-%m-%dT%H:%M:%SZ}" title="{exact:%Y-%m-%d %H:%M:%S} UTC">'
+        f"{relative(moment, now or timezone.now())}</time>"
     )
 
 
@@ -63,30 +63,21 @@ def ms(latency: float | None) -> str:
     return f"{latency / 1000:.2f} s" if latency >= 1000 else f"{latency:.0f} ms"
 
 
-@register.filter
-def get(mapping: dict, key: str) -> object:
-    return mapping.get(key)
-
-
-@register.filter(name="sparkline")
-def sparkline_filter(recent: list) -> SafeString:
-    return charts.sparkline(recent)
-
-
-@register.filter(name="check_bar")
-def check_bar_filter(recent: list) -> SafeString:
-    return charts.check_bar(recent)
-
-
 STATUS_ICONS = {"up": "✓", "healthy": "✓", "degraded": "!", "down": "✕", "unhealthy": "✕"}
 
 
 @register.filter
 def badge(status: str) -> SafeString:
     """The status in words, with an icon: never by colour alone."""
-    return format_html(
-        '<span class="status status-{}"><span aria-hidden="true">{}</span> {}</span>',
-        status,
-        STATUS_ICONS.get(status, "?"),
-        status,
-    )
+    status = escape(status)
+    icon = STATUS_ICONS.get(status, "?")
+    icon_html = f'<span aria-hidden="true">{icon}</span>'
+    return mark_safe(f'<span class="status status-{status}">{icon_html} {status}</span>')  # noqa: S308 - escaped above
+
+
+@register.simple_tag
+def status_rows(rows: list) -> SafeString:
+    """A group's rows on the status page (rendered in Python: see dashboard/status_rows.py)."""
+    from dashboard import status_rows as rendering  # it uses this module's filters
+
+    return rendering.render(rows)

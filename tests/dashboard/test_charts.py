@@ -26,7 +26,7 @@ def test_a_sparkline_plots_the_checks_that_answered() -> None:
     svg = sparkline([[0, "s", 10.0], [1, "f", None], [2, "s", 40.0], [3, "d", 20.0]])
     points = re.search(r'points="([^"]+)"', svg)[1].split()
     assert len(points) == 3  # the failure has no latency
-    assert points[1].endswith(",2.0")  # the slowest at the top
+    assert points[1].endswith(",20")  # the slowest at the top (of a 240-high box)
 
 
 @pytest.mark.parametrize("recent", [[], [[0, "s", 10.0]]])
@@ -34,12 +34,17 @@ def test_a_sparkline_needs_two_points(recent) -> None:
     assert "polyline" not in sparkline(recent)
 
 
-def test_the_check_bar_draws_a_cell_per_check_and_says_what_it_shows() -> None:
-    svg = check_bar([[0, "s", 1.0], [1, "s", 1.0], [2, "f", None]], cells=4)
+def test_the_check_bar_draws_a_cell_per_check_newest_on_the_right() -> None:
+    svg = check_bar([[0, "s", 1.0], [1, "s", 1.0], [2, "f", None]])
     assert 'aria-label="last 3 checks: 2 passed, 0 degraded, 1 failed"' in svg
-    assert '<path class="ok" d="M3 0h2v14h-2zM6 0h2v14h-2z"/>' in svg
-    assert '<path class="fail" d="M9 0h2v14h-2z"/>' in svg
+    assert '<path class="ok" d="M111 0h2v14h-2zM114 0h2v14h-2z"/>' in svg
+    assert '<path class="fail" d="M117 0h2v14h-2z"/>' in svg
     assert 'class="warn"' not in svg
+
+
+def test_the_check_bar_keeps_the_last_forty_checks() -> None:
+    svg = check_bar([[n, "f", None] for n in range(10)] + [[n, "s", 1.0] for n in range(40)])
+    assert 'aria-label="last 40 checks: 40 passed, 0 degraded, 0 failed"' in svg
 
 
 def test_the_latency_chart_draws_percentiles_band_and_failures() -> None:

@@ -8,6 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from probes import rollups
 from probes.models import BreakerTransition, Period, ProbeResult, Rollup
 from probes.rollups import bucket_start
 from tests.factories import make_dependency
@@ -108,7 +109,17 @@ class TestStatusPage:
         assert re.search(r'since <time datetime="[^"]+Z" title="[^"]+ UTC">3 min ago</time>', page)
         assert "trial <time" in page
 
-    def test_uptime_comes_from_rollups(self, viewer) -> None:
+    def test_text_from_a_peer_is_escaped(self, viewer) -> None:
+        dependency(
+            "mailer",
+            "down",
+            last_error='unexpected_response: banner: 554 <script>alert("x")</script>',
+        )
+        page = viewer.get("/").content.decode()
+        assert "<script>alert" not in page
+        assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+
+    def test_uptime_comes_from_rollups_as_last_refreshed(self, viewer) -> None:
         row = dependency("api")
         now = timezone.now()
         Rollup.objects.create(
@@ -125,6 +136,8 @@ class TestStatusPage:
             count=400,
             failures=4,
         )
+        assert "99.50%" not in viewer.get("/").content.decode()  # not refreshed yet
+        rollups.refresh_uptimes()
         page = viewer.get("/").content.decode()
         assert "99.50% · 99.00% · 99.00%" in page
 

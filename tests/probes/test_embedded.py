@@ -13,17 +13,21 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
+from probes import rollups
 from probes.declarations import DeclarationWatcher
-from probes.embedded import EmbeddedProber
-from probes.models import Dependency, ProbeResult
+from probes.embedded import EmbeddedProber, Every
+from probes.models import Dependency, Period, ProbeResult, Rollup
 from tests.databases import subprocess_env
+from tests.factories import make_dependency
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,11 +88,15 @@ def test_once_with_a_broken_file_probes_what_the_database_holds_and_fails(
 
 
 def _run_prober_in_background(path: Path) -> tuple[threading.Thread, Callable[[], None]]:
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
     prober = EmbeddedProber(
         DeclarationWatcher(path), tick=0.1, batch_size=10, claim_limit=100, max_in_flight=100
     )
+    return _run_in_background(prober)
+
+
+def _run_in_background(prober: EmbeddedProber) -> tuple[threading.Thread, Callable[[], None]]:
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
 
     def run() -> None:
         try:
@@ -167,3 +175,33 @@ def test_two_probers_never_probe_a_dependency_twice_in_one_interval(tmp_path, ht
         gaps = [(later - earlier).total_seconds() for earlier, later in pairwise(times)]
         # 1s interval: consecutive probes are a claim apart, less the spread in probe times.
         assert min(gaps) > 0.8, (n, gaps)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runprobes_stores_uptimes_at_start_and_every_minute(tmp_path) -> None:
+    # No declaration file: the watcher leaves the rows as they are.
+    path = tmp_path / "missing.yaml"
+    row = make_dependency(next_due_at=timezone.now() + timedelta(days=1))
+    hour = rollups.bucket_start(timezone.now(), Period.HOUR)
+    Rollup.objects.create(dependency=row, period=Period.HOUR, start=hour, count=4, failures=1)
+    clock = [0.0]
+    prober = EmbeddedProber(
+        DeclarationWatcher(path),
+        tick=0.02,
+        batch_size=10,
+        claim_limit=100,
+        max_in_flight=100,
+        uptimes=Every(60, clock=lambda: clock[0]),
+    )
+    thread, stop = _run_in_background(prober)
+    try:
+        wait_for(lambda: Dependency.objects.get(pk=row.pk).uptime_24h == 0.75)
+        Rollup.objects.filter(dependency=row).update(failures=2)
+        time.sleep(0.2)  # ticks go by, the minute does not
+        assert Dependency.objects.get(pk=row.pk).uptime_24h == 0.75
+        clock[0] = 60.0
+        wait_for(lambda: Dependency.objects.get(pk=row.pk).uptime_24h == 0.5)
+    finally:
+        stop()
+        thread.join(timeout=10)
+    assert not thread.is_alive()

@@ -9,10 +9,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from freezegun import freeze_time
 
-from probes import rollups
-from probes.models import Period, Rollup
+from probes import rollups, tasks
+from probes.models import Dependency, Period, Rollup
 from probes.outcomes import ErrorClass, Outcome
 from probes.recording import record
 from probes.rollups import LATENCY_BOUNDS_MS, Tally, bucket_start
@@ -380,15 +381,16 @@ class TestSeries:
         ("window", "slots", "first", "last", "step"),
         [
             ("1h", 60, T0 - timedelta(minutes=59), T0, timedelta(minutes=1)),
+            # Slots on the clock: 10-minute and 4-hour slots start at round times.
             (
                 "24h",
                 144,
-                T0 - timedelta(hours=24) + timedelta(minutes=1),
-                T0 - timedelta(minutes=9),
+                T0 - timedelta(hours=24) + timedelta(minutes=10),
+                T0,
                 timedelta(minutes=10),
             ),
             ("7d", 168, T0 - timedelta(hours=167), T0, timedelta(hours=1)),
-            ("30d", 180, T0 - timedelta(hours=719), T0 - timedelta(hours=3), timedelta(hours=4)),
+            ("30d", 180, T0 - timedelta(hours=718), T0 - timedelta(hours=2), timedelta(hours=4)),
         ],
     )
     def test_one_slot_per_point_of_the_window_empty_ones_included(
@@ -416,7 +418,7 @@ class TestSeries:
             tally.write_to(rollup)
             rollup.save()
 
-        # The 24h window's last point is 09:51 to 10:00, the one before 09:41 to 09:50.
+        # The 24h window's last point is 10:00 to 10:09, the one before 09:50 to 09:59.
         minute(0, 30.0)
         minute(4, 10.0, failures=1)
         minute(9, 20.0)
@@ -424,11 +426,11 @@ class TestSeries:
         minute(24 * 60, 1.0)  # 10:00 yesterday: before the first slot
         bucket(other, Period.MINUTE, T0, 7)
         points = dict(rollups.series(row.id, "24h", now=now))
-        last = points[T0 - timedelta(minutes=9)]
-        assert (last.count, last.failures, last.latency_count) == (4, 1, 3)
-        assert (last.latency_sum, last.latency_min, last.latency_max) == (60.0, 10.0, 30.0)
-        assert last.histogram == histogram_with(i3=1, i4=1, i5=1)
-        assert points[T0 - timedelta(minutes=19)] == tally_of(500.0)
+        assert points[T0] == tally_of(30.0)
+        before = points[T0 - timedelta(minutes=10)]
+        assert (before.count, before.failures, before.latency_count) == (4, 1, 3)
+        assert (before.latency_sum, before.latency_min, before.latency_max) == (530.0, 10.0, 500.0)
+        assert before.histogram == histogram_with(i3=1, i4=1, i8=1)
         assert sum(tally.count for tally in points.values()) == 5
         # The 1h window keeps every minute apart.
         by_minute = dict(rollups.series(row.id, "1h", now=now))
@@ -443,8 +445,8 @@ class TestSeries:
         week = dict(rollups.series(row.id, "7d", now=T0))
         assert sum(t.count for t in week.values()) == 6  # 168 hours ago is out
         month = dict(rollups.series(row.id, "30d", now=T0))
-        assert month[T0 - timedelta(hours=3)].count == 4  # 07:00 to 10:59
-        assert month[T0 - timedelta(hours=7)].count == 1
+        assert month[T0 - timedelta(hours=2)].count == 3  # 08:00 to 11:59
+        assert month[T0 - timedelta(hours=6)].count == 2  # 04:00 to 07:59
         assert sum(t.count for t in month.values()) == 7
 
     @freeze_time(T0 + timedelta(seconds=30))
@@ -453,3 +455,30 @@ class TestSeries:
         bucket(row, Period.MINUTE, T0, 3)
         [*_, (start, tally)] = rollups.series(row.id, "1h")
         assert (start, tally.count) == (T0, 3)
+
+
+@pytest.mark.django_db
+class TestRefreshUptimes:
+    @freeze_time(T0)
+    def test_stores_the_windows_on_the_rows_and_writes_only_what_changed(self) -> None:
+        row, quiet = make_dependency(), make_dependency("quiet")
+        archived = make_dependency("old", archived_at=T0)
+        bucket(row, Period.HOUR, T0, 10, failures=1)
+        bucket(row, Period.DAY, DAY0, 20, failures=1)
+        bucket(archived, Period.HOUR, T0, 10)
+        assert rollups.refresh_uptimes() == 1  # quiet has no checks: nothing to store
+        row.refresh_from_db()
+        assert (row.uptime_24h, row.uptime_7d, row.uptime_30d) == (0.9, 0.95, 0.95)
+        quiet.refresh_from_db()
+        assert (quiet.uptime_24h, quiet.uptime_7d, quiet.uptime_30d) == (None, None, None)
+        assert Dependency.objects.get(pk=archived.pk).uptime_24h is None
+        with CaptureQueriesContext(connection) as captured:
+            assert rollups.refresh_uptimes() == 0
+        assert not [q for q in captured if q["sql"].startswith("UPDATE")]
+
+    def test_the_task_refreshes(self) -> None:
+        row = make_dependency()
+        bucket(row, Period.DAY, rollups.bucket_start(timezone.now(), Period.DAY), 4, failures=1)
+        assert tasks.refresh_uptimes() == 1
+        row.refresh_from_db()
+        assert row.uptime_7d == 0.75

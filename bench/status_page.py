@@ -1,0 +1,459 @@
+"""Server time of the status page, its htmx partial and a dependency page, at scale.
+
+Loads N dependencies (default 1,000; mixed kinds and groups, some down or degraded, their
+recent checks filled) with D days (default 30) of history into a fresh database, then times
+requests through Django's test client, logged in: the whole Django stack (middleware,
+session, view, queries, template), no web server and no network. Per page it prints the
+median and p95 server time, the queries and the response size, and compares `/` with the
+goal: under 150 ms. Then it splits the time of `/` into the database, building the board
+and rendering the template; --profile adds a cProfile of `/`.
+
+History is loaded as the product keeps it: hour and day rollups for all D days (every uptime
+figure and the 7d and 30d charts come from them), and minute rollups and raw results (one
+per probe, every 60 s) for --raw-hours (default 24) for every dependency, and for the whole
+raw retention (7 days) for the dependency whose page is timed. Seven days of raw results for
+every dependency (10 million rows, and as many minute rollups) would take too long to load;
+no timed page reads another dependency's raw rows or minute rollups. The script prints
+exactly what it loaded.
+
+Run it by hand (it is never part of the test run), from the repository's root:
+
+    .venv/bin/python bench/status_page.py                    # 1,000 dependencies, SQLite
+    .venv/bin/python bench/status_page.py --dependencies 200 --days 7 --requests 50
+    .venv/bin/python bench/status_page.py --database-url postgres://postgres@127.0.0.1:5432/postgres
+    .venv/bin/python bench/status_page.py --profile
+
+SQLite goes to a file in a temporary directory. With a PostgreSQL URL, the benchmark creates
+the database `seahealth_bench` on that server (dropping one left behind) and drops it after.
+DEBUG is off, as in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import cProfile
+import io
+import os
+import pstats
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from itertools import islice
+from pathlib import Path
+
+import django
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+GOAL_MS = 150.0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dependencies", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=30, help="of hour and day rollups")
+    parser.add_argument(
+        "--raw-hours", type=int, default=24, help="of raw results and minute rollups, for all"
+    )
+    parser.add_argument("--requests", type=int, default=20, help="timed requests per page")
+    parser.add_argument("--database-url", help="a PostgreSQL server to use (default: SQLite)")
+    parser.add_argument("--profile", action="store_true", help="print a cProfile of `/`")
+    parser.add_argument("--keep", action="store_true", help="keep the database, to explore it")
+    parser.add_argument("--seed", type=int, default=1)
+    return parser.parse_args()
+
+
+# Django reads its settings from the environment as it starts, and models can be imported only
+# once it has: the arguments come first.
+ARGS = parse_args()
+WORKDIR = Path(tempfile.mkdtemp(prefix="seahealth-bench-"))
+sys.path.insert(0, str(ROOT))
+os.environ.pop("DATABASE_URL_FILE", None)
+os.environ.update(
+    DJANGO_SETTINGS_MODULE="seahealth.settings",
+    DATABASE_URL=ARGS.database_url or f"sqlite:///{WORKDIR / 'bench.sqlite3'}",
+    DEBUG="false",
+    SECRET_KEY="bench-only-not-a-secret",  # noqa: S106 - required with DEBUG off
+    ALLOWED_HOSTS="testserver",
+    LOG_LEVEL="WARNING",
+)
+django.setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.contrib.auth.models import AbstractBaseUser  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.template.loader import render_to_string  # noqa: E402
+from django.test import Client, RequestFactory  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+
+from dashboard import board  # noqa: E402
+from probes.declarations import load_declaration, sync  # noqa: E402
+from probes.models import Dependency, ProbeResult, Rollup  # noqa: E402
+from probes.rollups import LATENCY_BOUNDS_MS, bucket_start  # noqa: E402
+
+INTERVAL = timedelta(seconds=60)
+RAW_RETENTION = timedelta(days=7)
+KINDS = {"http": 0.55, "rpc": 0.15, "smtp": 0.15, "s3": 0.15}
+GROUPS = ["payments", "identity", "search", "mail", "storage", "chain", "partners", "billing"]
+# Cumulative: 2% down, 5% degraded, 1% never probed yet, the rest up.
+STATUS_SHARES = [("down", 0.02), ("degraded", 0.07), ("unknown", 0.08), ("up", 1.0)]
+STATE_FIELDS = [
+    "status",
+    "status_since",
+    "breaker_state",
+    "breaker_opened_at",
+    "last_checked_at",
+    "last_result",
+    "last_latency_ms",
+    "last_error_class",
+    "last_error",
+    "last_warnings",
+    "last_observations",
+    "recent",
+]
+CHUNK = 20_000  # objects built, then written, at a time
+
+
+def main() -> None:
+    # Django's test database machinery creates a fresh database by this name, and drops it.
+    settings = connection.settings_dict
+    sqlite = connection.vendor == "sqlite"
+    settings["TEST"]["NAME"] = settings["NAME"] if sqlite else "seahealth_bench"
+    database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    print(f"database: {connection.vendor} {database}")
+    try:
+        name = load()
+        measure(name)
+    finally:
+        if ARGS.keep:
+            print(f"kept: {database}")
+        else:
+            connection.creation.destroy_test_db(database, verbosity=0)
+            shutil.rmtree(WORKDIR)
+
+
+# --- loading ---------------------------------------------------------------------------
+
+
+def load() -> str:
+    """Declares the dependencies, sets their state, loads their history; the timed one's name."""
+    rng = random.Random(ARGS.seed)
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    path = WORKDIR / "dependencies.yaml"
+    path.write_text(yaml.safe_dump(declaration(ARGS.dependencies, rng), sort_keys=False))
+    sync(load_declaration(path), now=now)
+    rows = list(Dependency.objects.order_by("id"))
+    profiles = [Profile(row, rng, now) for row in rows]
+    Dependency.objects.bulk_update(rows, STATE_FIELDS, batch_size=500)
+    print(f"declared, synced and set {len(rows):,} dependencies in {since(started):.1f}s")
+    statuses = {s: sum(r.status == s for r in rows) for s, _ in STATUS_SHARES}
+    print("  " + ", ".join(f"{n} {status}" for status, n in statuses.items()))
+
+    probed = [profile for profile in profiles if profile.row.status != "unknown"]
+    # The timed dependency page: an http dependency that is up, with the whole raw retention.
+    timed = next(p for p in probed if p.row.kind == "http" and p.row.status == "up")
+    print(
+        f"history of the {len(probed):,} probed: hour and day rollups for {ARGS.days} days; "
+        f"raw results and minute rollups (one per {INTERVAL.seconds} s) for {ARGS.raw_hours} h, "
+        f"and for {RAW_RETENTION.days} days (the raw retention) for {timed.row.name}:"
+    )
+    started = time.perf_counter()
+    stage("day rollups", lambda: write(rollups(probed, "day", ARGS.days, now)))
+    stage("hour rollups", lambda: write(rollups(probed, "hour", ARGS.days, now)))
+
+    def raw_history() -> int:
+        written = 0
+        for profile in probed:
+            hours = RAW_RETENTION / timedelta(hours=1) if profile is timed else ARGS.raw_hours
+            written += write_minutes(profile.minutes(int(hours * 60)))
+        return written
+
+    stage("raw results, and as many minute rollups", raw_history)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")  # what autovacuum does soon after a bulk load
+    print(f"history loaded in {since(started):.0f}s")
+    return timed.row.name
+
+
+def declaration(count: int, rng: random.Random) -> dict:
+    entries = []
+    for i in range(count):
+        kind = rng.choices(list(KINDS), weights=list(KINDS.values()))[0]
+        group = rng.choice([*GROUPS, ""])  # one in nine ungrouped
+        name = f"{group or 'misc'}-{kind}-{i:04d}"
+        entry = {"name": name, "kind": kind, "critical": rng.random() < 0.2}
+        if group:
+            entry["group"] = group
+        entry |= {
+            "http": {"url": f"https://{name}.example.com/health", "expect_status": [200]},
+            "rpc": {"url": f"https://{name}.example.com/rpc", "max_block_age": "60s"},
+            "smtp": {"host": f"{name}.example.com", "tls": "starttls"},
+            "s3": {"bucket": name, "region": "eu-west-1"},
+        }[kind]
+        entries.append(entry)
+    return {"defaults": {"interval": "60s", "timeout": "5s"}, "dependencies": entries}
+
+
+class Profile:
+    """One dependency's made-up behaviour: its state now, its latencies, how often it fails."""
+
+    def __init__(self, row: Dependency, rng: random.Random, now: datetime) -> None:
+        self.row, self.rng, self.now = row, rng, now
+        self.base = rng.choice([3, 12, 40, 90, 250]) * rng.uniform(0.7, 1.4)
+        self.failure_rate = rng.choice([0.0, 0.0005, 0.002, 0.02])
+        self.samples = sorted(round(self.base * rng.lognormvariate(0, 0.35), 1) for _ in range(400))
+        self.shape = [0] * (len(LATENCY_BOUNDS_MS) + 1)
+        for latency in self.samples:
+            self.shape[bucket(latency)] += 1
+        self._histograms: dict[int, list[int]] = {}
+        self._set_state()
+
+    def _set_state(self) -> None:
+        row, rng, now = self.row, self.rng, self.now
+        draw = rng.random()
+        row.status = next(status for status, below in STATUS_SHARES if draw < below)
+        if row.status == "unknown":
+            return
+        last = int(now.timestamp())
+        recent = [[last - 60 * (39 - i), "s", self.latency()] for i in range(40)]
+        row.status_since = now - timedelta(minutes=rng.randint(1, 60 * 24 * 30))
+        row.last_result = "success"
+        row.last_checked_at = now - timedelta(seconds=rng.randint(0, 59))
+        row.last_observations = {"status_code": 200} if row.kind == "http" else {}
+        if row.status == "down":
+            for check in recent[-rng.randint(3, 20) :]:
+                check[1:] = ["f", None]
+            row.status_since = now - timedelta(minutes=rng.randint(1, 180))
+            row.breaker_state, row.breaker_opened_at = "open", now - timedelta(seconds=20)
+            row.last_result, row.last_error_class = "failure", "connect"
+            row.last_error = "connect: connection refused"
+        elif row.status == "degraded":
+            for check in recent[-3:]:
+                check[1] = "d"
+            row.last_result = "degraded"
+            row.last_warnings = [f"slow: {self.base * 8:.0f} ms, over max_latency"]
+        row.recent = recent
+        row.last_latency_ms = recent[-1][2]
+
+    def latency(self) -> float:
+        return self.rng.choice(self.samples)
+
+    def tally(self, count: int) -> dict:
+        """A bucket's figures for `count` checks, shaped like this dependency's latencies."""
+        failures = min(count, int(count * self.failure_rate + self.rng.random()))
+        answered = count - failures
+        if answered not in self._histograms:
+            scaled = [n * answered // len(self.samples) for n in self.shape]
+            scaled[scaled.index(max(scaled))] += answered - sum(scaled)
+            self._histograms[answered] = scaled
+        return {
+            "count": count,
+            "failures": failures,
+            "latency_count": answered,
+            "latency_sum": self.base * answered,
+            "latency_min": self.samples[0] if answered else None,
+            "latency_max": self.samples[-1] if answered else None,
+            "histogram": self._histograms[answered],
+        }
+
+    def minutes(self, count: int) -> Iterator[tuple[ProbeResult, Rollup]]:
+        """The last `count` probes: a raw result and its minute rollup each."""
+        latest = self.now.replace(second=0, microsecond=0)
+        for i in range(count):
+            start = latest - INTERVAL * i
+            failed = self.rng.random() < self.failure_rate
+            latency = None if failed else self.latency()
+            histogram = [0] * len(self.shape)
+            if latency is not None:
+                histogram[bucket(latency)] = 1
+            yield (
+                ProbeResult(
+                    dependency_id=self.row.id,
+                    checked_at=start + timedelta(seconds=7),
+                    result="failure" if failed else "success",
+                    latency_ms=latency,
+                    error_class="timeout" if failed else "",
+                    detail="no answer within 5s (wait for the answer)" if failed else "",
+                    observations={} if failed or self.row.kind != "http" else {"status_code": 200},
+                ),
+                Rollup(
+                    dependency_id=self.row.id,
+                    period="minute",
+                    start=start,
+                    count=1,
+                    failures=int(failed),
+                    latency_count=int(not failed),
+                    latency_sum=latency or 0.0,
+                    latency_min=latency,
+                    latency_max=latency,
+                    histogram=histogram,
+                ),
+            )
+
+
+def bucket(latency: float) -> int:
+    return bisect.bisect_left(LATENCY_BOUNDS_MS, latency)
+
+
+def rollups(profiles: Iterable[Profile], period: str, days: int, now: datetime) -> Iterator[Rollup]:
+    length = timedelta(days=1) if period == "day" else timedelta(hours=1)
+    latest = bucket_start(now, period)
+    for profile in profiles:
+        for i in range(int(timedelta(days=days) / length)):
+            tally = profile.tally(int(length / INTERVAL))
+            start = latest - length * i
+            yield Rollup(dependency_id=profile.row.id, period=period, start=start, **tally)
+
+
+def write(objects: Iterable) -> int:
+    written = 0
+    iterator = iter(objects)
+    while chunk := list(islice(iterator, CHUNK)):
+        type(chunk[0]).objects.bulk_create(chunk, batch_size=2000)
+        written += len(chunk)
+    return written
+
+
+def write_minutes(pairs: Iterable[tuple[ProbeResult, Rollup]]) -> int:
+    """Raw results and their minute rollups: how many of each."""
+    results, minutes = zip(*pairs, strict=True)
+    ProbeResult.objects.bulk_create(results, batch_size=2000)
+    Rollup.objects.bulk_create(minutes, batch_size=2000)
+    return len(results)
+
+
+def stage(what: str, load: Callable[[], int]) -> None:
+    started = time.perf_counter()
+    count = load()
+    print(f"  {count:>9,} {what} in {since(started):.1f}s", flush=True)
+
+
+def since(started: float) -> float:
+    return time.perf_counter() - started
+
+
+# --- measuring -------------------------------------------------------------------------
+
+
+def measure(name: str) -> None:
+    user = get_user_model().objects.create_user("bench")
+    client = Client()
+    client.force_login(user)
+    htmx = {"HX-Request": "true"}
+    pages = [
+        ("/", "/", {}),
+        ("/ (htmx partial)", "/", htmx),
+        ("/?status=down", "/?status=down", {}),
+        ("/?kind=http", "/?kind=http", {}),
+        ("dependency 24h", f"/dependencies/{name}/", {}),
+        ("dependency 30d", f"/dependencies/{name}/?window=30d", {}),
+    ]
+    print(f"\n{ARGS.requests} timed requests per page after 3 to warm up; server time in ms:")
+    print(f"{'page':<20} {'median':>8} {'p95':>8} {'min':>8} {'queries':>8} {'size':>9}")
+    medians = {}
+    for label, path, headers in pages:
+        times, queries, size = time_page(client, path, headers)
+        medians[label] = statistics.median(times)
+        print(
+            f"{label:<20} {medians[label]:8.1f} {percentile(times, 0.95):8.1f} "
+            f"{min(times):8.1f} {queries:8d} {size / 1024:8.0f}K"
+        )
+    print()
+    for label in ("/", "/ (htmx partial)"):
+        verdict = "within" if medians[label] < GOAL_MS else "OVER"
+        print(f"{label}: median {medians[label]:.0f} ms, {verdict} the {GOAL_MS:.0f} ms goal")
+    phases(client, user)
+    if ARGS.profile:
+        profile(client)
+
+
+def time_page(client: Client, path: str, headers: dict) -> tuple[list[float], int, int]:
+    for _ in range(3):
+        response = client.get(path, headers=headers)
+        assert response.status_code == 200, (path, response.status_code)
+    times = []
+    for _ in range(ARGS.requests):
+        started = time.perf_counter()
+        client.get(path, headers=headers)
+        times.append(since(started) * 1000)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path, headers=headers)
+    return times, len(queries), len(response.content)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def phases(client: Client, user: AbstractBaseUser) -> None:
+    """Where the time of `/` goes: the database, building the board, rendering the page."""
+    statements: list[tuple[str, tuple]] = []
+
+    def remember(execute, sql, params, many, context):
+        statements.append((sql, params))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(remember):
+        built = board.build({})
+
+    def run(sql: str, params: tuple) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            cursor.fetchall()
+
+    def database() -> None:
+        for sql, params in statements:
+            run(sql, params)
+
+    request = RequestFactory().get("/")
+    request.user, request.htmx = user, False
+    context = {"board": built, "form": board.FilterForm({}), "refresh": 5}
+    database_ms = median_ms(database)
+    build_ms = median_ms(lambda: board.build({}))
+    render_ms = median_ms(lambda: render_to_string("dashboard/status.html", context, request))
+    request_ms = median_ms(lambda: client.get("/"))
+    print(f"\nWhere the time of / goes (median of 10 runs each, ms; {len(statements)} queries):")
+    print(f"  {request_ms:7.1f}  the whole request")
+    print(f"  {build_ms:7.1f}    board.build(), of which")
+    print(f"  {database_ms:7.1f}      the database: its queries run raw, every row fetched")
+    for sql, params in statements:
+        print(f"  {median_ms(partial(run, sql, params)):7.1f}        {sql[:70]}...")
+    print(f"  {build_ms - database_ms:7.1f}      making models of the rows, grouping, sorting")
+    print(f"  {render_ms:7.1f}    rendering status.html from the built board")
+    rest = request_ms - build_ms - render_ms
+    print(f"  {rest:7.1f}    the rest: middleware, session and user, the form")
+
+
+def median_ms(work: Callable[[], object], runs: int = 10) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        work()
+        times.append(since(started) * 1000)
+    return statistics.median(times)
+
+
+def profile(client: Client) -> None:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(5):
+        client.get("/")
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out).strip_dirs()
+    stats.sort_stats("tottime").print_stats(25)
+    print("\ncProfile of 5 requests to /, by own time:\n" + out.getvalue())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,251 @@
+from __future__ import annotations
+
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+from prometheus_client.parser import text_string_to_metric_families
+
+from probes.models import Dependency
+from probes.outcomes import ErrorClass, Outcome
+from probes.recording import record
+from probes.scheduler import job_for
+from tests.conftest import CI
+from tests.factories import make_dependency
+
+pytestmark = pytest.mark.django_db
+
+KEY = "9aa3d95b3bc440fa88ea12eaa4456161"
+
+
+def scrape(client, **headers) -> dict[tuple[str, tuple], float]:
+    response = client.get("/metrics", **headers)
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+    samples = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples, name: str, **labels: str) -> float | None:
+    return samples.get((name, tuple(sorted(labels.items()))))
+
+
+def probe(row: Dependency, outcome: Outcome, seconds: int) -> Dependency:
+    moment = datetime(2026, 11, 23, 10, 0, tzinfo=UTC) + timedelta(seconds=seconds)
+    record([(job_for(row), Outcome(**{**outcome.__dict__, "checked_at": moment}))])
+    return Dependency.objects.get(pk=row.pk)
+
+
+OK = Outcome(latency_ms=42.0)
+REFUSED = Outcome(error_class=ErrorClass.CONNECT, detail="connection refused")
+SLOW = Outcome(latency_ms=1800.0, warnings=("slow",))
+
+
+def test_current_state_as_gauges(client) -> None:
+    up = probe(make_dependency("api", critical=True), OK, 0)
+    down = make_dependency("mailer", kind="smtp", failure_threshold=1)
+    probe(down, REFUSED, 0)
+    probe(make_dependency("search"), SLOW, 0)
+    make_dependency("new")
+    samples = scrape(client)
+    assert (
+        value(samples, "seahealth_dependency_up", dependency="api", kind="http", critical="true")
+        == 1
+    )
+    assert (
+        value(
+            samples, "seahealth_dependency_up", dependency="search", kind="http", critical="false"
+        )
+        == 1
+    )
+    assert (
+        value(
+            samples, "seahealth_dependency_up", dependency="mailer", kind="smtp", critical="false"
+        )
+        == 0
+    )
+    assert not [
+        key
+        for key in samples
+        if key[0] == "seahealth_dependency_up" and ("dependency", "new") in key[1]
+    ]
+    for status in ("up", "degraded", "down", "unknown"):
+        expected = 1 if status == "down" else 0
+        assert (
+            value(
+                samples,
+                "seahealth_dependency_status",
+                dependency="mailer",
+                kind="smtp",
+                status=status,
+            )
+            == expected
+        )
+    for state in ("closed", "open", "half_open"):
+        expected = 1 if state == "open" else 0
+        assert (
+            value(
+                samples,
+                "seahealth_circuit_breaker_state",
+                dependency="mailer",
+                kind="smtp",
+                state=state,
+            )
+            == expected
+        )
+    assert value(samples, "seahealth_probe_latency_seconds", dependency="api", kind="http") == 0.042
+    assert value(samples, "seahealth_service_status", status="degraded") == 1
+    assert value(samples, "seahealth_service_status", status="unhealthy") == 0
+    assert (
+        value(samples, "seahealth_last_probe_timestamp_seconds") == up.last_checked_at.timestamp()
+    )
+
+
+def test_counters_only_grow_with_each_probe(client) -> None:
+    row = make_dependency("api", failure_threshold=2, recovery_timeout=timedelta(seconds=5))
+    for seconds, outcome in enumerate([OK, REFUSED, REFUSED, OK]):
+        row = probe(row, outcome, seconds * 10)
+    samples = scrape(client)
+    labels = {"dependency": "api", "kind": "http"}
+    assert value(samples, "seahealth_probes_total", **labels, outcome="success") == 2
+    assert value(samples, "seahealth_probes_total", **labels, outcome="failure") == 2
+    assert value(samples, "seahealth_probes_total", **labels, outcome="degraded") == 0
+    assert value(samples, "seahealth_probe_errors_total", **labels, error_class="connect") == 2
+    transitions = "seahealth_circuit_breaker_transitions_total"
+    assert value(samples, transitions, **labels, from_state="closed", to_state="open") == 1
+    assert value(samples, transitions, **labels, from_state="open", to_state="half_open") == 1
+    assert value(samples, transitions, **labels, from_state="half_open", to_state="closed") == 1
+    histogram = "seahealth_probe_duration_seconds"
+    assert value(samples, f"{histogram}_bucket", **labels, le="0.025") == 0
+    assert value(samples, f"{histogram}_bucket", **labels, le="0.05") == 2
+    assert value(samples, f"{histogram}_bucket", **labels, le="+Inf") == 2
+    assert value(samples, f"{histogram}_count", **labels) == 2
+    assert value(samples, f"{histogram}_sum", **labels) == pytest.approx(0.084)
+
+
+def test_certificates_blocks_and_uptime(client) -> None:
+    make_dependency(
+        "node",
+        kind="rpc",
+        status="up",
+        last_observations={
+            "chain_id": 1,
+            "block_number": 21000000,
+            "block_age_seconds": 12.5,
+            "tls_cert_not_after": "2027-01-31T12:00:00Z",
+        },
+        uptime_24h=0.999,
+        uptime_7d=0.99,
+        uptime_30d=None,
+    )
+    samples = scrape(client)
+    assert value(samples, "seahealth_rpc_block_number", dependency="node") == 21000000
+    assert value(samples, "seahealth_rpc_block_age_seconds", dependency="node") == 12.5
+    expiry = datetime(2027, 1, 31, 12, tzinfo=UTC).timestamp()
+    assert (
+        value(samples, "seahealth_tls_cert_expiry_timestamp_seconds", dependency="node", kind="rpc")
+        == expiry
+    )
+    uptime = "seahealth_dependency_uptime_ratio"
+    assert value(samples, uptime, dependency="node", kind="rpc", window="1d") == 0.999
+    assert value(samples, uptime, dependency="node", kind="rpc", window="7d") == 0.99
+    assert value(samples, uptime, dependency="node", kind="rpc", window="30d") is None
+
+
+def test_no_url_secret_or_error_text_in_any_label(client) -> None:
+    row = make_dependency(
+        "infura",
+        kind="rpc",
+        spec={"url": f"https://mainnet.infura.io/v3/{KEY}", "headers": {}},
+        failure_threshold=1,
+    )
+    probe(row, Outcome(error_class=ErrorClass.AUTH, detail=f"HTTP 401 for {KEY}"), 0)
+    text = client.get("/metrics").content.decode()
+    assert KEY not in text
+    assert "infura.io" not in text
+    assert "HTTP 401" not in text
+    label_names = {
+        name
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        for name in sample.labels
+    }
+    assert label_names <= {
+        "dependency",
+        "kind",
+        "critical",
+        "status",
+        "state",
+        "outcome",
+        "error_class",
+        "from_state",
+        "to_state",
+        "window",
+        "le",
+    }
+
+
+def test_archived_dependencies_are_not_exported(client) -> None:
+    make_dependency("old", archived_at=timezone.now())
+    assert not [key for key in scrape(client) if ("dependency", "old") in key[1]]
+
+
+def test_answers_from_one_query_whatever_the_number_of_dependencies(client) -> None:
+    def queries_with(count: int) -> int:
+        for n in range(count):
+            make_dependency(f"dep-{count}-{n}", status="up", totals={"results": {"success": n}})
+        with CaptureQueriesContext(connection) as captured:
+            client.get("/metrics")
+        return len(captured)
+
+    assert queries_with(10) == queries_with(200) == 1
+
+
+class TestToken:
+    @pytest.fixture(autouse=True)
+    def token(self, settings) -> None:
+        settings.SEAHEALTH_METRICS_TOKEN = "scrape-token-1234"
+
+    @pytest.mark.parametrize(
+        "header", [None, "Bearer wrong", "scrape-token-1234", "Basic c2NyYXBl"]
+    )
+    def test_without_the_token_it_is_a_401(self, client, header) -> None:
+        headers = {"HTTP_AUTHORIZATION": header} if header else {}
+        response = client.get("/metrics", **headers)
+        assert response.status_code == 401
+        assert response["WWW-Authenticate"].startswith("Bearer")
+
+    def test_with_the_token_it_answers(self, client) -> None:
+        make_dependency("api", status="up")
+        assert scrape(client, HTTP_AUTHORIZATION="Bearer scrape-token-1234")
+
+
+def test_promtool_finds_nothing_to_say(client) -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        if CI:
+            pytest.fail("CI=true but promtool is not installed (make test installs prometheus)")
+        pytest.skip("promtool is not installed (Debian's prometheus package has it)")
+    up = make_dependency(
+        "api", status="up", last_observations={"tls_cert_not_after": "2027-01-31T12:00:00Z"}
+    )
+    for seconds, outcome in enumerate([OK, REFUSED, SLOW]):
+        up = probe(up, outcome, seconds)
+    make_dependency(
+        "node",
+        kind="rpc",
+        status="up",
+        last_observations={"block_number": 1, "block_age_seconds": 2.0},
+    )
+    text = client.get("/metrics").content
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, timeout=30, check=False
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
