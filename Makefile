@@ -75,4 +75,4 @@ format: install
 	$(PY) -m ruff format .
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache db.sqlite3* .test-db.sqlite3* staticfiles
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache db.sqlite3* .test-db*.sqlite3* test-output staticfiles

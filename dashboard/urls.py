@@ -11,6 +11,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/dependencies", health.dependencies, name="sh-health-dependencies"),
+    path("health/dependencies/<str:name>", health.dependency, name="sh-health-dependency"),
     path("health/live", health.live, name="sh-health-live"),
     path("health/ready", health.ready, name="sh-health-ready"),
     path("metrics", metrics.metrics, name="sh-metrics"),

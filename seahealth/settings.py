@@ -220,6 +220,13 @@ CELERY_BEAT_SCHEDULE = {
 # The pages are behind a login unless this is true (read-only either way); /health/* and
 # /metrics never are.
 SEAHEALTH_PUBLIC_DASHBOARD = env.bool("SEAHEALTH_PUBLIC_DASHBOARD", default=False)
+# /health/ready fails when the prober recorded nothing for this long (`90s`, `5m`); unset, it
+# is three times the shortest interval declared.
+SEAHEALTH_READY_MAX_AGE = (
+    env_duration("SEAHEALTH_READY_MAX_AGE", "1s")
+    if env.str("SEAHEALTH_READY_MAX_AGE", "")
+    else None
+)
 # When set, /metrics wants `Authorization: Bearer <token>` (SEAHEALTH_METRICS_TOKEN_FILE too).
 SEAHEALTH_METRICS_TOKEN = env_secret("SEAHEALTH_METRICS_TOKEN")
 # How often the status page refreshes its live part, in seconds.

@@ -38,6 +38,7 @@ def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
         ({"SEAHEALTH_BATCH_SIZE": "many"}, "SEAHEALTH_BATCH_SIZE must be an integer, got 'many'"),
         ({"SEAHEALTH_TICK_SECONDS": "-1"}, "SEAHEALTH_TICK_SECONDS must be greater than zero"),
         ({"SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE=/nonexistent/secret"),
+        ({"SEAHEALTH_READY_MAX_AGE": "soon"}, "SEAHEALTH_READY_MAX_AGE: 'soon' is not a duration"),
     ],
 )
 def test_a_bad_value_fails_at_start_with_its_name(env, message) -> None:

@@ -159,7 +159,7 @@ class TestReady:
         response = client.get("/health/ready")
         assert response.status_code == 503
         assert response.json()["status"] == "fail"
-        assert "the prober has recorded nothing since" in response.json()["reason"]
+        assert "the prober has recorded nothing since" in response.json()["output"]
 
     def test_not_ready_before_a_first_probe(self, client) -> None:
         make_dependency("api")
@@ -171,3 +171,150 @@ def test_a_503_answer_is_not_logged_as_a_server_error(client, caplog) -> None:
     with caplog.at_level("WARNING"):
         assert client.get(URL).status_code == 503
     assert [r for r in caplog.records if r.name == "django.request"] == []
+
+
+class TestHealthJson:
+    """Accept: application/health+json gets the IETF draft's format, same status codes."""
+
+    ACCEPT = {"HTTP_ACCEPT": "application/health+json"}
+
+    @freeze_time(T0)
+    def test_the_draft_format(self, client) -> None:
+        up("payments-api")
+        down("documents", critical=False, kind="s3")
+        make_dependency("new")
+        response = client.get(URL, **self.ACCEPT)
+        assert (response.status_code, response["Content-Type"]) == (200, "application/health+json")
+        assert response["Cache-Control"] == "no-store"
+        assert response.json() == {
+            "status": "warn",
+            "description": "dependencies of this service: degraded",
+            "checks": {
+                "documents:responseTime": [
+                    {
+                        "componentId": "documents",
+                        "componentType": "datastore",
+                        "observedValue": None,
+                        "observedUnit": "ms",
+                        "status": "fail",
+                        "time": "2026-11-23T09:59:58Z",
+                        "output": "connect: connection refused",
+                    }
+                ],
+                "new:responseTime": [
+                    {
+                        "componentId": "new",
+                        "componentType": "component",
+                        "observedValue": None,
+                        "observedUnit": "ms",
+                        "status": "warn",
+                        "time": None,
+                        "output": "not probed yet",
+                    }
+                ],
+                "payments-api:responseTime": [
+                    {
+                        "componentId": "payments-api",
+                        "componentType": "component",
+                        "observedValue": 41.2,
+                        "observedUnit": "ms",
+                        "status": "pass",
+                        "time": "2026-11-23T09:59:51Z",
+                        "output": "",
+                    }
+                ],
+            },
+        }
+
+    def test_unhealthy_is_fail_and_503(self, client) -> None:
+        down("payments-api", critical=True)
+        response = client.get(URL, **self.ACCEPT)
+        assert (response.status_code, response.json()["status"]) == (503, "fail")
+
+    def test_plain_json_by_default(self, client) -> None:
+        up("api")
+        response = client.get(URL, HTTP_ACCEPT="application/json")
+        assert response["Content-Type"] == "application/json"
+        assert "dependencies" in response.json()
+
+
+class TestOneDependency:
+    @freeze_time(T0)
+    def test_answers_for_one(self, client) -> None:
+        up("payments-api")
+        response = client.get(f"{URL}/payments-api")
+        assert response.status_code == 200
+        assert response.json() == {
+            "name": "payments-api",
+            "checked_at": "2026-11-23T10:00:00Z",
+            "status": "up",
+            "critical": True,
+            "kind": "http",
+            "breaker": "closed",
+            "latency_ms": 41.2,
+            "last_checked": "2026-11-23T09:59:51Z",
+            "error": None,
+        }
+
+    @pytest.mark.parametrize(("critical", "code"), [(False, 503), (True, 503)])
+    def test_503_while_it_is_down_critical_or_not(self, client, critical, code) -> None:
+        down("mailer", critical=critical)
+        assert client.get(f"{URL}/mailer").status_code == code
+
+    def test_degraded_is_still_200(self, client) -> None:
+        up("search", status="degraded", last_warnings=["slow"])
+        assert client.get(f"{URL}/search").status_code == 200
+
+    def test_the_draft_format_for_one(self, client) -> None:
+        down("mailer", critical=False)
+        response = client.get(f"{URL}/mailer", HTTP_ACCEPT="application/health+json")
+        assert response.status_code == 503
+        assert response.json()["status"] == "fail"
+        assert list(response.json()["checks"]) == ["mailer:responseTime"]
+
+    @pytest.mark.parametrize(
+        ("make", "reason"),
+        [
+            (lambda: None, "no dependency named 'nope'"),
+            (
+                lambda: up("nope", archived_at=T0),
+                "'nope' is archived: no longer declared nor probed",
+            ),
+        ],
+    )
+    def test_an_unknown_or_archived_name_is_a_404_in_json(self, client, make, reason) -> None:
+        make()
+        response = client.get(f"{URL}/nope")
+        assert (response.status_code, response["Content-Type"]) == (404, "application/json")
+        assert response.json() == {"status": "error", "error": reason}
+
+
+class TestCriticalOnly:
+    def test_only_critical_dependencies_are_answered(self, client) -> None:
+        up("payments-api", critical=True)
+        down("mailer", critical=False)
+        everything = client.get(URL).json()
+        critical = client.get(f"{URL}?critical=1").json()
+        assert (everything["status"], sorted(everything["dependencies"])) == (
+            "degraded",
+            ["mailer", "payments-api"],
+        )
+        assert (critical["status"], list(critical["dependencies"])) == ("healthy", ["payments-api"])
+
+    @pytest.mark.parametrize("value", ["yes", "2", ""])
+    def test_a_bad_value_is_a_400_with_its_reason(self, client, value) -> None:
+        response = client.get(f"{URL}?critical={value}")
+        assert response.status_code == 400
+        assert response.json() == {
+            "status": "error",
+            "error": "critical must be 1, true, 0 or false",
+        }
+
+
+def test_ready_max_age_can_be_set(client, settings) -> None:
+    up("api", last_checked_at=timezone.now() - timedelta(seconds=40), interval=timedelta(hours=1))
+    assert client.get("/health/ready").status_code == 200  # 3 hourly intervals
+    settings.SEAHEALTH_READY_MAX_AGE = timedelta(seconds=30)
+    response = client.get("/health/ready")
+    assert response.status_code == 503
+    assert "(max age 0:00:30)" in response.json()["output"]
