@@ -2,21 +2,29 @@
 
 Two formats of the same answer, with the same status codes: DESIGN.md's JSON, and, for
 `Accept: application/health+json`, the IETF draft's (draft-inadarei-api-health-check).
+
+Load balancers ask many times a second. Each process keeps the dependencies' state it last
+read, and the answers it rendered from it, as a Snapshot; a request asks the database only
+for StateVersion's token, which recording and sync change with the state, and reads the
+state again when the token has moved. So a request costs one small query, and every worker
+on every host answers from the same state.
 """
 
 from __future__ import annotations
 
+import json
+import threading
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Max, Min
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from probes.models import Dependency
+from probes.models import Dependency, StateVersion
 from probes.statuses import ServiceStatus, Status, service_status
 
 HEALTH_JSON = "application/health+json"
@@ -32,6 +40,8 @@ STATE_COLUMNS = (
     "last_checked_at",
     "last_error",
     "last_warnings",
+    "interval",
+    "archived_at",
 )
 # The draft's words for our statuses.
 DRAFT_STATUS = {
@@ -92,67 +102,145 @@ def _latency(row: dict[str, Any]) -> float | None:
     return round(latency, 1) if latency is not None else None
 
 
-def _answer(request: HttpRequest, body: dict[str, Any], status: int) -> JsonResponse:
-    response = JsonResponse(body, status=status)
-    if HEALTH_JSON in request.headers.get("Accept", ""):
-        response["Content-Type"] = HEALTH_JSON
+class Report:
+    """/health/dependencies over some of a snapshot's rows: its status and its two bodies,
+    each rendered once."""
+
+    def __init__(self, rows: list[dict[str, Any]]) -> None:
+        self.rows = rows
+        self.status = service_status((Status(row["status"]), row["critical"]) for row in rows)
+        self.code = 503 if self.status is ServiceStatus.UNHEALTHY else 200
+
+    @cached_property
+    def dependencies_json(self) -> bytes:
+        """DESIGN.md's "dependencies" object (the whole answer also says when it was made)."""
+        return _json({row["name"]: dependency_json(row) for row in self.rows})
+
+    @cached_property
+    def draft_json(self) -> bytes:
+        checks = {f"{row['name']}:responseTime": [draft_check(row)] for row in self.rows}
+        return _json(
+            {
+                "status": DRAFT_STATUS[self.status],
+                "description": f"dependencies of this service: {self.status}",
+                "checks": checks,
+            }
+        )
+
+
+class Snapshot:
+    """The dependencies' state as of one StateVersion token, and the reports made from it."""
+
+    def __init__(self, token: int | None) -> None:
+        self.token = token
+        rows = Dependency.objects.order_by("name").values(*STATE_COLUMNS)
+        # The active dependencies by name, in name order.
+        self.rows = {row["name"]: row for row in rows if row["archived_at"] is None}
+        self.archived = frozenset(row["name"] for row in rows) - self.rows.keys()
+
+    @cached_property
+    def report(self) -> Report:
+        return Report(list(self.rows.values()))
+
+    @cached_property
+    def critical_report(self) -> Report:
+        return Report([row for row in self.rows.values() if row["critical"]])
+
+    @cached_property
+    def newest_check(self) -> datetime | None:
+        return max(
+            (row["last_checked_at"] for row in self.rows.values() if row["last_checked_at"]),
+            default=None,
+        )
+
+    @cached_property
+    def shortest_interval(self) -> timedelta | None:
+        return min((row["interval"] for row in self.rows.values()), default=None)
+
+
+_latest: Snapshot | None = None
+_reading = threading.Lock()
+
+
+def snapshot() -> Snapshot:
+    """The state as the database has it now: this process's copy when the token has not
+    moved (one query), else read again. Raises DatabaseError when the database fails."""
+    global _latest
+    token = StateVersion.current()
+    latest = _latest
+    if token is not None and latest is not None and latest.token == token:
+        return latest
+    with _reading:  # one thread reads; the others wait for its copy
+        latest = _latest
+        if token is None or latest is None or latest.token != token:
+            # Labelled with the token read before the rows: if the state moved meanwhile,
+            # the next request reads it again.
+            latest = _latest = Snapshot(token)
+    return latest
+
+
+def _json(body: Any) -> bytes:
+    return json.dumps(body).encode()
+
+
+def _answer(request: HttpRequest, body: bytes, status: int) -> HttpResponse:
+    content_type = HEALTH_JSON if HEALTH_JSON in request.headers.get("Accept", "") else None
+    response = HttpResponse(body, status=status, content_type=content_type or "application/json")
     response["Cache-Control"] = "no-store"
     response["Vary"] = "Accept"
     return response
 
 
-def _refusal(request: HttpRequest, status: int, reason: str) -> JsonResponse:
-    return _answer(
-        request, {"status": "fail" if status >= 500 else "error", "error": reason}, status
-    )
+def _refusal(request: HttpRequest, status: int, reason: str) -> HttpResponse:
+    body = {"status": "fail" if status >= 500 else "error", "error": reason}
+    return _answer(request, _json(body), status)
+
+
+def _unavailable(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
+    return _refusal(request, 503, f"the database does not answer: {exc}")
 
 
 @require_safe
-def dependencies(request: HttpRequest) -> JsonResponse:
+def dependencies(request: HttpRequest) -> HttpResponse:
     critical_only = CRITICAL_VALUES.get(request.GET.get("critical", "0").lower())
     if critical_only is None:
         return _refusal(request, 400, "critical must be 1, true, 0 or false")
-    rows = Dependency.objects.active().order_by("name")
-    if critical_only:
-        rows = rows.filter(critical=True)
-    rows = list(rows.values(*STATE_COLUMNS))
-    status = service_status((Status(row["status"]), row["critical"]) for row in rows)
-    code = 503 if status is ServiceStatus.UNHEALTHY else 200
+    try:
+        state = snapshot()
+    except DatabaseError as exc:
+        return _unavailable(request, exc)
+    report = state.critical_report if critical_only else state.report
     if HEALTH_JSON in request.headers.get("Accept", ""):
-        body = {
-            "status": DRAFT_STATUS[status],
-            "description": f"dependencies of this service: {status}",
-            "checks": {f"{row['name']}:responseTime": [draft_check(row)] for row in rows},
-        }
-    else:
-        body = {
-            "status": status,
-            "checked_at": timestamp(timezone.now()),
-            "dependencies": {row["name"]: dependency_json(row) for row in rows},
-        }
-    return _answer(request, body, code)
+        return _answer(request, report.draft_json, report.code)
+    now = timestamp(timezone.now())
+    head = f'{{"status": "{report.status}", "checked_at": "{now}", "dependencies": '.encode()
+    return _answer(request, b"".join([head, report.dependencies_json, b"}"]), report.code)
 
 
 @require_safe
-def dependency(request: HttpRequest, name: str) -> JsonResponse:
+def dependency(request: HttpRequest, name: str) -> HttpResponse:
     """One dependency, for a load balancer that cares about that one: 503 while it is down."""
-    row = Dependency.objects.filter(name=name).values(*STATE_COLUMNS, "archived_at").first()
+    try:
+        state = snapshot()
+    except DatabaseError as exc:
+        return _unavailable(request, exc)
+    row = state.rows.get(name)
+    if row is None and name in state.archived:
+        return _refusal(request, 404, f"{name!r} is archived: no longer declared nor probed")
     if row is None:
         return _refusal(request, 404, f"no dependency named {name!r}")
-    if row["archived_at"] is not None:
-        return _refusal(request, 404, f"{name!r} is archived: no longer declared nor probed")
     code = 503 if row["status"] == Status.DOWN else 200
     if HEALTH_JSON in request.headers.get("Accept", ""):
         check = draft_check(row)
         body = {"status": check["status"], "checks": {f"{name}:responseTime": [check]}}
     else:
         body = {"name": name, "checked_at": timestamp(timezone.now()), **dependency_json(row)}
-    return _answer(request, body, code)
+    return _answer(request, _json(body), code)
 
 
 @require_safe
-def live(request: HttpRequest) -> JsonResponse:
-    return _answer(request, {"status": "pass"}, 200)
+def live(request: HttpRequest) -> HttpResponse:
+    return _answer(request, b'{"status": "pass"}', 200)
 
 
 # Without SEAHEALTH_READY_MAX_AGE, the prober counts as running when it recorded a probe
@@ -161,22 +249,22 @@ READY_INTERVALS = 3
 
 
 @require_safe
-def ready(request: HttpRequest) -> JsonResponse:
+def ready(request: HttpRequest) -> HttpResponse:
     """Ready: the database answers and the prober recorded a probe recently."""
     try:
-        newest = Dependency.objects.active().aggregate(
-            last=Max("last_checked_at"), shortest=Min("interval")
-        )
+        state = snapshot()
     except DatabaseError as exc:
-        return _refusal(request, 503, f"the database does not answer: {exc}")
-    if newest["shortest"] is None:
-        return _answer(request, {"status": "pass", "output": "no dependencies declared"}, 200)
+        return _unavailable(request, exc)
+    if not state.rows:
+        body = {"status": "pass", "output": "no dependencies declared"}
+        return _answer(request, _json(body), 200)
+    newest = state.newest_check
     max_age = settings.SEAHEALTH_READY_MAX_AGE
     if max_age is None:
-        max_age = max(newest["shortest"], timedelta(seconds=1)) * READY_INTERVALS
-        max_age += timedelta(seconds=5)
-    if newest["last"] is None or timezone.now() - newest["last"] > max_age:
-        since = timestamp(newest["last"]) or "it started"
+        shortest = max(state.shortest_interval, timedelta(seconds=1))
+        max_age = shortest * READY_INTERVALS + timedelta(seconds=5)
+    if newest is None or timezone.now() - newest > max_age:
+        since = timestamp(newest) or "it started"
         reason = f"the prober has recorded nothing since {since} (max age {max_age})"
-        return _answer(request, {"status": "fail", "output": reason}, 503)
-    return _answer(request, {"status": "pass"}, 200)
+        return _answer(request, _json({"status": "fail", "output": reason}), 503)
+    return _answer(request, b'{"status": "pass"}', 200)

@@ -25,7 +25,7 @@ from probes import located_yaml
 from probes.breaker import Policy
 from probes.fields import Fields, Problem
 from probes.kinds import KINDS
-from probes.models import Dependency
+from probes.models import Dependency, StateVersion
 
 log = logging.getLogger(__name__)
 
@@ -344,13 +344,17 @@ def sync(specs: list[DependencySpec], now: datetime | None = None) -> SyncReport
             elif changed:
                 updated.append(name)
             if changed or name in restored:
-                # Only what the declaration owns: the current state is the recorder's.
-                row.save(update_fields=_SYNCED_FIELDS[1:])
+                # Only what the declaration owns: the current state is the recorder's. Its
+                # metrics may carry the old kind or criticality: /metrics renders it afresh.
+                row.metrics_text = ""
+                row.save(update_fields=[*_SYNCED_FIELDS[1:], "metrics_text"])
         Dependency.objects.bulk_create(new_rows)
         for name, row in rows.items():
             if name not in declared and row.archived_at is None:
                 archived.append(name)
         Dependency.objects.filter(name__in=archived).update(archived_at=now)
+        if created or updated or restored or archived:
+            StateVersion.bump()
     return SyncReport(
         created=tuple(created),
         updated=tuple(updated),

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 from datetime import timedelta
 
 from django.db import models
@@ -70,6 +71,9 @@ class Dependency(models.Model):
     uptime_24h = models.FloatField(null=True, blank=True)
     uptime_7d = models.FloatField(null=True, blank=True)
     uptime_30d = models.FloatField(null=True, blank=True)
+    # This dependency's /metrics samples, rendered by recording (probes/exposition.py): a
+    # scrape puts them together instead of rendering thousands of rows. Empty: render afresh.
+    metrics_text = models.TextField(blank=True, editable=False)
 
     objects = DependencyQuerySet.as_manager()
 
@@ -189,3 +193,31 @@ class Rollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.dependency_id} {self.period} {self.start:%Y-%m-%d %H:%M}"
+
+
+class StateVersion(models.Model):
+    """One row whose token changes whenever what /health/* shows of the dependencies does.
+
+    The health endpoints keep their answer per process and make it afresh only when the token
+    has moved: a request costs one small query, and every worker answers the same. Its
+    writers (recording and sync) bump it last in their transaction, so its row lock is held
+    only until they commit. A random token, not a counter: a rolled-back transaction cannot
+    make an old token current again.
+    """
+
+    ROW_ID = 1
+    token = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"state version {self.token}"
+
+    @classmethod
+    def bump(cls) -> None:
+        token = random.getrandbits(62)
+        if not cls.objects.filter(pk=cls.ROW_ID).update(token=token):
+            cls.objects.bulk_create([cls(pk=cls.ROW_ID, token=token)], ignore_conflicts=True)
+
+    @classmethod
+    def current(cls) -> int | None:
+        """The token; None before the first write (nothing may be cached on it)."""
+        return cls.objects.filter(pk=cls.ROW_ID).values_list("token", flat=True).first()

@@ -9,9 +9,9 @@ from typing import Any
 
 from django.db import transaction
 
-from probes import breaker, rollups
+from probes import breaker, exposition, rollups
 from probes.engine import Job
-from probes.models import BreakerTransition, Dependency, ProbeResult
+from probes.models import BreakerTransition, Dependency, ProbeResult, StateVersion
 from probes.outcomes import Outcome, Result
 from probes.statuses import dependency_status
 
@@ -33,6 +33,7 @@ STATE_FIELDS = [
     "last_observations",
     "recent",
     "totals",
+    "metrics_text",
     "next_due_at",
 ]
 # How many checks the row keeps for the status page's sparkline and uptime bar.
@@ -46,7 +47,7 @@ class Recorded:
 
 
 def record(outcomes: Sequence[tuple[Job, Outcome]]) -> Recorded:
-    """One transaction and seven queries, however many outcomes (SQLite cuts bulk writes of
+    """One transaction and eight queries, however many outcomes (SQLite cuts bulk writes of
     more than a few dozen rows into several statements, at its 999-parameter limit)."""
     by_id = {job.dependency_id: outcome for job, outcome in outcomes}
     results: list[ProbeResult] = []
@@ -58,6 +59,7 @@ def record(outcomes: Sequence[tuple[Job, Outcome]]) -> Recorded:
             outcome = by_id[row.id]
             results.append(_history_row(row, outcome))
             transitions += [(row, t) for t in _apply(row, outcome) if t is not None]
+            row.metrics_text = exposition.render(row)
         ProbeResult.objects.bulk_create(results)
         BreakerTransition.objects.bulk_create(
             BreakerTransition(
@@ -71,6 +73,7 @@ def record(outcomes: Sequence[tuple[Job, Outcome]]) -> Recorded:
         )
         Dependency.objects.bulk_update(rows, STATE_FIELDS)
         rollups.add([(row.id, by_id[row.id]) for row in rows])
+        StateVersion.bump()
     for row, t in transitions:
         log.warning("%s: breaker %s -> %s (%s)", row.name, t.from_state, t.to_state, t.reason)
     return Recorded(len(results), [(row.name, t) for row, t in transitions])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from probes.models import Dependency
+from probes.models import Dependency, StateVersion
 
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -22,4 +22,6 @@ def make_dependency(name: str = "api", **fields: Any) -> Dependency:
         "next_due_at": T0,
     }
     values.update(fields)
-    return Dependency.objects.create(name=name, **values)
+    row = Dependency.objects.create(name=name, **values)
+    StateVersion.bump()  # as sync does when it declares one
+    return row

@@ -8,12 +8,17 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from freezegun import freeze_time
 
+from probes.declarations import parse_declaration, sync
+from probes.outcomes import ErrorClass, Outcome
+from probes.recording import record
+from probes.scheduler import job_for
 from tests.factories import T0, make_dependency
 from tests.servers import LocalHTTPServer
 
 pytestmark = pytest.mark.django_db
 
 URL = "/health/dependencies"
+HEALTH = "application/health+json"
 
 
 def checked(seconds: float):
@@ -112,16 +117,56 @@ def test_archived_dependencies_are_not_reported(client) -> None:
     }
 
 
-def test_answers_from_one_query_whatever_the_number_of_dependencies(client) -> None:
-    def queries_with(count: int, offset: int) -> int:
-        for n in range(count):
-            up(f"dep-{offset + n}")
+class TestOneQuery:
+    """Each process keeps the state it read until recording or sync changes it."""
+
+    def queries(self, client, path: str = URL, **headers) -> int:
         with CaptureQueriesContext(connection) as captured:
-            client.get(URL)
+            assert client.get(path, **headers).status_code in {200, 503}
         return len(captured)
 
-    assert queries_with(3, 0) == 1
-    assert queries_with(200, 100) == 1
+    def test_one_query_whatever_the_number_of_dependencies(self, client) -> None:
+        for count in (3, 200):
+            for n in range(count):
+                up(f"dep-{count}-{n}")
+            assert self.queries(client) == 2  # the token moved: the rows are read again
+            assert [self.queries(client) for _ in range(3)] == [1, 1, 1]
+
+    @pytest.mark.parametrize("path", [URL, f"{URL}?critical=1", f"{URL}/payments", "/health/ready"])
+    def test_every_health_endpoint_answers_from_one_query(self, client, path) -> None:
+        up("payments")
+        self.queries(client, path)
+        assert self.queries(client, path) == self.queries(client, path, HTTP_ACCEPT=HEALTH) == 1
+
+    def test_a_recording_shows_at_the_next_request(self, client) -> None:
+        api = up("payments", failure_threshold=1)
+        assert client.get(URL).json()["dependencies"]["payments"]["status"] == "up"
+        failure = Outcome(
+            error_class=ErrorClass.CONNECT, detail="connection refused", checked_at=T0
+        )
+        record([(job_for(api), failure)])
+        response = client.get(URL)
+        assert (response.status_code, response.json()["status"]) == (503, "unhealthy")
+        assert client.get(f"{URL}/payments", HTTP_ACCEPT=HEALTH).json()["status"] == "fail"
+
+    def test_a_sync_shows_at_the_next_request(self, client) -> None:
+        up("payments")
+        up("mailer", critical=False)
+        assert set(client.get(URL).json()["dependencies"]) == {"payments", "mailer"}
+        text = "dependencies:\n  - {name: mailer, kind: smtp, host: 127.0.0.1, port: 9}\n"
+        sync(parse_declaration(text, "dependencies.yaml"))
+        assert set(client.get(URL).json()["dependencies"]) == {"mailer"}
+        assert client.get(f"{URL}/payments").status_code == 404
+
+    def test_a_database_that_fails_is_a_503_with_the_reason(self, client) -> None:
+        up("payments")
+        client.get(URL)
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE probes_stateversion")
+        for path in (URL, f"{URL}/payments", "/health/ready"):
+            response = client.get(path)
+            assert response.status_code == 503
+            assert response.json()["error"].startswith("the database does not answer: ")
 
 
 def test_never_probes_on_a_request(client) -> None:

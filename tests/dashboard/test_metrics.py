@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from probes.declarations import parse_declaration, sync
 from probes.models import Dependency
 from probes.outcomes import ErrorClass, Outcome
 from probes.recording import record
@@ -200,12 +201,58 @@ def test_archived_dependencies_are_not_exported(client) -> None:
 def test_answers_from_one_query_whatever_the_number_of_dependencies(client) -> None:
     def queries_with(count: int) -> int:
         for n in range(count):
-            make_dependency(f"dep-{count}-{n}", status="up", totals={"results": {"success": n}})
+            probe(make_dependency(f"dep-{count}-{n}"), OK, n)
         with CaptureQueriesContext(connection) as captured:
             client.get("/metrics")
         return len(captured)
 
     assert queries_with(10) == queries_with(200) == 1
+
+
+def _recorded_rows() -> None:
+    api = make_dependency("api", critical=True, failure_threshold=1)
+    for seconds, outcome in enumerate([OK, REFUSED, SLOW, OK]):
+        api = probe(api, outcome, seconds)
+    probe(make_dependency("mailer", kind="smtp", failure_threshold=1), REFUSED, 0)
+    node = make_dependency("node", kind="rpc")
+    probe(
+        node, Outcome(latency_ms=8.0, observations={"block_number": 7, "block_age_seconds": 3.5}), 0
+    )
+    make_dependency("new")
+
+
+def test_rows_without_stored_samples_are_rendered_alike(client) -> None:
+    """Declared since, changed by sync or stored by an older release: rendered at scrape."""
+    _recorded_rows()
+    stored = client.get("/metrics").content.decode()
+    Dependency.objects.filter(name__in=["api", "node"]).update(metrics_text="")
+    Dependency.objects.filter(name="mailer").update(metrics_text="v0\x1eanything")
+    with CaptureQueriesContext(connection) as captured:
+        rendered = client.get("/metrics").content.decode()
+    assert len(captured) == 2
+    assert rendered == stored
+    assert 'seahealth_probes_total{dependency="api",kind="http",outcome="failure"} 1.0' in stored
+
+
+def test_a_change_of_criticality_shows_at_the_next_scrape(client) -> None:
+    _recorded_rows()
+    sync(
+        parse_declaration(
+            """\
+dependencies:
+  - {name: api, kind: http, url: "http://127.0.0.1:9/health", critical: false}
+  - {name: mailer, kind: smtp, host: 127.0.0.1, port: 9}
+  - {name: node, kind: rpc, url: "http://127.0.0.1:9/"}
+""",
+            "dependencies.yaml",
+        )
+    )
+    up = [dict(labels) for name, labels in scrape(client) if name == "seahealth_dependency_up"]
+    assert {(labels["dependency"], labels["critical"]) for labels in up} == {
+        ("api", "false"),
+        ("mailer", "false"),
+        ("node", "false"),
+    }
 
 
 class TestToken:
