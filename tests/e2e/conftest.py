@@ -1,65 +1,40 @@
-"""Real Celery processes for the end-to-end tests: a worker and beat on a Redis broker, sharing
-the test database with the test process."""
+"""What the end-to-end tests run: real processes (the dashboard, Celery worker and beat,
+Prometheus) on the test database, stopped before it is flushed and shown when a test fails."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
-from django.conf import settings
 
 from tests.conftest import REDIS_URL
 from tests.databases import subprocess_env
+from tests.e2e.site import Site
+from tests.processes import Process, StartProcess
 
 # A Redis database of its own, flushed before and after, so that no stale task reaches the
 # worker and no test leaves one behind.
 BROKER_DB = 14
-# How long a process gets to shut down warmly (finish its batch) before it is killed.
-STOP_TIMEOUT = 15.0
 
-_processes_key = pytest.StashKey[list["CeleryProcess"]]()
-
-
-@dataclass
-class CeleryProcess:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def stop(self) -> None:
-        if self.popen.poll() is not None:
-            return
-        # Warm shutdown: the worker finishes the batch in hand, then every process exits and
-        # its database connections close with it.
-        self.popen.send_signal(signal.SIGTERM)
-        try:
-            self.popen.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            # Its own session (start_new_session), so this reaches the pool's children too.
-            os.killpg(self.popen.pid, signal.SIGKILL)
-            self.popen.wait()
+_started_key = pytest.StashKey[list[Process]]()
 
 
 class Celery:
-    """Starts `celery -A seahealth ...` subprocesses; the fixture stops them all."""
+    """Starts `celery -A seahealth ...` subprocesses (start_process stops them)."""
 
-    def __init__(self, env: dict[str, str], directory: Path) -> None:
+    def __init__(self, start_process: StartProcess, env: dict[str, str], directory: Path) -> None:
+        self.start_process = start_process
         self.env = env
         self.directory = directory
-        self.processes: list[CeleryProcess] = []
+        self.processes: list[Process] = []
 
-    def worker(self) -> CeleryProcess:
+    def worker(self) -> Process:
         return self._start(
             "worker",
             "worker",
@@ -71,34 +46,52 @@ class Celery:
             f"--hostname=e2e-{os.getpid()}@%h",
         )
 
-    def beat(self) -> CeleryProcess:
+    def beat(self) -> Process:
         return self._start("beat", "beat", f"--schedule={self.directory / 'celerybeat-schedule'}")
 
     def check_running(self) -> None:
         """Fail at once, not at a deadline, when a process has died."""
         for process in self.processes:
-            code = process.popen.poll()
-            assert code is None, f"celery {process.name} exited with {code}"
+            process.check_running()
 
-    def stop(self) -> None:
-        for process in self.processes:
-            process.stop()
-
-    def _start(self, name: str, *args: str) -> CeleryProcess:
-        log = self.directory / f"celery-{name}.log"
-        with log.open("wb") as out:
-            popen = subprocess.Popen(
-                [sys.executable, "-m", "celery", "-A", "seahealth", *args, "--loglevel=INFO"],
-                cwd=settings.BASE_DIR,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        process = CeleryProcess(name, popen, log)
+    def _start(self, name: str, *args: str) -> Process:
+        command = [sys.executable, "-m", "celery", "-A", "seahealth", *args, "--loglevel=INFO"]
+        process = self.start_process(f"celery-{name}", command, env=self.env)
         self.processes.append(process)
         return process
+
+
+@pytest.fixture
+def start_process(
+    request: pytest.FixtureRequest, transactional_db: None, tmp_path: Path
+) -> Iterator[StartProcess]:
+    """Starts processes that are stopped before the database is flushed.
+
+    Depending on transactional_db makes this fixture's teardown run first: the flush would
+    wait on (or deadlock with) a worker still recording.
+    """
+    started: list[Process] = []
+    request.node.stash[_started_key] = started
+
+    def start(name: str, command: list[str], *, env: dict[str, str], **options: Any) -> Process:
+        process = Process.start(name, command, log=tmp_path / f"{name}.log", env=env, **options)
+        started.append(process)
+        return process
+
+    try:
+        yield start
+    finally:
+        for process in reversed(started):
+            process.stop()
+
+
+@pytest.fixture
+def site(start_process: StartProcess, tmp_path: Path) -> Iterator[Site]:
+    site = Site(start_process, tmp_path)
+    try:
+        yield site
+    finally:
+        site.close()
 
 
 @pytest.fixture
@@ -113,32 +106,22 @@ def broker_url() -> Iterator[str]:
 
 @pytest.fixture
 def celery(
-    request: pytest.FixtureRequest,
-    transactional_db: None,
-    broker_url: str,
-    declaration: Path,
-    tmp_path: Path,
-) -> Iterator[Celery]:
-    """Celery processes on the test database; stopped before the database is flushed.
+    broker_url: str, start_process: StartProcess, declaration: Path, tmp_path: Path
+) -> Celery:
+    """Celery processes on the test database and a broker of their own.
 
-    Depending on transactional_db makes this fixture's teardown run first: the flush would
-    wait on (or deadlock with) a worker still recording.
+    broker_url comes first so that it is flushed last, once the processes have stopped.
     """
     env = subprocess_env(CELERY_BROKER_URL=broker_url, SEAHEALTH_DEPENDENCIES=str(declaration))
     env.pop("CELERY_BROKER_URL_FILE", None)
-    cluster = Celery(env, tmp_path)
-    request.node.stash[_processes_key] = cluster.processes
-    try:
-        yield cluster
-    finally:
-        cluster.stop()
+    return Celery(start_process, env, tmp_path)
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
-    """A failed test shows what its Celery processes logged."""
+    """A failed test shows what each of its processes logged."""
     report = yield
     if report.failed:
-        for process in item.stash.get(_processes_key, []):
-            report.sections.append((f"celery {process.name} output", process.output()))
+        for process in item.stash.get(_started_key, []):
+            report.sections.append((f"{process.name} output", process.output()))
     return report

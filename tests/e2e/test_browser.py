@@ -10,12 +10,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +31,7 @@ from playwright.sync_api import (
 )
 
 from tests.conftest import CI
-from tests.databases import subprocess_env
+from tests.e2e.site import Site
 from tests.factories import make_dependency
 from tests.servers import LocalHTTPServer
 
@@ -52,90 +46,6 @@ NAME = "browser-api"
 # The protocol needs about two seconds per change (a 1 s probe interval, a 1 s poll); the rest
 # is margin for a loaded machine.
 WAIT_MS = 15_000
-STOP_TIMEOUT = 10.0
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                self.popen.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-
-
-class Site:
-    """The dashboard (gunicorn) and optionally the prober (`runprobes`), as subprocesses."""
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        # Bound here and handed to gunicorn, so that no other process can take the port first.
-        self.socket = socket.create_server(("127.0.0.1", 0))
-        self.port = self.socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.processes: list[Process] = []
-
-    def start(self, declaration: Path | None = None) -> None:
-        env = subprocess_env(
-            SEAHEALTH_REFRESH_SECONDS="1",
-            SEAHEALTH_TICK_SECONDS="0.25",
-            SEAHEALTH_DEPENDENCIES=str(declaration or self.directory / "none.yaml"),
-        )
-        if declaration is not None:
-            self._start(env, "runprobes", [sys.executable, "manage.py", "runprobes"])
-        fd = self.socket.fileno()
-        gunicorn = [sys.executable, "-m", "gunicorn", "seahealth.wsgi", f"--bind=fd://{fd}"]
-        options = ["--threads=4", "--graceful-timeout=2", "--access-logfile=-"]
-        self._start(env, "gunicorn", [*gunicorn, *options], pass_fds=(fd,))
-        self.socket.close()
-        self._wait_until_serving()
-
-    def stop(self) -> None:
-        self.socket.close()
-        for process in self.processes:
-            process.stop()
-        for process in self.processes:  # pytest shows it when the test failed
-            print(f"--- {process.name} (exit {process.popen.returncode}) ---\n{process.output()}")
-
-    def _start(self, env: dict[str, str], name: str, command: list[str], **options) -> None:
-        log = self.directory / f"{name}.log"
-        with log.open("wb") as out:
-            popen = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                **options,
-            )
-        self.processes.append(Process(name, popen, log))
-
-    def _wait_until_serving(self) -> None:
-        deadline = time.monotonic() + 30
-        while True:
-            for process in self.processes:
-                code = process.popen.poll()
-                assert code is None, f"{process.name} exited with {code}:\n{process.output()}"
-            try:
-                live = f"{self.url}/health/live"
-                with urllib.request.urlopen(live, timeout=1) as answer:  # noqa: S310 - http, ours
-                    if answer.status == 200:
-                        return
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the dashboard did not answer within 30s"
-            time.sleep(0.05)
 
 
 @dataclass
@@ -219,16 +129,6 @@ class Chromium:
 @pytest.fixture
 def account(django_user_model) -> None:
     django_user_model.objects.create_user(USERNAME, password=PASSWORD)
-
-
-@pytest.fixture
-def site(transactional_db: None, tmp_path: Path) -> Iterator[Site]:
-    """Depends on the database so that it stops before the database is flushed."""
-    site = Site(tmp_path)
-    try:
-        yield site
-    finally:
-        site.stop()
 
 
 @pytest.fixture
