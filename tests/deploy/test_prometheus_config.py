@@ -139,3 +139,17 @@ def test_every_label_the_alerts_print_is_on_the_series_they_select(exported) -> 
         if printed - labels:
             unknown[rule["alert"]] = printed - labels
     assert unknown == {}
+
+
+def test_the_scrape_target_is_a_host_env_example_allows() -> None:
+    """Else Django answers Prometheus with 400 (DisallowedHost)."""
+    config = yaml.safe_load((PROMETHEUS_DIR / "prometheus.yml").read_text())
+    (job,) = [job for job in config["scrape_configs"] if job["job_name"] == "seahealth"]
+    hosts = {
+        target.rpartition(":")[0]
+        for static in job["static_configs"]
+        for target in static["targets"]
+    }
+    env_example = (Path(settings.BASE_DIR) / ".env.example").read_text()
+    (allowed,) = re.findall(r"^ALLOWED_HOSTS=(.*)$", env_example, flags=re.MULTILINE)
+    assert hosts - set(allowed.split(",")) == set()
