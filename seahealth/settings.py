@@ -33,14 +33,16 @@ def env_secret(name: str, default: str = "") -> str:
     return env.str(name, default=default)
 
 
-def env_positive(name: str, default: float, cast: type = int) -> float:
+def env_positive(name: str, default: float, cast: type = int, *, zero: bool = False) -> float:
+    """A number greater than zero (or zero too, when `zero` says so)."""
     try:
         value = cast(env.str(name, default=str(default)))
     except ValueError as exc:
         kind = "an integer" if cast is int else "a number"
         raise ImproperlyConfigured(f"{name} must be {kind}, got {env.str(name)!r}") from exc
-    if value <= 0:
-        raise ImproperlyConfigured(f"{name} must be greater than zero, got {value}")
+    if value < 0 or (value == 0 and not zero):
+        least = "zero or more" if zero else "greater than zero"
+        raise ImproperlyConfigured(f"{name} must be {least}, got {value}")
     return value
 
 
@@ -133,8 +135,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # one per run, so that two runs side by side do not recreate each other's.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
 else:
-    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Connections are kept between requests: opening one (and, on SQLite, its PRAGMAs) would
+# cost a health request more than its one query.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -226,6 +230,13 @@ SEAHEALTH_READY_MAX_AGE = (
     env_duration("SEAHEALTH_READY_MAX_AGE", "1s")
     if env.str("SEAHEALTH_READY_MAX_AGE", "")
     else None
+)
+# How long each web process answers /health/* from its copy of the state before it asks the
+# database whether the state moved, in seconds: answers are at most this much older than
+# the database. 0 asks on every request (one query; a round trip PostgreSQL may make cost
+# more than the rest of the request).
+SEAHEALTH_HEALTH_RECHECK_SECONDS = env_positive(
+    "SEAHEALTH_HEALTH_RECHECK_SECONDS", 0.1, float, zero=True
 )
 # When set, /metrics wants `Authorization: Bearer <token>` (SEAHEALTH_METRICS_TOKEN_FILE too).
 SEAHEALTH_METRICS_TOKEN = env_secret("SEAHEALTH_METRICS_TOKEN")

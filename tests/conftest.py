@@ -60,6 +60,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
+@pytest.fixture(autouse=True)
+def _health_snapshot_forgotten() -> None:
+    """/health/* keeps the state it read for a moment: each test reads its own database."""
+    from dashboard.health import forget_snapshot  # after Django is set up
+
+    forget_snapshot()
+
+
 @pytest.fixture
 def http_server() -> Iterator[LocalHTTPServer]:
     server = LocalHTTPServer().start()

@@ -39,6 +39,10 @@ def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
         ({"SEAHEALTH_TICK_SECONDS": "-1"}, "SEAHEALTH_TICK_SECONDS must be greater than zero"),
         ({"SECRET_KEY_FILE": "/nonexistent/secret"}, "SECRET_KEY_FILE=/nonexistent/secret"),
         ({"SEAHEALTH_READY_MAX_AGE": "soon"}, "SEAHEALTH_READY_MAX_AGE: 'soon' is not a duration"),
+        (
+            {"SEAHEALTH_HEALTH_RECHECK_SECONDS": "-0.5"},
+            "SEAHEALTH_HEALTH_RECHECK_SECONDS must be zero or more, got -0.5",
+        ),
     ],
 )
 def test_a_bad_value_fails_at_start_with_its_name(env, message) -> None:
@@ -46,6 +50,11 @@ def test_a_bad_value_fails_at_start_with_its_name(env, message) -> None:
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert message in result.stderr
+
+
+def test_health_recheck_may_be_zero() -> None:
+    result = load_settings(SEAHEALTH_HEALTH_RECHECK_SECONDS="0")
+    assert result.returncode == 0, result.stderr
 
 
 def test_a_secret_can_come_from_a_file(tmp_path) -> None:

@@ -118,7 +118,12 @@ def test_archived_dependencies_are_not_reported(client) -> None:
 
 
 class TestOneQuery:
-    """Each process keeps the state it read until recording or sync changes it."""
+    """Each process keeps the state it read until recording or sync changes it; it asks
+    whether they did on every request here, at most every 0.1 s by default."""
+
+    @pytest.fixture(autouse=True)
+    def _ask_every_time(self, settings) -> None:
+        settings.SEAHEALTH_HEALTH_RECHECK_SECONDS = 0
 
     def queries(self, client, path: str = URL, **headers) -> int:
         with CaptureQueriesContext(connection) as captured:
@@ -167,6 +172,26 @@ class TestOneQuery:
             response = client.get(path)
             assert response.status_code == 503
             assert response.json()["error"].startswith("the database does not answer: ")
+
+
+def test_within_the_recheck_interval_no_query_then_one(client) -> None:
+    with freeze_time(T0) as clock:
+        api = up("payments", failure_threshold=1)
+        assert client.get(URL).status_code == 200
+        failure = Outcome(error_class=ErrorClass.CONNECT, detail="refused", checked_at=T0)
+        record([(job_for(api), failure)])
+        clock.tick(0.05)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(URL).status_code == 200  # its copy: 0.05 s old
+        assert len(captured) == 0
+        clock.tick(0.06)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(URL).status_code == 503
+        assert len(captured) == 2  # the token moved: the rows again
+        clock.tick(0.2)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(URL).status_code == 503
+        assert len(captured) == 1  # the token did not move
 
 
 def test_never_probes_on_a_request(client) -> None:
