@@ -1,12 +1,12 @@
 """Server time of the status page, its htmx partial and a dependency page, at scale.
 
 Loads N dependencies (default 1,000; mixed kinds and groups, some down or degraded, their
-recent checks filled) with D days (default 30) of history into a fresh database, then times
-requests through Django's test client, logged in: the whole Django stack (middleware,
-session, view, queries, template), no web server and no network. Per page it prints the
-median and p95 server time, the queries and the response size, and compares `/` with the
-goal: under 150 ms. Then it splits the time of `/` into the database, building the board
-and rendering the template; --profile adds a cProfile of `/`.
+current state filled as the prober keeps it: bench/loading.py) with D days (default 30) of
+history into a fresh database, then times requests through Django's test client, logged
+in: the whole Django stack (middleware, session, view, queries, template), no web server and
+no network. Per page it prints the median and p95 server time, the queries and the response
+size, and compares `/` with the goal: under 150 ms. Then it splits the time of `/` into the
+database, building the board and rendering the template; --profile adds a cProfile of `/`.
 
 History is loaded as the product keeps it: hour and day rollups for all D days (every uptime
 figure and the 7d and 30d charts come from them), and minute rollups and raw results (one
@@ -31,25 +31,21 @@ DEBUG is off, as in production.
 from __future__ import annotations
 
 import argparse
-import bisect
 import cProfile
 import io
 import os
 import pstats
-import random
 import shutil
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from itertools import islice
 from pathlib import Path
 
 import django
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_MS = 150.0
@@ -93,32 +89,18 @@ from django.template.loader import render_to_string  # noqa: E402
 from django.test import Client, RequestFactory  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 
+from bench.loading import (  # noqa: E402
+    INTERVAL,
+    RAW_RETENTION,
+    declare,
+    rollups,
+    since,
+    stage,
+    write,
+    write_minutes,
+)
 from dashboard import board  # noqa: E402
-from probes.declarations import load_declaration, sync  # noqa: E402
-from probes.models import Dependency, ProbeResult, Rollup  # noqa: E402
-from probes.rollups import LATENCY_BOUNDS_MS, bucket_start  # noqa: E402
-
-INTERVAL = timedelta(seconds=60)
-RAW_RETENTION = timedelta(days=7)
-KINDS = {"http": 0.55, "rpc": 0.15, "smtp": 0.15, "s3": 0.15}
-GROUPS = ["payments", "identity", "search", "mail", "storage", "chain", "partners", "billing"]
-# Cumulative: 2% down, 5% degraded, 1% never probed yet, the rest up.
-STATUS_SHARES = [("down", 0.02), ("degraded", 0.07), ("unknown", 0.08), ("up", 1.0)]
-STATE_FIELDS = [
-    "status",
-    "status_since",
-    "breaker_state",
-    "breaker_opened_at",
-    "last_checked_at",
-    "last_result",
-    "last_latency_ms",
-    "last_error_class",
-    "last_error",
-    "last_warnings",
-    "last_observations",
-    "recent",
-]
-CHUNK = 20_000  # objects built, then written, at a time
+from probes.rollups import refresh_uptimes  # noqa: E402
 
 
 def main() -> None:
@@ -144,19 +126,8 @@ def main() -> None:
 
 def load() -> str:
     """Declares the dependencies, sets their state, loads their history; the timed one's name."""
-    rng = random.Random(ARGS.seed)
     now = datetime.now(UTC)
-    started = time.perf_counter()
-    path = WORKDIR / "dependencies.yaml"
-    path.write_text(yaml.safe_dump(declaration(ARGS.dependencies, rng), sort_keys=False))
-    sync(load_declaration(path), now=now)
-    rows = list(Dependency.objects.order_by("id"))
-    profiles = [Profile(row, rng, now) for row in rows]
-    Dependency.objects.bulk_update(rows, STATE_FIELDS, batch_size=500)
-    print(f"declared, synced and set {len(rows):,} dependencies in {since(started):.1f}s")
-    statuses = {s: sum(r.status == s for r in rows) for s, _ in STATUS_SHARES}
-    print("  " + ", ".join(f"{n} {status}" for status, n in statuses.items()))
-
+    profiles = declare(ARGS.dependencies, seed=ARGS.seed, now=now, workdir=WORKDIR)
     probed = [profile for profile in profiles if profile.row.status != "unknown"]
     # The timed dependency page: an http dependency that is up, with the whole raw retention.
     timed = next(p for p in probed if p.row.kind == "http" and p.row.status == "up")
@@ -177,168 +148,13 @@ def load() -> str:
         return written
 
     stage("raw results, and as many minute rollups", raw_history)
+    # As runprobes does every minute: the rows' uptimes, from the rollups just loaded.
+    stage("rows' uptimes refreshed from the rollups", lambda: refresh_uptimes(now))
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE")  # what autovacuum does soon after a bulk load
     print(f"history loaded in {since(started):.0f}s")
     return timed.row.name
-
-
-def declaration(count: int, rng: random.Random) -> dict:
-    entries = []
-    for i in range(count):
-        kind = rng.choices(list(KINDS), weights=list(KINDS.values()))[0]
-        group = rng.choice([*GROUPS, ""])  # one in nine ungrouped
-        name = f"{group or 'misc'}-{kind}-{i:04d}"
-        entry = {"name": name, "kind": kind, "critical": rng.random() < 0.2}
-        if group:
-            entry["group"] = group
-        entry |= {
-            "http": {"url": f"https://{name}.example.com/health", "expect_status": [200]},
-            "rpc": {"url": f"https://{name}.example.com/rpc", "max_block_age": "60s"},
-            "smtp": {"host": f"{name}.example.com", "tls": "starttls"},
-            "s3": {"bucket": name, "region": "eu-west-1"},
-        }[kind]
-        entries.append(entry)
-    return {"defaults": {"interval": "60s", "timeout": "5s"}, "dependencies": entries}
-
-
-class Profile:
-    """One dependency's made-up behaviour: its state now, its latencies, how often it fails."""
-
-    def __init__(self, row: Dependency, rng: random.Random, now: datetime) -> None:
-        self.row, self.rng, self.now = row, rng, now
-        self.base = rng.choice([3, 12, 40, 90, 250]) * rng.uniform(0.7, 1.4)
-        self.failure_rate = rng.choice([0.0, 0.0005, 0.002, 0.02])
-        self.samples = sorted(round(self.base * rng.lognormvariate(0, 0.35), 1) for _ in range(400))
-        self.shape = [0] * (len(LATENCY_BOUNDS_MS) + 1)
-        for latency in self.samples:
-            self.shape[bucket(latency)] += 1
-        self._histograms: dict[int, list[int]] = {}
-        self._set_state()
-
-    def _set_state(self) -> None:
-        row, rng, now = self.row, self.rng, self.now
-        draw = rng.random()
-        row.status = next(status for status, below in STATUS_SHARES if draw < below)
-        if row.status == "unknown":
-            return
-        last = int(now.timestamp())
-        recent = [[last - 60 * (39 - i), "s", self.latency()] for i in range(40)]
-        row.status_since = now - timedelta(minutes=rng.randint(1, 60 * 24 * 30))
-        row.last_result = "success"
-        row.last_checked_at = now - timedelta(seconds=rng.randint(0, 59))
-        row.last_observations = {"status_code": 200} if row.kind == "http" else {}
-        if row.status == "down":
-            for check in recent[-rng.randint(3, 20) :]:
-                check[1:] = ["f", None]
-            row.status_since = now - timedelta(minutes=rng.randint(1, 180))
-            row.breaker_state, row.breaker_opened_at = "open", now - timedelta(seconds=20)
-            row.last_result, row.last_error_class = "failure", "connect"
-            row.last_error = "connect: connection refused"
-        elif row.status == "degraded":
-            for check in recent[-3:]:
-                check[1] = "d"
-            row.last_result = "degraded"
-            row.last_warnings = [f"slow: {self.base * 8:.0f} ms, over max_latency"]
-        row.recent = recent
-        row.last_latency_ms = recent[-1][2]
-
-    def latency(self) -> float:
-        return self.rng.choice(self.samples)
-
-    def tally(self, count: int) -> dict:
-        """A bucket's figures for `count` checks, shaped like this dependency's latencies."""
-        failures = min(count, int(count * self.failure_rate + self.rng.random()))
-        answered = count - failures
-        if answered not in self._histograms:
-            scaled = [n * answered // len(self.samples) for n in self.shape]
-            scaled[scaled.index(max(scaled))] += answered - sum(scaled)
-            self._histograms[answered] = scaled
-        return {
-            "count": count,
-            "failures": failures,
-            "latency_count": answered,
-            "latency_sum": self.base * answered,
-            "latency_min": self.samples[0] if answered else None,
-            "latency_max": self.samples[-1] if answered else None,
-            "histogram": self._histograms[answered],
-        }
-
-    def minutes(self, count: int) -> Iterator[tuple[ProbeResult, Rollup]]:
-        """The last `count` probes: a raw result and its minute rollup each."""
-        latest = self.now.replace(second=0, microsecond=0)
-        for i in range(count):
-            start = latest - INTERVAL * i
-            failed = self.rng.random() < self.failure_rate
-            latency = None if failed else self.latency()
-            histogram = [0] * len(self.shape)
-            if latency is not None:
-                histogram[bucket(latency)] = 1
-            yield (
-                ProbeResult(
-                    dependency_id=self.row.id,
-                    checked_at=start + timedelta(seconds=7),
-                    result="failure" if failed else "success",
-                    latency_ms=latency,
-                    error_class="timeout" if failed else "",
-                    detail="no answer within 5s (wait for the answer)" if failed else "",
-                    observations={} if failed or self.row.kind != "http" else {"status_code": 200},
-                ),
-                Rollup(
-                    dependency_id=self.row.id,
-                    period="minute",
-                    start=start,
-                    count=1,
-                    failures=int(failed),
-                    latency_count=int(not failed),
-                    latency_sum=latency or 0.0,
-                    latency_min=latency,
-                    latency_max=latency,
-                    histogram=histogram,
-                ),
-            )
-
-
-def bucket(latency: float) -> int:
-    return bisect.bisect_left(LATENCY_BOUNDS_MS, latency)
-
-
-def rollups(profiles: Iterable[Profile], period: str, days: int, now: datetime) -> Iterator[Rollup]:
-    length = timedelta(days=1) if period == "day" else timedelta(hours=1)
-    latest = bucket_start(now, period)
-    for profile in profiles:
-        for i in range(int(timedelta(days=days) / length)):
-            tally = profile.tally(int(length / INTERVAL))
-            start = latest - length * i
-            yield Rollup(dependency_id=profile.row.id, period=period, start=start, **tally)
-
-
-def write(objects: Iterable) -> int:
-    written = 0
-    iterator = iter(objects)
-    while chunk := list(islice(iterator, CHUNK)):
-        type(chunk[0]).objects.bulk_create(chunk, batch_size=2000)
-        written += len(chunk)
-    return written
-
-
-def write_minutes(pairs: Iterable[tuple[ProbeResult, Rollup]]) -> int:
-    """Raw results and their minute rollups: how many of each."""
-    results, minutes = zip(*pairs, strict=True)
-    ProbeResult.objects.bulk_create(results, batch_size=2000)
-    Rollup.objects.bulk_create(minutes, batch_size=2000)
-    return len(results)
-
-
-def stage(what: str, load: Callable[[], int]) -> None:
-    started = time.perf_counter()
-    count = load()
-    print(f"  {count:>9,} {what} in {since(started):.1f}s", flush=True)
-
-
-def since(started: float) -> float:
-    return time.perf_counter() - started
 
 
 # --- measuring -------------------------------------------------------------------------
