@@ -16,9 +16,12 @@ SERVING_TIMEOUT = 30.0
 
 
 class Site:
-    def __init__(self, start_process: StartProcess, directory: Path) -> None:
+    def __init__(
+        self, start_process: StartProcess, directory: Path, name: str = "gunicorn"
+    ) -> None:
         self.start_process = start_process
         self.directory = directory
+        self.name = name  # of its gunicorn process, and log
         # Bound here and handed to gunicorn, so that no other process can take the port first.
         self.socket = socket.create_server(("127.0.0.1", 0))
         self.port = self.socket.getsockname()[1]
@@ -41,7 +44,7 @@ class Site:
         gunicorn = [sys.executable, "-m", "gunicorn", "seahealth.wsgi", f"--bind=fd://{fd}"]
         options = ["--threads=4", "--graceful-timeout=2", "--access-logfile=-"]
         self.processes.append(
-            self.start_process("gunicorn", [*gunicorn, *options], env=env, pass_fds=(fd,))
+            self.start_process(self.name, [*gunicorn, *options], env=env, pass_fds=(fd,))
         )
         self.socket.close()
         self._wait_until_serving()
