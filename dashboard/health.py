@@ -58,6 +58,7 @@ DRAFT_STATUS = {
 }
 # The draft's componentType: a store of data, or some other component.
 COMPONENT_TYPES = {"s3": "datastore"}
+PASS = b'{"status":"pass"}'
 CRITICAL_VALUES = {"1": True, "true": True, "0": False, "false": False}
 
 
@@ -257,7 +258,7 @@ def dependency(request: HttpRequest, name: str) -> HttpResponse:
 
 @require_safe
 def live(request: HttpRequest) -> HttpResponse:
-    return _answer(request, b'{"status": "pass"}', 200)
+    return _answer(request, PASS, 200)
 
 
 # Without SEAHEALTH_READY_MAX_AGE, the prober counts as running when it recorded a probe
@@ -284,4 +285,4 @@ def ready(request: HttpRequest) -> HttpResponse:
         since = timestamp(newest) or "it started"
         reason = f"the prober has recorded nothing since {since} (max age {max_age})"
         return _answer(request, _json({"status": "fail", "output": reason}), 503)
-    return _answer(request, b'{"status": "pass"}', 200)
+    return _answer(request, PASS, 200)
