@@ -17,7 +17,7 @@ import yaml
 from django.db import connection, transaction
 from django.db.models import Max
 
-from probes import exposition, tls
+from probes import exposition, recording, tls
 from probes.declarations import load_declaration, sync
 from probes.models import Dependency, ProbeResult, Rollup, StateVersion
 from probes.rollups import LATENCY_BOUNDS_MS, UPTIME_FIELDS, bucket_start
@@ -29,24 +29,9 @@ GROUPS = ["payments", "identity", "search", "mail", "storage", "chain", "partner
 # Cumulative: 2% down, 5% degraded, 1% never probed yet, the rest up.
 STATUS_SHARES = [("down", 0.02), ("degraded", 0.07), ("unknown", 0.08), ("up", 1.0)]
 # The current state, as recording keeps it (and rollups.refresh_uptimes, the uptimes).
-STATE_FIELDS = [
-    "status",
-    "status_since",
-    "breaker_state",
-    "breaker_opened_at",
-    "last_checked_at",
-    "last_result",
-    "last_latency_ms",
-    "last_error_class",
-    "last_error",
-    "last_warnings",
-    "last_observations",
-    "recent",
-    "totals",
-    # As recording does: a row without its /metrics samples is rendered at every scrape.
-    "metrics_text",
-    *UPTIME_FIELDS,
-]
+# What recording writes (its metrics_text too: a row without it is rendered at every scrape),
+# and the uptimes the prober's refresh would store.
+STATE_FIELDS = [*recording.STATE_FIELDS, *UPTIME_FIELDS]
 CHUNK = 20_000  # objects built, then written, at a time
 
 

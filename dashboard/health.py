@@ -17,8 +17,9 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from functools import cached_property, wraps
 from typing import Any
 
 from django.conf import settings
@@ -201,9 +202,13 @@ def _json(body: Any) -> bytes:
     return json.dumps(body, separators=(",", ":")).encode()
 
 
+def _wants_draft(request: HttpRequest) -> bool:
+    return HEALTH_JSON in request.headers.get("Accept", "")
+
+
 def _answer(request: HttpRequest, body: bytes, status: int) -> HttpResponse:
-    content_type = HEALTH_JSON if HEALTH_JSON in request.headers.get("Accept", "") else None
-    response = HttpResponse(body, status=status, content_type=content_type or "application/json")
+    content_type = HEALTH_JSON if _wants_draft(request) else "application/json"
+    response = HttpResponse(body, status=status, content_type=content_type)
     response["Cache-Control"] = "no-store"
     response["Vary"] = "Accept"
     return response
@@ -214,41 +219,44 @@ def _refusal(request: HttpRequest, status: int, reason: str) -> HttpResponse:
     return _answer(request, _json(body), status)
 
 
-def _unavailable(request: HttpRequest, exc: DatabaseError) -> HttpResponse:
-    return _refusal(request, 503, f"the database does not answer: {exc}")
+def _from_state(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """The view, given the snapshot; a 503 with the reason when the database fails."""
+
+    @require_safe
+    @wraps(view)
+    def answer(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            state = snapshot()
+        except DatabaseError as exc:
+            return _refusal(request, 503, f"the database does not answer: {exc}")
+        return view(request, state, *args, **kwargs)
+
+    return answer
 
 
-@require_safe
-def dependencies(request: HttpRequest) -> HttpResponse:
+@_from_state
+def dependencies(request: HttpRequest, state: Snapshot) -> HttpResponse:
     critical_only = CRITICAL_VALUES.get(request.GET.get("critical", "0").lower())
     if critical_only is None:
         return _refusal(request, 400, "critical must be 1, true, 0 or false")
-    try:
-        state = snapshot()
-    except DatabaseError as exc:
-        return _unavailable(request, exc)
     report = state.critical_report if critical_only else state.report
-    if HEALTH_JSON in request.headers.get("Accept", ""):
+    if _wants_draft(request):
         return _answer(request, report.draft_json, report.code)
     now = timestamp(timezone.now())
     head = f'{{"status":"{report.status}","checked_at":"{now}","dependencies":'.encode()
     return _answer(request, b"".join([head, report.dependencies_json, b"}"]), report.code)
 
 
-@require_safe
-def dependency(request: HttpRequest, name: str) -> HttpResponse:
+@_from_state
+def dependency(request: HttpRequest, state: Snapshot, name: str) -> HttpResponse:
     """One dependency, for a load balancer that cares about that one: 503 while it is down."""
-    try:
-        state = snapshot()
-    except DatabaseError as exc:
-        return _unavailable(request, exc)
     row = state.rows.get(name)
     if row is None and name in state.archived:
         return _refusal(request, 404, f"{name!r} is archived: no longer declared nor probed")
     if row is None:
         return _refusal(request, 404, f"no dependency named {name!r}")
     code = 503 if row["status"] == Status.DOWN else 200
-    if HEALTH_JSON in request.headers.get("Accept", ""):
+    if _wants_draft(request):
         check = draft_check(row)
         body = {"status": check["status"], "checks": {f"{name}:responseTime": [check]}}
     else:
@@ -266,13 +274,9 @@ def live(request: HttpRequest) -> HttpResponse:
 READY_INTERVALS = 3
 
 
-@require_safe
-def ready(request: HttpRequest) -> HttpResponse:
+@_from_state
+def ready(request: HttpRequest, state: Snapshot) -> HttpResponse:
     """Ready: the database answers and the prober recorded a probe recently."""
-    try:
-        state = snapshot()
-    except DatabaseError as exc:
-        return _unavailable(request, exc)
     if not state.rows:
         body = {"status": "pass", "output": "no dependencies declared"}
         return _answer(request, _json(body), 200)

@@ -90,17 +90,11 @@ def exposition_text() -> str:
 
 def _uptimes(rows: list[tuple[Any, ...]]) -> list[str]:
     lines = [UPTIME.header()]
-    name_1d, name_7d, name_30d = (
-        f'{UPTIME.name}{{{{{{}},window="{w}"}}}} ' for w in WINDOWS.values()
-    )
-    for _, name, kind, uptime_24h, uptime_7d, uptime_30d, _ in rows:
+    for _, name, kind, *shares, _ in rows:
         labels = f'dependency="{exposition.label_value(name)}",kind="{kind}"'
-        if uptime_24h is not None:
-            lines.append(f"{name_1d.format(labels)}{uptime_24h!r}\n")
-        if uptime_7d is not None:
-            lines.append(f"{name_7d.format(labels)}{uptime_7d!r}\n")
-        if uptime_30d is not None:
-            lines.append(f"{name_30d.format(labels)}{uptime_30d!r}\n")
+        for window, share in zip(WINDOWS.values(), shares, strict=True):
+            if share is not None:
+                lines.append(f'{UPTIME.name}{{{labels},window="{window}"}} {share!r}\n')
     return lines
 
 

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
-from collections.abc import Iterator
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,8 +17,53 @@ from django.conf import settings
 from tests.certificates import self_signed, server_context
 from tests.servers import HangingServer, LocalHTTPServer
 
+ROOT = Path(__file__).resolve().parents[1]
 CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 REDIS_URL = os.environ.get("SEAHEALTH_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def missing(reason: str) -> NoReturn:
+    """A tool or peer the test needs is not here: skip with the reason; with CI=true, which
+    must run everything it claims to, fail."""
+    if CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+def load_settings(shows: str = "s.SECRET_KEY", **env: str) -> subprocess.CompletedProcess[str]:
+    """Import the settings in a fresh interpreter with `env` on top of a clean environment;
+    it prints `shows`, an expression of the settings `s`."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SEAHEALTH_", "DEBUG"))}
+    script = f"import django; django.setup(); from django.conf import settings as s; print({shows})"
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "seahealth.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def entry_problems(entry: str) -> list[str]:
+    """The problems of a declaration of one entry, `entry` being YAML flow mapping content
+    (`name: api, kind: http, url: ...`), as "field: message" lines; [] when it is good."""
+    from probes.declarations import DeclarationError, parse_declaration  # after Django is set up
+
+    try:
+        parse_declaration(f"dependencies:\n  - {{{entry}}}\n", "dependencies.yaml")
+    except DeclarationError as exc:
+        return [f"{problem.field}: {problem.message}" for problem in exc.problems]
+    return []
+
+
+def wait_for(condition: Callable[[], bool], seconds: float = 15) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -66,6 +116,15 @@ def _health_snapshot_forgotten() -> None:
     from dashboard.health import forget_snapshot  # after Django is set up
 
     forget_snapshot()
+
+
+@pytest.fixture
+def promtool() -> str:
+    """Prometheus' promtool, from Debian's prometheus package (make test installs it)."""
+    path = shutil.which("promtool")
+    if path is None:
+        missing("promtool is not installed (as root, make test installs Debian's prometheus)")
+    return path
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ unit tests, and the rules select series that /metrics really exports."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -18,11 +17,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from probes.outcomes import ErrorClass, Outcome
 from probes.recording import record
 from probes.scheduler import job_for
-from tests.conftest import CI
 from tests.factories import T0, make_dependency
 
 PROMETHEUS_DIR = Path(settings.BASE_DIR) / "deploy" / "prometheus"
-PROMTOOL = shutil.which("promtool")
 PROMTOOL_TIMEOUT = 60
 # A seahealth series in a rule's expression, with its label matchers when it has any.
 SELECTOR = re.compile(r"\b(seahealth_[a-zA-Z0-9_]+)\s*(?:\{([^}]*)\})?")
@@ -31,16 +28,6 @@ EXACT_MATCHER = re.compile(r'\b([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"([^"]*)"')
 LABEL_IN_TEMPLATE = re.compile(r"\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)")
 # Labels Prometheus adds to every scraped series.
 TARGET_LABELS = {"job", "instance"}
-
-
-@pytest.fixture
-def promtool() -> str:
-    if PROMTOOL is None:
-        reason = "promtool is not installed (as root, make test installs Debian's prometheus)"
-        if CI:
-            pytest.fail(f"CI=true but {reason}")
-        pytest.skip(reason)
-    return PROMTOOL
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from probes import rollups
 from probes.declarations import DeclarationWatcher
 from probes.embedded import EmbeddedProber, Every
 from probes.models import Dependency, Period, ProbeResult, Rollup
+from tests.conftest import wait_for
 from tests.databases import subprocess_env
 from tests.factories import make_dependency
 
@@ -39,14 +40,6 @@ def http_entry(name: str, url: str, timeout: str = "1s", interval: str = "1s") -
 
 def write(path: Path, *entries: str) -> None:
     path.write_text("dependencies:\n" + "".join(entries))
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 @pytest.mark.django_db(transaction=True)

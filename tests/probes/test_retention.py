@@ -1,16 +1,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import subprocess
-import sys
 import threading
-import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from io import StringIO
-from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -27,9 +21,13 @@ from probes.management.commands.prune_history import Command as PruneHistory
 from probes.models import BreakerTransition, Dependency, Period, ProbeResult, Rollup
 from probes.outcomes import ErrorClass, Outcome
 from probes.tasks import prune_history
+from tests.conftest import load_settings, wait_for
 from tests.factories import T0, make_dependency
 
-ROOT = Path(__file__).resolve().parents[2]
+# What the retention settings load as, in seconds.
+RETENTIONS = (
+    "s.SEAHEALTH_RAW_RETENTION.total_seconds(), s.SEAHEALTH_ROLLUP_RETENTION.total_seconds()"
+)
 NOW = T0 + timedelta(seconds=30)
 DAY = timedelta(days=1)
 
@@ -219,25 +217,6 @@ def test_minute_rollups_outlive_a_raw_retention_shorter_than_the_24h_chart(setti
     }
 
 
-def load_settings(**env: str) -> subprocess.CompletedProcess[str]:
-    """Import the settings in a fresh interpreter (as tests/test_settings.py does)."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SEAHEALTH_", "DEBUG"))}
-    script = (
-        "import django; django.setup(); from django.conf import settings as s; "
-        "print(s.SEAHEALTH_RAW_RETENTION.total_seconds(), "
-        "s.SEAHEALTH_ROLLUP_RETENTION.total_seconds())"
-    )
-    return subprocess.run(
-        [sys.executable, "-c", script],
-        cwd=ROOT,
-        env={**base, "DJANGO_SETTINGS_MODULE": "seahealth.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 class TestSettings:
     @pytest.mark.parametrize(
         ("env", "seconds"),
@@ -254,7 +233,7 @@ class TestSettings:
         ],
     )
     def test_retentions_are_durations(self, env, seconds) -> None:
-        loaded = load_settings(**env)
+        loaded = load_settings(RETENTIONS, **env)
         assert loaded.returncode == 0, loaded.stderr
         assert tuple(float(s) for s in loaded.stdout.split()) == seconds
 
@@ -285,7 +264,7 @@ class TestSettings:
         ],
     )
     def test_a_bad_retention_fails_at_start_with_its_name(self, env, message) -> None:
-        loaded = load_settings(**env)
+        loaded = load_settings(RETENTIONS, **env)
         assert loaded.returncode != 0
         assert "ImproperlyConfigured" in loaded.stderr
         assert message in loaded.stderr
@@ -375,14 +354,6 @@ def test_every_is_due_at_once_then_an_interval_after_each_start(readings) -> Non
     for reading, due in readings:
         clock.now = reading
         assert every.due() is due, reading
-
-
-def wait_for(condition: Callable[[], bool], seconds: float = 15) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 @pytest.mark.django_db(transaction=True)

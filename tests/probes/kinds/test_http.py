@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from probes.declarations import DeclarationError, parse_declaration
+from probes.declarations import parse_declaration
 from probes.engine import Job, run_batch
 from probes.outcomes import ErrorClass, Outcome, Result
 from tests.certificates import self_signed, server_context
+from tests.conftest import entry_problems
 from tests.servers import LocalHTTPServer, Route, unused_port
 
 
@@ -290,15 +291,7 @@ class TestRequest:
 class TestDeclaration:
     @staticmethod
     def parse(fields: str) -> list[str]:
-        """The problems with one http entry made of `fields` (YAML flow mapping content)."""
-        text = (
-            f"dependencies:\n  - {{name: api, kind: http, url: 'https://x.example/h', {fields}}}\n"
-        )
-        try:
-            parse_declaration(text, "deps.yaml")
-        except DeclarationError as exc:
-            return [f"{p.field}: {p.message}" for p in exc.problems]
-        return []
+        return entry_problems(f"name: api, kind: http, url: 'https://x.example/h', {fields}")
 
     def test_every_field_read(self) -> None:
         text = """

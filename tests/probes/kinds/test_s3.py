@@ -30,11 +30,12 @@ from moto.server import ThreadedMotoServer
 from werkzeug.serving import make_server
 
 from probes import tls
-from probes.declarations import DeclarationError, parse_declaration
+from probes.declarations import parse_declaration
 from probes.engine import Job, run_batch
 from probes.kinds import s3
 from probes.outcomes import ErrorClass, Outcome, Result
 from tests.certificates import self_signed, server_context
+from tests.conftest import entry_problems
 from tests.servers import HangingServer, unused_port
 
 BUCKET = "sea-documents"  # in eu-west-1
@@ -468,11 +469,7 @@ def test_an_untrusted_certificate_is_a_tls_error(moto: Moto, tls_moto: tuple[str
 
 
 def parse(fields: str) -> list[str]:
-    try:
-        parse_declaration(f"dependencies:\n  - {{name: docs, kind: s3, {fields}}}\n", "d.yaml")
-    except DeclarationError as exc:
-        return [f"{p.field}: {p.message}" for p in exc.problems]
-    return []
+    return entry_problems(f"name: docs, kind: s3, {fields}")
 
 
 def test_reads_every_field_and_keeps_placeholders() -> None:

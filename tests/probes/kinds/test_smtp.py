@@ -16,11 +16,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
-from probes.declarations import DeclarationError, parse_declaration
+from probes.declarations import parse_declaration
 from probes.engine import Job, run_batch
 from probes.kinds import smtp
 from probes.outcomes import ErrorClass, Outcome, Result
 from tests.certificates import self_signed, server_context
+from tests.conftest import entry_problems
 from tests.servers import HangingServer, unused_port
 
 USER, PASSWORD = "monitor", "correct-horse-battery"
@@ -433,13 +434,7 @@ def test_a_probe_cut_by_its_deadline_hangs_up(smtp_server) -> None:
 
 
 def parse(fields: str) -> list[str]:
-    """The problems with one smtp entry made of `fields` (YAML flow mapping content)."""
-    text = f"dependencies:\n  - {{name: mailer, kind: smtp, {fields}}}\n"
-    try:
-        parse_declaration(text, "deps.yaml")
-    except DeclarationError as exc:
-        return [f"{p.field}: {p.message}" for p in exc.problems]
-    return []
+    return entry_problems(f"name: mailer, kind: smtp, {fields}")
 
 
 def test_reads_every_field_and_keeps_placeholders() -> None:
