@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,12 +19,13 @@ from typing import Any
 
 import yaml
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, models, transaction
 from django.utils import timezone
 
 from probes import located_yaml
 from probes.breaker import Policy
-from probes.fields import Fields, Problem
+from probes.excerpts import excerpt, shorten
+from probes.fields import Fields, Problem, text_problem
 from probes.kinds import KINDS
 from probes.models import Dependency, StateVersion
 
@@ -48,6 +50,12 @@ DEFAULT_TIMEOUT = 5.0
 SHORTEST_INTERVAL = 1.0
 DEFAULT_CERT_EXPIRY_WARN = 14 * 86400.0
 GROUP_MAX_LENGTH = Dependency._meta.get_field("group").max_length
+CA_FILE_MAX_LENGTH = Dependency._meta.get_field("ca_file").max_length
+# Consecutive results before the breaker moves: more is never meant.
+LARGEST_THRESHOLD = 1000
+# A declaration larger than this is refused before it is parsed: 10,000 dependencies of
+# several fields each take 2.5 MB.
+LARGEST_FILE = 8 * 1024 * 1024
 
 
 class DeclarationError(Exception):
@@ -97,19 +105,32 @@ class DependencySpec:
 
 def load_declaration(path: Path) -> list[DependencySpec]:
     try:
-        data = path.read_bytes()
+        data = read_bytes(path)
     except OSError as exc:
-        problem = Problem(str(path), "the file", None, f"cannot read it: {exc}")
+        problem = _file_problem(str(path), f"cannot read it: {exc.strerror or exc}")
         raise DeclarationError([problem]) from exc
-    return parse_declaration(_decode(data, str(path)), str(path))
+    return parse_declaration(decode(data, str(path)), str(path))
 
 
-def _decode(data: bytes, source: str) -> str:
+def read_bytes(path: Path) -> bytes:
+    """The file's bytes, and one more if it is larger than LARGEST_FILE (never all of it)."""
+    with path.open("rb") as file:
+        return file.read(LARGEST_FILE + 1)
+
+
+def decode(data: bytes, source: str) -> str:
+    """The text of a declaration file; DeclarationError when it is too large or not UTF-8."""
+    if len(data) > LARGEST_FILE:
+        problem = f"it is larger than {LARGEST_FILE // 1024**2} MiB: refused unread"
+        raise DeclarationError([_file_problem(source, problem)])
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        problem = Problem(source, "the file", None, f"cannot read it: {exc}")
-        raise DeclarationError([problem]) from exc
+        raise DeclarationError([_file_problem(source, f"cannot read it: {exc}")]) from exc
+
+
+def _file_problem(source: str, message: str) -> Problem:
+    return Problem(source, "the file", None, message)
 
 
 def parse_declaration(text: str, source: str) -> list[DependencySpec]:
@@ -170,9 +191,13 @@ def parse_declaration(text: str, source: str) -> list[DependencySpec]:
 def _yaml_problem(exc: yaml.YAMLError, source: str) -> Problem:
     mark = getattr(exc, "problem_mark", None)
     where = f"column {mark.column + 1}" if mark else "the file"
-    reason = getattr(exc, "problem", None) or str(exc)
+    # libyaml's "did not find expected ',' or ']'" says no more than PyYAML's "expected".
+    reason = (getattr(exc, "problem", None) or str(exc)).removeprefix("did not find ")
     context = getattr(exc, "context", None)
-    message = f"not valid YAML: {reason}" + (f" ({context})" if context else "")
+    if isinstance(exc, located_yaml.LimitError):
+        message = f"refused: {reason}"
+    else:
+        message = f"not valid YAML: {reason}" + (f" ({context})" if context else "")
     return Problem(source, where, None, message, mark.line + 1 if mark else None)
 
 
@@ -215,7 +240,8 @@ def _parse_entry(
 
     name = fields.string("name", pattern=NAME, pattern_help=_NAME_HELP)
     if isinstance(fields.string("kind"), str) and kind is None:
-        fields.problem("kind", f"unknown kind {kind_name!r} (known kinds: {', '.join(KINDS)})")
+        known = ", ".join(KINDS)
+        fields.problem("kind", f"unknown kind {excerpt(kind_name)} (known kinds: {known})")
     common = _read_common(fields)
     target = kind.parse(fields) if kind else None
     known = COMMON_FIELDS + (own if kind else _all_kind_fields())
@@ -225,7 +251,10 @@ def _parse_entry(
             fields.unknown(key, known)
     if len(problems) > before:
         return None
-    return DependencySpec(name=name, kind=kind_name, target=target, **common)
+    spec = DependencySpec(name=name, kind=kind_name, target=target, **common)
+    for field, problem in unstorable(spec.row_values()):
+        fields.problem(field, f"cannot be stored: {problem}")
+    return None if len(problems) > before else spec
 
 
 _NAME_HELP = (
@@ -247,14 +276,16 @@ def _read_common(fields: Fields) -> dict[str, Any]:
     policy = Policy()
     if breaker is not None:
         policy = Policy(
-            failure_threshold=breaker.integer("failure_threshold", 3, minimum=1),
+            failure_threshold=breaker.integer(
+                "failure_threshold", 3, minimum=1, maximum=LARGEST_THRESHOLD
+            ),
             recovery_timeout=breaker.duration("recovery_timeout", 60.0),
-            success_threshold=breaker.integer("success_threshold", 1, minimum=1),
+            success_threshold=breaker.integer(
+                "success_threshold", 1, minimum=1, maximum=LARGEST_THRESHOLD
+            ),
         )
         breaker.reject_unread()
-    group = fields.string("group", "")
-    if isinstance(group, str) and len(group) > GROUP_MAX_LENGTH:
-        fields.problem("group", f"is longer than {GROUP_MAX_LENGTH} characters")
+    group = fields.string("group", "", longest=GROUP_MAX_LENGTH)
     max_latency = fields.duration("max_latency", None)
     if isinstance(max_latency, float) and isinstance(timeout, float) and max_latency >= timeout:
         fields.problem("max_latency", "must be shorter than the timeout, or it can never apply")
@@ -265,7 +296,7 @@ def _read_common(fields: Fields) -> dict[str, Any]:
         "timeout": timeout,
         "policy": policy,
         "max_latency": max_latency,
-        "ca_file": fields.string("ca_file", ""),
+        "ca_file": fields.string("ca_file", "", longest=CA_FILE_MAX_LENGTH),
         "cert_expiry_warn": fields.duration("cert_expiry_warn", DEFAULT_CERT_EXPIRY_WARN),
     }
 
@@ -280,8 +311,9 @@ def _all_kind_fields() -> tuple[str, ...]:
 
 def _where(index: int, entry: Any) -> str:
     name = entry.get("name") if isinstance(entry, Mapping) else None
-    label = f" '{name}'" if isinstance(name, str) else ""
-    return f"entry {index}{label}"
+    if not isinstance(name, str):
+        return f"entry {index}"
+    return f"entry {index} " + (f"'{name}'" if not text_problem(name, 100) else excerpt(name))
 
 
 def _line(entry: Any, field: str | None = None) -> int | None:
@@ -384,6 +416,62 @@ _SYNCED_FIELDS = (
 )
 
 
+# What the database's columns hold: PostgreSQL's integer, and JSON numbers Python writes back
+# exactly. No text column or JSON string holds NUL (PostgreSQL refuses it).
+_COLUMN_INTEGERS = range(0, 2**31)
+_JSON_INTEGERS = range(-(2**63), 2**63)
+
+
+def unstorable(values: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, why) for each value the Dependency columns could not hold.
+
+    The fields' own checks refuse all of these first, with better words; this is the last
+    guard between a declaration and a sync that the database would fail, which would
+    otherwise stop every probe (DataError) or the prober (OverflowError)."""
+    problems = []
+    for name, value in values.items():
+        column = Dependency._meta.get_field(name)
+        if isinstance(column, models.CharField) and len(value) > column.max_length:
+            problems.append((name, f"longer than {column.max_length} characters"))
+        elif isinstance(column, models.IntegerField) and value not in _COLUMN_INTEGERS:
+            problems.append(
+                (name, f"outside {_COLUMN_INTEGERS.start}..{_COLUMN_INTEGERS.stop - 1}")
+            )
+        elif isinstance(column, models.JSONField):
+            problem = _json_problem(value)
+            if problem:
+                problems.append((name, problem))
+        if isinstance(value, str) and "\x00" in value:
+            problems.append((name, "holds a NUL character"))
+    return problems
+
+
+def _json_problem(value: Any) -> str | None:
+    """Why `value` is not JSON that both databases store and give back as it was, or None."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list | tuple):
+            pending.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return "holds a NUL character"
+        elif isinstance(item, bool) or item is None:
+            continue
+        elif isinstance(item, int):
+            if item not in _JSON_INTEGERS:
+                return "holds an integer outside 64 bits"
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                return "holds a number that is not finite"
+        else:
+            return f"holds a {type(item).__name__}, which JSON has not"
+    return None
+
+
 def _apply(row: Dependency, values: dict[str, Any], now: datetime) -> bool:
     if row.interval != values["interval"]:
         # A shorter interval takes effect now, not after the old, longer wait.
@@ -419,11 +507,14 @@ class DeclarationWatcher:
         return cls(Path(settings.SEAHEALTH_DEPENDENCIES))
 
     def sync_if_changed(self) -> SyncReport | None:
-        """The sync's report when the file changed and was accepted; None otherwise."""
+        """The sync's report when the file changed and was accepted; None otherwise.
+
+        Never raises: whatever goes wrong, the rows stay as the last accepted declaration
+        left them, and the prober goes on probing them."""
         # Read and hashed every time: a file of a thousand entries takes well under a
         # millisecond, and no same-size edit within one clock tick can slip through.
         try:
-            data = self.path.read_bytes()
+            data = read_bytes(self.path)
         except OSError as exc:
             # Forget the last version: when the file is back, even unchanged, it is synced
             # again, and that clears this problem.
@@ -432,14 +523,30 @@ class DeclarationWatcher:
         digest = hashlib.sha256(data).hexdigest()
         if digest == self._digest:
             return None
-        try:
-            specs = parse_declaration(_decode(data, str(self.path)), str(self.path))
-        except DeclarationError as exc:
-            self._digest = digest
-            return self._refused(str(exc))
-        # A database error propagates and leaves the file unmarked, so the next call retries.
-        report = sync(specs)
+        # Marked before it is read: a file refused once is not read again until it changes.
         self._digest = digest
+        source = str(self.path)
+        try:
+            specs = parse_declaration(decode(data, source), source)
+        except DeclarationError as exc:
+            return self._refused(str(exc))
+        except Exception as exc:  # a bug in reading must not stop the prober
+            log.exception("reading %s crashed (a bug in seahealth)", self.path)
+            return self._refused(f"{self.path}: declaration refused: {_failure(exc)}")
+        try:
+            report = sync(specs)
+        except (OperationalError, InterfaceError) as exc:
+            # The database is away or busy, not the declaration wrong: try again next time.
+            self._digest = None
+            return self._refused(
+                f"{self.path}: not synced yet, the database is unavailable ({_failure(exc)})"
+            )
+        except Exception as exc:  # whatever the database refuses is a refusal
+            log.exception("the database refused %s", self.path)
+            return self._refused(
+                f"{self.path}: declaration refused, the database could not store it "
+                f"({_failure(exc)}); nothing was changed"
+            )
         self.last_problem = None
         if report.changed:
             log.info("%s synced: %s", self.path, report)
@@ -450,3 +557,7 @@ class DeclarationWatcher:
             log.error("%s\nStill probing the dependencies declared before.", problem)
         self.last_problem = problem
         return None
+
+
+def _failure(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {shorten(str(exc))}"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from probes.durations import parse_duration
+from probes.excerpts import excerpt
 from probes.placeholders import PLACEHOLDER
 
 
@@ -47,13 +48,32 @@ _SIZE_UNITS = {
     "gb": 1000**3,
     "gib": 1024**3,
 }
+# The bounds every value of a declaration is held to, unless its field sets tighter ones
+# (README, "Limits"): whatever passes them, the database can hold.
 # A year: longer is a typo, and past what a timedelta column holds comfortably.
 LONGEST_DURATION = 365 * 86400.0
+SHORTEST_DURATION = 0.001  # a timedelta keeps microseconds: less would be stored as zero
+LONGEST_STRING = 1000
+LONGEST_LIST = 50  # items in a list, or names in a mapping such as headers
+LONGEST_NAME = 200  # of a name in such a mapping
+LARGEST_INTEGER = 2**31 - 1  # an integer column's
+LARGEST_SIZE = 64 * 1024**2
+# Control characters: none in a line of text, tab and line breaks in text of several lines.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
-def _shown(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+def text_problem(value: str, longest: int = LONGEST_STRING, lines: bool = False) -> str | None:
+    """Why a string cannot be declared (too long, a control character), or None."""
+    if len(value) > longest:
+        return f"is longer than {longest} characters ({len(value)})"
+    found = (_CONTROL_IN_TEXT if lines else _CONTROL).search(value)
+    if found:
+        return f"holds the control character {found[0]!r} (at character {found.start() + 1})"
+    return None
+
+
+_shown = excerpt
 
 
 class Fields:
@@ -100,6 +120,15 @@ class Fields:
             return False, None if default is _MISSING else default
         return given, value
 
+    def _text(self, name: str, default: Any, longest: int, lines: bool = False) -> tuple[bool, Any]:
+        """A string field, refused when too long or holding control characters."""
+        given, value = self._typed(name, default, str, "a string")
+        problem = text_problem(value, longest, lines) if given else None
+        if problem:
+            self.problem(name, problem)
+            return False, None if default is _MISSING else default
+        return given, value
+
     def string(
         self,
         name: str,
@@ -108,8 +137,11 @@ class Fields:
         choices: Collection[str] | None = None,
         pattern: re.Pattern[str] | None = None,
         pattern_help: str = "",
+        longest: int = LONGEST_STRING,
+        lines: bool = False,
     ) -> Any:
-        given, value = self._typed(name, default, str, "a string")
+        """A string; `lines` allows tabs and line breaks (a request body, say)."""
+        given, value = self._text(name, default, longest, lines)
         if not given:
             return value
         if choices is not None and value not in choices:
@@ -121,10 +153,21 @@ class Fields:
     def boolean(self, name: str, default: Any = _MISSING) -> Any:
         return self._typed(name, default, bool, "true or false")[1]
 
-    def integer(self, name: str, default: Any = _MISSING, *, minimum: int | None = None) -> Any:
+    def integer(
+        self,
+        name: str,
+        default: Any = _MISSING,
+        *,
+        minimum: int | None = None,
+        maximum: int = LARGEST_INTEGER,
+    ) -> Any:
         given, value = self._typed(name, default, int, "an integer")
         if given and minimum is not None and value < minimum:
-            self.problem(name, f"must be at least {minimum}, got {value}")
+            self.problem(name, f"must be at least {minimum}, got {_shown(value)}")
+            return None
+        if given and value > maximum:
+            self.problem(name, f"must be at most {maximum}, got {_shown(value)}")
+            return None
         return value
 
     def duration(self, name: str, default: Any = _MISSING) -> Any:
@@ -142,11 +185,14 @@ class Fields:
                 name, f"must be longer than zero and at most {LONGEST_DURATION // 86400:g} days"
             )
             return None
+        if seconds < SHORTEST_DURATION:
+            self.problem(name, "must be at least 1ms")
+            return None
         return seconds
 
     def secret(self, name: str, default: Any = _MISSING) -> Any:
         """A credential: a string that takes its secret from a ${VAR} placeholder."""
-        given, value = self._typed(name, default, str, "a string")
+        given, value = self._text(name, default, LONGEST_STRING)
         if given and not PLACEHOLDER.search(value):
             self.problem(name, WRITE_AS_PLACEHOLDER)
         return value
@@ -156,14 +202,28 @@ class Fields:
         given, value = self._given(name, default)
         if not given:
             return value
-        match = _SIZE.fullmatch(str(value).strip()) if not isinstance(value, bool) else None
+        match = None
+        if isinstance(value, int | str) and not isinstance(value, bool) and len(str(value)) < 30:
+            match = _SIZE.fullmatch(str(value).strip())
         if not match or float(match[1]) <= 0:
             self.problem(name, f"{_shown(value)} is not a size (use bytes, or 512KiB, 1MiB, 10MB)")
             return None
-        return int(float(match[1]) * _SIZE_UNITS[(match[2] or "B").lower()])
+        size = int(float(match[1]) * _SIZE_UNITS[(match[2] or "B").lower()])
+        if size > LARGEST_SIZE:
+            self.problem(name, f"must be at most {LARGEST_SIZE // 1024**2}MiB")
+            return None
+        return size
 
-    def integers(self, name: str, default: Any = _MISSING) -> Any:
-        """A list of integers; a single integer is a list of one."""
+    def integers(
+        self,
+        name: str,
+        default: Any = _MISSING,
+        *,
+        minimum: int = -LARGEST_INTEGER - 1,
+        maximum: int = LARGEST_INTEGER,
+        out_of_range: str = "",
+    ) -> Any:
+        """A list of integers from `minimum` to `maximum`; a single integer is a list of one."""
         given, value = self._given(name, default)
         if not given:
             return value
@@ -173,9 +233,19 @@ class Fields:
         ):
             self.problem(name, f"expected an integer or a list of integers, got {_shown(value)}")
             return None
+        if len(items) > LONGEST_LIST:
+            self.problem(name, f"lists more than {LONGEST_LIST} values")
+            return None
+        for item in items:
+            if not minimum <= item <= maximum:
+                why = out_of_range or f"is not from {minimum} to {maximum}"
+                self.problem(name, f"{_shown(item)} {why}")
+                return None
         return items
 
-    def string_map(self, name: str, default: Any = _MISSING) -> Any:
+    def string_map(
+        self, name: str, default: Any = _MISSING, *, longest: int = LONGEST_STRING
+    ) -> Any:
         given, value = self._given(name, default)
         if not given:
             return value
@@ -185,7 +255,17 @@ class Fields:
         ):
             self.problem(name, f"expected a mapping of names to strings, got {_shown(value)}")
             return None
-        return {k: str(v) for k, v in value.items()}
+        if len(value) > LONGEST_LIST:
+            self.problem(name, f"names more than {LONGEST_LIST} values")
+            return None
+        for key, item in value.items():
+            problem = text_problem(key, LONGEST_NAME) or (
+                text_problem(item, longest) if isinstance(item, str) else _number_problem(item)
+            )
+            if problem:
+                self.problem(name, f"{_shown(key)} {problem}")
+                return None
+        return {key: str(item) for key, item in value.items()}
 
     def section(self, name: str) -> Fields | None:
         """A nested mapping (like `breaker:`), read with the same collector."""
@@ -204,9 +284,16 @@ class Fields:
         for key in self.unread():
             self.unknown(key, known)
 
-    def unknown(self, key: str, known: Collection[str] = ()) -> None:
+    def unknown(self, key: Any, known: Collection[str] = ()) -> None:
         # Never the key itself: `name` is a known field, yet not one that defaults may set.
         candidates = sorted({*self._read, *known} - {key})
-        close = difflib.get_close_matches(str(key), candidates, n=1)
+        label = key if isinstance(key, str) and not text_problem(key, 60) else _shown(key)
+        close = difflib.get_close_matches(label, candidates, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        self.problem(str(key), f"unknown field{hint}")
+        self.problem(label, f"unknown field{hint}")
+
+
+def _number_problem(value: float) -> str | None:
+    if isinstance(value, int) and value.bit_length() > 64:
+        return "is a number too large to be a value here"
+    return None

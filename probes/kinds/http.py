@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -13,12 +14,17 @@ import httpx
 from probes import tls
 from probes.classify import classify_network_error
 from probes.context import ProbeContext
-from probes.fields import WRITE_AS_PLACEHOLDER, Fields
+from probes.excerpts import excerpt
+from probes.fields import LONGEST_LIST, WRITE_AS_PLACEHOLDER, Fields, text_problem
 from probes.outcomes import ErrorClass, Outcome, ProbeError, Step
 from probes.placeholders import PLACEHOLDER
 from probes.redaction import is_secret_name, literal_secrets_in_url, redact_url
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+LONGEST_URL = 4096
+LONGEST_HEADER = 8192  # what most servers take on one header line
+LONGEST_BODY = 64 * 1024
+LONGEST_JSON_PATH = 200
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 MAX_REDIRECTS = 5
 _URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*)://[^/\s]+(/\S*)?", re.IGNORECASE)
@@ -43,10 +49,13 @@ class Spec:
 def parse(fields: Fields) -> Spec:
     url = check_url(fields, "url", ("http", "https"))
     headers = read_headers(fields)
-    expect_status = fields.integers("expect_status", None)
-    for status in expect_status or ():
-        if not 100 <= status <= 599:
-            fields.problem("expect_status", f"{status} is not an HTTP status code (100-599)")
+    expect_status = fields.integers(
+        "expect_status",
+        None,
+        minimum=100,
+        maximum=599,
+        out_of_range="is not an HTTP status code (100-599)",
+    )
     basic_auth = None
     section = fields.section("basic_auth") if "basic_auth" in fields.data else None
     if section is not None:
@@ -64,9 +73,9 @@ def parse(fields: Fields) -> Spec:
         url=url,
         method=fields.string("method", "GET", choices=METHODS),
         headers=headers,
-        body=fields.string("body", None),
+        body=fields.string("body", None, longest=LONGEST_BODY, lines=True),
         expect_status=expect_status,
-        expect_body=fields.string("expect_body", None),
+        expect_body=fields.string("expect_body", None, lines=True),
         expect_json=_read_expect_json(fields),
         basic_auth=basic_auth,
         bearer_token=bearer_token,
@@ -77,7 +86,7 @@ def parse(fields: Fields) -> Spec:
 
 def check_url(fields: Fields, name: str, schemes: tuple[str, ...], required: bool = True) -> Any:
     """A URL field: one of `schemes`, or from the environment; never a written-out secret."""
-    url = fields.string(name) if required else fields.string(name, None)
+    url = fields.string(name, *(() if required else (None,)), longest=LONGEST_URL)
     if not isinstance(url, str):
         return url
     match = _URL.fullmatch(url)
@@ -85,14 +94,14 @@ def check_url(fields: Fields, name: str, schemes: tuple[str, ...], required: boo
     if not url.startswith("${") and not (match and match["scheme"].lower() in schemes):
         *others, last = [f"{scheme}://" for scheme in schemes]
         wanted = f"{', '.join(others)} or {last}" if others else last
-        fields.problem(name, f"{url!r} is not an {wanted} URL")
+        fields.problem(name, f"{excerpt(url)} is not an {wanted} URL")
     for secret in literal_secrets_in_url(url):
         fields.problem(name, f"{secret} must not be written out: {WRITE_AS_PLACEHOLDER}")
     return url
 
 
 def read_headers(fields: Fields) -> dict[str, str]:
-    headers = fields.string_map("headers", {}) or {}
+    headers = fields.string_map("headers", {}, longest=LONGEST_HEADER) or {}
     for name, value in headers.items():
         if is_secret_name(name) and not PLACEHOLDER.search(value):
             fields.problem("headers", f"header '{name}' {WRITE_AS_PLACEHOLDER}")
@@ -104,14 +113,38 @@ def _read_expect_json(fields: Fields) -> dict[str, Any] | None:
     if expect_json is None:
         return None
     if not isinstance(expect_json, dict) or not all(
-        isinstance(path, str) and _JSON_PATH.fullmatch(path) for path in expect_json
+        isinstance(path, str)
+        and not text_problem(path, LONGEST_JSON_PATH)
+        and _JSON_PATH.fullmatch(path)
+        for path in expect_json
     ):
         fields.problem("expect_json", "expected a mapping of dotted paths to values (status: ok)")
         return None
-    if any(isinstance(value, dict | list) for value in expect_json.values()):
-        fields.problem("expect_json", "expected values are strings, numbers, true, false or null")
+    if len(expect_json) > LONGEST_LIST:
+        fields.problem("expect_json", f"names more than {LONGEST_LIST} paths")
         return None
+    for path, value in expect_json.items():
+        if value is not None and not isinstance(value, str | int | float):
+            fields.problem(
+                "expect_json", "expected values are strings, numbers, true, false or null"
+            )
+            return None
+        problem = _json_value_problem(value)
+        if problem:
+            fields.problem("expect_json", f"the value of {path} {problem}")
+            return None
     return dict(expect_json)
+
+
+def _json_value_problem(value: str | float | None) -> str | None:
+    """Why a scalar cannot be an expected JSON value, or None."""
+    if isinstance(value, str):
+        return text_problem(value, lines=True)
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return None if -(2**63) <= value < 2**63 else "is a number too large to compare"
+    return None if math.isfinite(value) else "is not a finite number"
 
 
 def describe(spec: Spec) -> str:

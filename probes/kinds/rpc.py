@@ -19,6 +19,9 @@ from probes.kinds.http import check_url, read_headers
 from probes.outcomes import ErrorClass, Outcome, ProbeError
 from probes.redaction import redact_url
 
+# EIP-2294's bound on chain ids, within what a JSON number keeps exactly.
+LARGEST_CHAIN_ID = 2**53 - 1
+
 
 @dataclass(frozen=True, kw_only=True)
 class Spec:
@@ -33,7 +36,7 @@ def parse(fields: Fields) -> Spec:
     return Spec(
         url=check_url(fields, "url", ("http", "https", "ws", "wss")),
         headers=read_headers(fields),
-        chain_id=fields.integer("chain_id", None, minimum=1),
+        chain_id=fields.integer("chain_id", None, minimum=1, maximum=LARGEST_CHAIN_ID),
         max_block_age=fields.duration("max_block_age", None),
     )
 

@@ -15,12 +15,14 @@ import aiosmtplib
 from probes import tls
 from probes.classify import causes, classify_network_error
 from probes.context import ProbeContext
+from probes.excerpts import excerpt
 from probes.fields import Fields
 from probes.outcomes import ErrorClass, Outcome, ProbeError
 
 TLS_MODES = ("none", "starttls", "implicit")
 DEFAULT_PORTS = {"none": 25, "starttls": 587, "implicit": 465}
 BANNER_LENGTH = 200
+LONGEST_HOST = 255  # a DNS name's limit; for a user name, as many
 # A host name or an address literal ([192.0.2.1], [IPv6:2001:db8::1]), as EHLO takes it.
 _EHLO_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[A-Za-z0-9.:]+\]")
 # A name or an address: not a URL, no userinfo, no spaces.
@@ -41,14 +43,13 @@ class Spec:
 
 
 def parse(fields: Fields) -> Spec:
-    host = fields.string("host")
+    host = fields.string("host", longest=LONGEST_HOST)
     if isinstance(host, str) and not _HOST.fullmatch(host):
-        fields.problem("host", f"{host!r} is not a host name or address (no scheme or path)")
+        fields.problem("host", f"{excerpt(host)} is not a host name or address (no scheme or path)")
     mode = fields.string("tls", "starttls", choices=TLS_MODES)
-    port = fields.integer("port", DEFAULT_PORTS.get(mode, DEFAULT_PORTS["starttls"]), minimum=1)
-    if isinstance(port, int) and port > 65535:
-        fields.problem("port", f"must be at most 65535, got {port}")
-    username = fields.string("username", None)
+    default_port = DEFAULT_PORTS.get(mode, DEFAULT_PORTS["starttls"])
+    port = fields.integer("port", default_port, minimum=1, maximum=65535)
+    username = fields.string("username", None, longest=LONGEST_HOST)
     if username == "":
         fields.problem("username", "is empty: leave it out to skip AUTH")
     password = fields.secret("password", None)
@@ -69,6 +70,7 @@ def parse(fields: Fields) -> Spec:
         ehlo_name=fields.string(
             "ehlo_name",
             None,
+            longest=LONGEST_HOST,
             pattern=_EHLO_NAME,
             pattern_help="is not a host name or an address literal like [192.0.2.1]",
         ),
