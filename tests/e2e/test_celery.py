@@ -134,3 +134,32 @@ def test_beat_syncs_the_declaration_when_it_starts_and_keeps_logging(
 
     assert Dependency.objects.active().filter(name=NAME).exists()
     assert f"{declaration} synced: created 1 ({NAME})" in beat.output()
+
+
+def test_dispatch_probes_on_through_hostile_declarations(
+    celery: Celery, declaration: Path, http_server: LocalHTTPServer
+) -> None:
+    entry = f"name: {NAME}, kind: http, url: '{http_server.url()}', interval: 1s, timeout: 1s"
+    declaration.write_text(f"dependencies:\n  - {{{entry}}}\n")
+    worker = celery.worker()
+    celery.beat()
+    hostile = [
+        "breaker: {success_threshold: 2147483648}",  # a DataError on PostgreSQL, once
+        'group: "a\\0b"',  # PostgreSQL refuses NUL in text
+        "ca_file: " + "c" * 501,  # past the column
+    ]
+
+    for fields in [None, *hostile]:
+        if fields is not None:
+            declaration.write_text(f"dependencies:\n  - {{{entry}, {fields}}}\n")
+        probed = ProbeResult.objects.count()
+        deadline = time.monotonic() + PHASE_TIMEOUT
+        while ProbeResult.objects.count() < probed + 2:
+            celery.check_running()
+            if time.monotonic() > deadline:
+                pytest.fail(f"no probes within {PHASE_TIMEOUT:g}s after {fields!r}")
+            time.sleep(0.1)
+
+    assert worker.output().count("declaration refused") >= len(hostile)
+    assert "DataError" not in worker.output()
+    assert Dependency.objects.get(name=NAME).group == ""
