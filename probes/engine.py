@@ -22,7 +22,7 @@ from probes.context import ProbeContext, open_batch
 from probes.durations import format_duration
 from probes.kinds import KINDS
 from probes.outcomes import ErrorClass, Outcome, ProbeError
-from probes.redaction import scrub
+from probes.redaction import Secrets
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +65,11 @@ async def run_batch(
 
 
 async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Outcome:
-    secrets: set[str] = set()
+    secrets = Secrets()
     try:
         kind = KINDS[job.kind]
-        resolved, secrets = placeholders.resolve(job.spec, environ)
+        resolved, substituted = placeholders.resolve(job.spec, environ)
+        secrets = Secrets.of_spec(job.spec, resolved, substituted)
         spec = kind.Spec(**resolved)
         ctx.started = time.perf_counter()
         # The deadline is enforced here, outside the probe: a peer that never answers costs
@@ -90,7 +91,7 @@ async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Ou
         log.error(
             "probe of %s crashed (a bug in seahealth, not in the dependency):\n%s",
             job.name,
-            scrub("".join(traceback.format_exception(exc)), secrets),
+            secrets.scrub("".join(traceback.format_exception(exc))),
         )
         outcome = Outcome(
             error_class=ErrorClass.INTERNAL,
@@ -99,7 +100,7 @@ async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Ou
     return _finish(job, outcome, ctx, secrets)
 
 
-def _finish(job: Job, outcome: Outcome, ctx: ProbeContext, secrets: set[str]) -> Outcome:
+def _finish(job: Job, outcome: Outcome, ctx: ProbeContext, secrets: Secrets) -> Outcome:
     """Stamp time, latency and steps; add the warnings every kind shares; scrub secrets."""
     now = datetime.now(UTC)
     latency = outcome.latency_ms
@@ -115,21 +116,11 @@ def _finish(job: Job, outcome: Outcome, ctx: ProbeContext, secrets: set[str]) ->
             warnings.append(expiry)
     return dataclasses.replace(
         outcome,
-        detail=scrub(outcome.detail, secrets)[:500],
-        warnings=tuple(scrub(w, secrets) for w in warnings),
-        observations={k: _scrub_value(v, secrets) for k, v in outcome.observations.items()},
+        detail=secrets.scrub(outcome.detail)[:500],
+        warnings=tuple(secrets.scrub(warning) for warning in warnings),
+        observations=secrets.scrub_value(outcome.observations),
         # A failure has no latency worth charting: a refusal takes 1 ms, a timeout the timeout.
         latency_ms=round(latency, 3) if outcome.ok else None,
         checked_at=now,
         steps=tuple(ctx.steps),
     )
-
-
-def _scrub_value(value: Any, secrets: set[str]) -> Any:
-    if isinstance(value, str):
-        return scrub(value, secrets)
-    if isinstance(value, Mapping):
-        return {k: _scrub_value(v, secrets) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_scrub_value(v, secrets) for v in value]
-    return value

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit, urlunsplit
 
 from probes.placeholders import PLACEHOLDER
 
@@ -104,12 +107,210 @@ def redact_spec(value: Any, key: str = "") -> Any:
     return value
 
 
+def shown_resolved(declared: Any, resolved: Any, key: str = "") -> Any:
+    """A resolved spec for display, redacted by its structure: a value that held a ${VAR}
+    is shown resolved, but a credential keeps its placeholder, a URL that a ${VAR} begins is
+    shown up to its host, and in one with a ${VAR} further on each ${VAR} is `***`."""
+    if isinstance(declared, Mapping) and isinstance(resolved, Mapping):
+        return {
+            name: shown_resolved(declared.get(name), value, str(name))
+            for name, value in resolved.items()
+        }
+    if isinstance(declared, list | tuple) and isinstance(resolved, list | tuple):
+        return [
+            shown_resolved(before, after, key)
+            for before, after in zip(declared, resolved, strict=False)
+        ]
+    if not isinstance(declared, str) or not PLACEHOLDER.search(declared):
+        return resolved
+    if is_secret_name(key) or not isinstance(resolved, str):
+        return declared
+    if "://" in resolved:
+        return (
+            _up_to_host(resolved)
+            if declared.startswith("${")
+            else PLACEHOLDER.sub(REDACTED, declared)
+        )
+    return resolved
+
+
+def _up_to_host(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return REDACTED
+    host = f"[{host}]" if ":" in host else host
+    userinfo = f"{REDACTED}@" if "@" in parts.netloc else ""
+    rest = f"/{REDACTED}" if parts.path.strip("/") or parts.query or parts.fragment else ""
+    return f"{parts.scheme}://{userinfo}{host}{port}{rest}"
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
-    """`text` with every secret value replaced; longest first, so none survives in part."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= _MIN_SCRUB_LENGTH:
-            text = text.replace(secret, REDACTED)
-    return text
+    """`text` with every secret, in every form a peer may echo it in, replaced."""
+    return Secrets(secrets).scrub(text)
+
+
+# A secret this long is replaced wherever it appears; a shorter one only where it stands
+# alone, so that DEMO_S3_SECRET=demo leaves `s3://demo-documents` as it is.
+_SUBSTRING_LENGTH = 8
+# What continues a word around a short secret: letters, digits, `_` and `-`, and `.` inside
+# a dotted name (not at the end of a sentence).
+_NOT_AFTER_WORD = r"(?<![\w.-])"
+_NOT_BEFORE_WORD = r"(?![\w-]|\.\w)"
+# Where an excerpt was cut: a secret cut there survives as its first characters.
+_CUT = re.compile(r"\.\.\.|\u2026")
+
+
+class Secrets:
+    """The secret values one probe uses, in every form a peer may echo them in: as they are,
+    base64 (alone, and as basic auth or SASL PLAIN send them with a user name),
+    percent-encoded, JSON- and HTML-escaped."""
+
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        forms = {form for value in values if value for form in encodings(value)}
+        self.forms = sorted(
+            (form for form in forms if len(form) >= _MIN_SCRUB_LENGTH), key=len, reverse=True
+        )
+        patterns = [
+            re.escape(form)
+            if len(form) >= _SUBSTRING_LENGTH
+            else _NOT_AFTER_WORD + re.escape(form) + _NOT_BEFORE_WORD
+            for form in self.forms
+        ]
+        self._pattern = re.compile("|".join(patterns)) if patterns else None
+
+    @classmethod
+    def of_spec(
+        cls, declared: Mapping[str, Any], resolved: Mapping[str, Any], substituted: Iterable[str]
+    ) -> Secrets:
+        """The secrets of a spec: the values its placeholders took, the credentials built
+        from them, and every part after the host of a URL that a placeholder begins."""
+        values = set(substituted)
+        for before, after in _strings(declared, resolved):
+            if "://" in after and PLACEHOLDER.search(before):
+                values |= _url_secrets(after, whole=before.startswith("${"))
+        for mapping in _mappings(resolved):
+            user, password = mapping.get("username"), mapping.get("password")
+            if isinstance(user, str) and isinstance(password, str) and password:
+                values |= _credentials(user, password)
+        return cls(values)
+
+    def scrub(self, text: str) -> str:
+        if self._pattern is None or not text:
+            return text
+        text = self._pattern.sub(REDACTED, text)
+        return self._scrub_cut(text) if _CUT.search(text) else text
+
+    def scrub_value(self, value: Any) -> Any:
+        """A JSON-like value with every string in it scrubbed."""
+        if isinstance(value, str):
+            return self.scrub(value)
+        if isinstance(value, Mapping):
+            return {key: self.scrub_value(item) for key, item in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.scrub_value(item) for item in value]
+        return value
+
+    def _scrub_cut(self, text: str) -> str:
+        """A secret's beginning, where an excerpt was cut short after it."""
+        pieces = []
+        start = 0
+        for cut in _CUT.finditer(text):
+            before = text[start : cut.start()]
+            for form in self.forms:
+                kept = next(
+                    (
+                        n
+                        for n in range(len(form) - 1, _MIN_SCRUB_LENGTH - 1, -1)
+                        if before.endswith(form[:n])
+                    ),
+                    0,
+                )
+                if kept:
+                    before = before[:-kept] + REDACTED
+                    break
+            pieces.append(before + cut[0])
+            start = cut.end()
+        return "".join(pieces) + text[start:]
+
+
+# The characters a URL keeps as they are in a query (and in a path, but `?`), by RFC 3986;
+# clients percent-encode the rest of a secret put there.
+_QUERY_SAFE = "!$&'()*+,;=:@/?"
+
+
+def encodings(secret: str) -> set[str]:
+    """`secret` in the forms it takes on the wire and in echoes of it."""
+    raw = secret.encode()
+    b64 = base64.b64encode(raw).decode()
+    forms = {
+        secret,
+        b64,
+        b64.rstrip("="),
+        base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        quote_plus(secret),
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        json.dumps(secret)[1:-1].replace("/", "\\/"),
+        html.escape(secret),
+    }
+    for safe in ("", "/", _QUERY_SAFE[:-1], _QUERY_SAFE):
+        percent = quote(secret, safe=safe)
+        forms |= {percent, re.sub(r"%[0-9A-F]{2}", lambda m: m[0].lower(), percent)}
+    return {form for form in forms if form}
+
+
+def _credentials(user: str, password: str) -> set[str]:
+    """What is sent when logging in as `user`: basic auth's `user:password`, SASL PLAIN's
+    `\\0user\\0password` (and with the user as the authorization identity too)."""
+    return {password, f"{user}:{password}", f"\0{user}\0{password}", f"{user}\0{user}\0{password}"}
+
+
+def _url_secrets(url: str, whole: bool) -> set[str]:
+    """The userinfo of `url` and, when the URL came whole from a placeholder, every part
+    after its host: the path and its segments, the query and its values, the fragment."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return set()
+    found: set[str] = set()
+    userinfo = parts.netloc.rpartition("@")[0]
+    if userinfo:
+        user, _, password = userinfo.partition(":")
+        found |= {userinfo, unquote(user), unquote(password)}
+        if password:
+            found |= _credentials(unquote(user), unquote(password))
+    if whole:
+        found |= {parts.path, parts.query, parts.fragment}
+        found |= {segment for segment in parts.path.split("/")}
+        for _, value in parse_qsl(parts.query, keep_blank_values=True):
+            found.add(value)
+        found |= {unquote(piece) for piece in list(found)}
+    return {piece for piece in found if piece and piece != "/"}
+
+
+def _strings(declared: Any, resolved: Any) -> Iterator[tuple[str, str]]:
+    """(declared, resolved) for every string of a spec, walked side by side."""
+    if isinstance(declared, str) and isinstance(resolved, str):
+        yield declared, resolved
+    elif isinstance(declared, Mapping) and isinstance(resolved, Mapping):
+        for key, value in declared.items():
+            yield from _strings(value, resolved.get(key))
+    elif isinstance(declared, list | tuple) and isinstance(resolved, list | tuple):
+        for before, after in zip(declared, resolved, strict=False):
+            yield from _strings(before, after)
+
+
+def _mappings(value: Any) -> Iterator[Mapping[str, Any]]:
+    if isinstance(value, Mapping):
+        yield value
+        for item in value.values():
+            yield from _mappings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _mappings(item)
 
 
 def _is_placeholder(value: str) -> bool:

@@ -11,6 +11,19 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def text(self) -> str:
+        """The whole request as text, as an echoing peer would quote it back."""
+        headers = "".join(f"{name}: {value}\n" for name, value in self.headers.items())
+        return f"{self.method} {self.path}\n{headers}\n{self.body.decode(errors='replace')}"
+
+
 @dataclass
 class Route:
     status: int = 200
@@ -19,6 +32,10 @@ class Route:
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
     # Computes the body from the request's body, when the answer depends on the question.
     reply: Callable[[bytes], bytes] | None = None
+    # Computes the body from the whole request (an echoing peer, say).
+    reply_to: Callable[[Request], bytes] | None = None
+    # The reason phrase, from the whole request; the standard one when None.
+    reason: Callable[[Request], str] | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -31,8 +48,12 @@ class _Handler(BaseHTTPRequestHandler):
         request = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if route.delay and self.server.released.wait(route.delay):
             return  # the server is stopping: drop the request
+        whole = Request(self.command, self.path, dict(self.headers), request)
         body = route.reply(request) if route.reply else route.body
-        self.send_response(route.status)
+        if route.reply_to:
+            body = route.reply_to(whole)
+        reason = " ".join(route.reason(whole).split()) if route.reason else None
+        self.send_response(route.status, reason)
         for name, value in route.headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
@@ -142,3 +163,69 @@ def unused_port() -> int:
     """A loopback port where nothing listens (bound, then released)."""
     with socket.create_server(("127.0.0.1", 0)) as sock:
         return sock.getsockname()[1]
+
+
+class EchoingSMTPServer:
+    """An SMTP server on implicit TLS that offers AUTH PLAIN and LOGIN and refuses every
+    login quoting back, in its 535 reply, the lines it was sent."""
+
+    def __init__(self, ssl_context: ssl.SSLContext) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        self.ssl_context = ssl_context
+        self.received: list[str] = []
+        self._stopped = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self._socket.settimeout(0.1)
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self._socket.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            with self.ssl_context.wrap_socket(conn, server_side=True) as tls:
+                tls.settimeout(5)
+                lines = tls.makefile("rwb")
+                self._talk(lines)
+        except OSError:
+            pass
+
+    def _talk(self, lines) -> None:
+        def send(reply: str) -> None:
+            lines.write(reply.encode() + b"\r\n")
+            lines.flush()
+
+        send("220 echo ESMTP")
+        quoted: list[str] = []
+        for raw in lines:
+            line = raw.decode(errors="replace").strip()
+            self.received.append(line)
+            verb = line.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                send("250-echo\r\n250 AUTH PLAIN LOGIN")
+            elif verb == "AUTH" and line.upper().startswith("AUTH LOGIN"):
+                quoted.append(line)
+                send("334 VXNlcm5hbWU6")
+            elif verb == "QUIT":
+                send("221 bye")
+                return
+            elif verb == "AUTH" or quoted:
+                quoted.append(line)
+                if verb != "AUTH" and len(quoted) < 3:
+                    send("334 UGFzc3dvcmQ6")
+                    continue
+                send(f"535 5.7.8 refused: {' / '.join(quoted)}")
+                quoted = []
+            else:
+                send("250 ok")
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._socket.close()

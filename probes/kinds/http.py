@@ -248,7 +248,9 @@ def _check_json(spec: Spec, body: bytes, truncated: bool, observations: dict[str
         document = json.loads(body)
     except ValueError as exc:
         raise ProbeError(
-            ErrorClass.UNEXPECTED_RESPONSE, f"the body is not JSON: {_excerpt(body)}", observations
+            ErrorClass.UNEXPECTED_RESPONSE,
+            f"the body is not JSON: {excerpt_body(body)}",
+            observations,
         ) from exc
     for path, wanted in (spec.expect_json or {}).items():
         found = json_path(document, path)
@@ -284,7 +286,8 @@ def json_path(document: Any, path: str) -> Any:
     return value
 
 
-def _excerpt(body: bytes, length: int = 60) -> str:
+def excerpt_body(body: bytes, length: int = 60) -> str:
+    """The body's beginning, quoted; `...` marks a cut (where scrubbing looks for secrets)."""
     text = body[:length].decode("utf-8", errors="replace")
     return repr(text + ("..." if len(body) > length else ""))
 

@@ -20,7 +20,7 @@ from web3.providers.async_base import AsyncJSONBaseProvider
 from probes import tls
 from probes.classify import classify_network_error
 from probes.context import ProbeContext
-from probes.kinds.http import classify_httpx_error, read_limited
+from probes.kinds.http import classify_httpx_error, excerpt_body, read_limited
 from probes.outcomes import ErrorClass, ProbeError
 
 # A JSON-RPC answer to these calls is a few kilobytes; more is not an answer to them.
@@ -126,7 +126,6 @@ class SharedClientProvider(AsyncJSONBaseProvider):
         try:
             return self.decode_rpc_response(body)
         except ValueError as exc:
-            text = body[:60].decode("utf-8", errors="replace")
             raise ProbeError(
-                ErrorClass.PROTOCOL, f"{method}: the answer is not JSON: {text!r}"
+                ErrorClass.PROTOCOL, f"{method}: the answer is not JSON: {excerpt_body(body)}"
             ) from exc

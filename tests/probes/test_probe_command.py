@@ -87,3 +87,18 @@ def test_an_unknown_name_is_a_clear_error(declaration, args, message) -> None:
     declare(declaration, "http://127.0.0.1:9/")
     with pytest.raises(CommandError, match=re.escape(message)):
         call_command("probe", *(a.format(file=declaration) for a in args))
+
+
+def test_the_target_shows_what_a_short_secret_also_spells(declaration, monkeypatch) -> None:
+    # DEMO_S3_SECRET=demo once made the target `s3://***-documents`.
+    monkeypatch.setenv("DEMO_S3_KEY_ID", "demo")
+    monkeypatch.setenv("DEMO_S3_SECRET", "demo")
+    declaration.write_text(
+        "dependencies:\n  - {name: demo-documents, kind: s3, bucket: demo-documents,"
+        f" endpoint_url: 'http://127.0.0.1:{unused_port()}', access_key_id: '${{DEMO_S3_KEY_ID}}',"
+        " secret_access_key: '${DEMO_S3_SECRET}', timeout: 1s}\n"
+    )
+
+    _, out = run("demo-documents", "--file", str(declaration))
+
+    assert "  target   s3://demo-documents (endpoint http://127.0.0.1:" in out

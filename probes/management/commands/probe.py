@@ -16,7 +16,7 @@ from probes.engine import Job, run_batch
 from probes.kinds import KINDS
 from probes.models import Dependency
 from probes.outcomes import Outcome, Result
-from probes.redaction import scrub
+from probes.redaction import shown_resolved
 from probes.scheduler import job_for
 
 
@@ -72,10 +72,10 @@ def resolved_target(job: Job, environ: Mapping[str, str]) -> str:
     """What the probe will reach, placeholders resolved and every secret redacted."""
     kind = KINDS[job.kind]
     try:
-        resolved, secrets = placeholders.resolve(job.spec, environ)
+        resolved, _ = placeholders.resolve(job.spec, environ)
     except placeholders.UnsetVariable as exc:
         return f"{kind.describe(kind.Spec(**job.spec))}  ({exc})"
-    return scrub(kind.describe(kind.Spec(**resolved)), secrets)
+    return kind.describe(kind.Spec(**shown_resolved(job.spec, resolved)))
 
 
 def report(outcome: Outcome) -> list[str]:
