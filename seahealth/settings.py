@@ -7,67 +7,43 @@ the production shape (PostgreSQL, Redis, DEBUG off).
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from probes.durations import format_duration, parse_duration
+from probes.durations import format_duration
+from seahealth.environment import (
+    env,
+    env_bool,
+    env_broker_url,
+    env_database,
+    env_duration,
+    env_hosts,
+    env_log_level,
+    env_origins,
+    env_positive,
+    env_secret,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     env.read_env(BASE_DIR / ".env")
 
+# Off unless asked for: with it on, an error page shows every setting and the environment.
+DEBUG = env_bool("DEBUG", default=False)
 
-def env_secret(name: str, default: str = "") -> str:
-    """A secret from NAME, or from the file named by NAME_FILE (Docker and Kubernetes secrets)."""
-    path = env.str(f"{name}_FILE", default="")
-    if path:
-        try:
-            return Path(path).read_text().strip()
-        except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE={path}: cannot read it ({exc})") from exc
-    return env.str(name, default=default)
-
-
-def env_positive(name: str, default: float, cast: type = int, *, zero: bool = False) -> float:
-    """A number greater than zero (or zero too, when `zero` says so)."""
-    try:
-        value = cast(env.str(name, default=str(default)))
-    except ValueError as exc:
-        kind = "an integer" if cast is int else "a number"
-        raise ImproperlyConfigured(f"{name} must be {kind}, got {env.str(name)!r}") from exc
-    if value < 0 or (value == 0 and not zero):
-        least = "zero or more" if zero else "greater than zero"
-        raise ImproperlyConfigured(f"{name} must be {least}, got {value}")
-    return value
-
-
-def env_duration(name: str, default: str) -> timedelta:
-    """A duration written as in dependencies.yaml (`36h`, `7d`), greater than zero."""
-    text = env.str(name, default=default)
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}: {exc}") from exc
-    if seconds <= 0:
-        raise ImproperlyConfigured(f"{name} must be greater than zero, got {text!r}")
-    return timedelta(seconds=seconds)
-
-
-DEBUG = env.bool("DEBUG", default=True)
-
+# No default key, not even for development: a published key signs anyone's sessions.
+# `make run` makes a random one in .secret-key (git-ignored) and points SECRET_KEY_FILE at it.
 SECRET_KEY = env_secret("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off")
-    SECRET_KEY = "django-insecure-development-only-key"  # noqa: S105 - DEBUG only
+    raise ImproperlyConfigured(
+        "SECRET_KEY (or SECRET_KEY_FILE) must be set: a long random string, such as "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))' prints"
+    )
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+ALLOWED_HOSTS = env_hosts("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -117,9 +93,7 @@ TEMPLATES = [
 
 # A database URL may hold a password, so it is a secret too (DATABASE_URL_FILE).
 DATABASES = {
-    "default": env.db_url_config(
-        env_secret("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
-    )
+    "default": env_database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the pages read while the prober writes; IMMEDIATE makes every transaction
@@ -138,7 +112,7 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Connections are kept between requests: opening one (and, on SQLite, its PRAGMAs) would
 # cost a health request more than its one query.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_MAX_AGE"] = env_positive("CONN_MAX_AGE", 60, zero=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -164,7 +138,7 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 WHITENOISE_USE_FINDERS = True
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_LEVEL = env_log_level("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -185,7 +159,7 @@ LOGGING = {
 }
 
 # --- Celery (the distributed way to run the prober; see seahealth/celery.py) ---
-CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = env_broker_url("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -223,12 +197,12 @@ CELERY_BEAT_SCHEDULE = {
 # --- seahealth ---
 # The pages are behind a login unless this is true (read-only either way); /health/* and
 # /metrics never are.
-SEAHEALTH_PUBLIC_DASHBOARD = env.bool("SEAHEALTH_PUBLIC_DASHBOARD", default=False)
+SEAHEALTH_PUBLIC_DASHBOARD = env_bool("SEAHEALTH_PUBLIC_DASHBOARD", default=False)
 # /health/ready fails when the prober recorded nothing for this long (`90s`, `5m`); unset, it
 # is three times the shortest interval declared.
 SEAHEALTH_READY_MAX_AGE = (
     env_duration("SEAHEALTH_READY_MAX_AGE", "1s")
-    if env.str("SEAHEALTH_READY_MAX_AGE", "")
+    if env.str("SEAHEALTH_READY_MAX_AGE", "").strip()
     else None
 )
 # How long each web process answers /health/* from its copy of the state before it asks the
@@ -242,7 +216,7 @@ SEAHEALTH_HEALTH_RECHECK_SECONDS = env_positive(
 SEAHEALTH_METRICS_TOKEN = env_secret("SEAHEALTH_METRICS_TOKEN")
 # How often the status page refreshes its live part, in seconds.
 SEAHEALTH_REFRESH_SECONDS = env_positive("SEAHEALTH_REFRESH_SECONDS", 5)
-SEAHEALTH_DEPENDENCIES = Path(env.str("SEAHEALTH_DEPENDENCIES", default="dependencies.yaml"))
+SEAHEALTH_DEPENDENCIES = Path(env.str("SEAHEALTH_DEPENDENCIES", default="") or "dependencies.yaml")
 # How often runprobes and dispatch_due look for due dependencies and a changed declaration.
 SEAHEALTH_TICK_SECONDS = env_positive("SEAHEALTH_TICK_SECONDS", 1.0, float)
 # Dependencies probed together with one shared HTTP client (one Celery task each).

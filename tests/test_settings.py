@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 
-from tests.conftest import load_settings
+from tests.conftest import ROOT, load_settings
 
 
 @pytest.mark.parametrize(
@@ -28,6 +28,91 @@ def test_a_bad_value_fails_at_start_with_its_name(env, message) -> None:
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert message in result.stderr
+
+
+# Every variable read as a boolean, a number, a level, a URL or a list: nonsense stops the
+# process at start, naming the variable, instead of being read as some default.
+NONSENSE = [
+    ("DEBUG", "maybe"),
+    ("DEBUG", "2"),
+    ("SEAHEALTH_PUBLIC_DASHBOARD", "sometimes"),
+    ("CONN_MAX_AGE", "forever"),
+    ("CONN_MAX_AGE", "-1"),
+    ("SEAHEALTH_REFRESH_SECONDS", "5s"),
+    ("SEAHEALTH_CLAIM_LIMIT", "1e3"),
+    ("SEAHEALTH_MAX_IN_FLIGHT", "0"),
+    ("SEAHEALTH_TICK_SECONDS", "nan"),
+    ("SEAHEALTH_TICK_SECONDS", "inf"),
+    ("SEAHEALTH_HEALTH_RECHECK_SECONDS", "often"),
+    ("SEAHEALTH_RAW_RETENTION", "a week"),
+    ("SEAHEALTH_ROLLUP_RETENTION", "0d"),
+    ("LOG_LEVEL", "LOUD"),
+    ("LOG_LEVEL", "20"),
+    ("DATABASE_URL", "nonsense"),
+    ("DATABASE_URL", "mysql://seahealth:hunter2@db/seahealth"),
+    ("DATABASE_URL", "postgres://seahealth:hunter2@db:port/seahealth"),
+    ("DATABASE_URL", "postgres://seahealth:hunter2@db:5432"),
+    ("CELERY_BROKER_URL", "localhost:6379"),
+    ("CELERY_BROKER_URL", "http://guest:hunter2@rabbit//"),
+    ("ALLOWED_HOSTS", "https://status.example.com"),
+    ("CSRF_TRUSTED_ORIGINS", "status.example.com"),
+]
+
+
+@pytest.mark.parametrize(("name", "value"), NONSENSE)
+def test_nonsense_stops_the_process_naming_the_variable(name, value) -> None:
+    result = load_settings(**{name: value})
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    message = result.stderr.strip().splitlines()[-1]
+    assert name in message
+    # A URL may hold a password: the message says what is wrong, not what the URL is.
+    assert "hunter2" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("true", True),
+        ("On", True),
+        ("1", True),
+        ("yes", True),
+        ("no", False),
+        ("0", False),
+        ("off", False),
+        ("FALSE", False),
+        ("", False),
+    ],
+)
+def test_booleans_are_read_strictly_and_empty_is_unset(value, expected) -> None:
+    result = load_settings("s.DEBUG", DEBUG=value)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(expected)
+
+
+def test_debug_is_off_unless_asked_for() -> None:
+    result = load_settings("s.DEBUG")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_there_is_no_default_key() -> None:
+    result = load_settings(SECRET_KEY="", SECRET_KEY_FILE="")
+    assert result.returncode != 0
+    assert "SECRET_KEY (or SECRET_KEY_FILE) must be set" in result.stderr
+
+
+def test_an_empty_key_file_is_refused(tmp_path) -> None:
+    (tmp_path / "key").write_text("\n")
+    result = load_settings(SECRET_KEY_FILE=str(tmp_path / "key"))
+    assert result.returncode != 0
+    assert "the file is empty" in result.stderr
+
+
+def test_the_published_development_key_is_gone() -> None:
+    for path in [ROOT / "seahealth", ROOT / "dashboard", ROOT / "probes"]:
+        for source in path.rglob("*.py"):
+            assert "django-insecure" not in source.read_text(), source
 
 
 def test_health_recheck_may_be_zero() -> None:
