@@ -45,6 +45,33 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_hosts("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS")
 
+# --- Behind a TLS proxy ---
+# One switch for the usual production shape, a proxy or load balancer that terminates TLS
+# and forwards plain HTTP: with it, `manage.py check --deploy` finds nothing to warn about.
+# Each part can also be set on its own, and a part set wins over the switch.
+BEHIND_TLS_PROXY = env_bool("SEAHEALTH_BEHIND_TLS_PROXY", default=False)
+# Trust the proxy's `X-Forwarded-Proto: https`. Only behind a proxy that sets it (dropping
+# the client's): a client that reached gunicorn directly could claim HTTPS with it.
+if env_bool("SECURE_PROXY_SSL_HEADER", default=BEHIND_TLS_PROXY):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=BEHIND_TLS_PROXY)
+# Load balancers, orchestrators and Prometheus may ask over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=BEHIND_TLS_PROXY)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=BEHIND_TLS_PROXY)
+# A year, as browsers' preload lists ask; lower it (3600) for a first try of HTTPS-only.
+SECURE_HSTS_SECONDS = env_positive(
+    "SECURE_HSTS_SECONDS", 365 * 24 * 3600 if BEHIND_TLS_PROXY else 0, zero=True
+)
+# Subdomains of the dashboard's own host name (status.example.com), not of its parent.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=BEHIND_TLS_PROXY
+)
+# Preloading binds the whole domain, in every browser, for months after it is undone: the
+# domain's owner decides, not a dashboard's default. Off, Django's reminder is silenced.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import ast
+import os
+import secrets
+import subprocess
+import sys
+
 import pytest
 from django.db import connection
 
 from tests.conftest import ROOT, load_settings
+from tests.test_docker_compose import env_example
 
 
 @pytest.mark.parametrize(
@@ -56,6 +63,14 @@ NONSENSE = [
     ("CELERY_BROKER_URL", "http://guest:hunter2@rabbit//"),
     ("ALLOWED_HOSTS", "https://status.example.com"),
     ("CSRF_TRUSTED_ORIGINS", "status.example.com"),
+    ("SEAHEALTH_BEHIND_TLS_PROXY", "nginx"),
+    ("SECURE_PROXY_SSL_HEADER", "X-Forwarded-Proto"),
+    ("SECURE_SSL_REDIRECT", "always"),
+    ("SESSION_COOKIE_SECURE", "y"),
+    ("CSRF_COOKIE_SECURE", "secure"),
+    ("SECURE_HSTS_SECONDS", "1y"),
+    ("SECURE_HSTS_INCLUDE_SUBDOMAINS", "all"),
+    ("SECURE_HSTS_PRELOAD", "please"),
 ]
 
 
@@ -113,6 +128,88 @@ def test_the_published_development_key_is_gone() -> None:
     for path in [ROOT / "seahealth", ROOT / "dashboard", ROOT / "probes"]:
         for source in path.rglob("*.py"):
             assert "django-insecure" not in source.read_text(), source
+
+
+def deploy_check(**env: str) -> subprocess.CompletedProcess[str]:
+    """`manage.py check --deploy --fail-level WARNING` with `env` on a clean environment."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SEAHEALTH_", "DEBUG"))}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=ROOT,
+        env={**base, "DJANGO_SETTINGS_MODULE": "seahealth.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+PRODUCTION = {
+    "DEBUG": "false",
+    "SECRET_KEY": secrets.token_urlsafe(50),
+    "SECRET_KEY_FILE": "",
+    "ALLOWED_HOSTS": "status.example.com",
+}
+
+
+def test_behind_a_tls_proxy_one_switch_passes_the_deploy_check() -> None:
+    result = deploy_check(**PRODUCTION, SEAHEALTH_BEHIND_TLS_PROXY="true")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout + result.stderr
+
+
+def test_without_the_switch_the_deploy_check_warns() -> None:
+    result = deploy_check(**PRODUCTION)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    for check in ("W004", "W008", "W012", "W016"):  # HSTS, SSL redirect, the two cookies
+        assert f"security.{check}" in output
+
+
+def test_the_env_example_with_a_real_key_passes_the_deploy_check() -> None:
+    result = deploy_check(**{**env_example(), "SECRET_KEY": secrets.token_urlsafe(50)})
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+SECURITY = (
+    "[getattr(s, 'SECURE_PROXY_SSL_HEADER', None), s.SECURE_SSL_REDIRECT, "
+    "s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS, "
+    "s.SECURE_HSTS_INCLUDE_SUBDOMAINS, s.SECURE_HSTS_PRELOAD, s.SECURE_REDIRECT_EXEMPT]"
+)
+PROXY_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+EXEMPT = ["^health/", "^metrics$"]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, [None, False, False, False, 0, False, False, EXEMPT]),
+        (
+            {"SEAHEALTH_BEHIND_TLS_PROXY": "true"},
+            [PROXY_HEADER, True, True, True, 31536000, True, False, EXEMPT],
+        ),
+        (
+            {"SEAHEALTH_BEHIND_TLS_PROXY": "true", "SECURE_SSL_REDIRECT": "false"},
+            [PROXY_HEADER, False, True, True, 31536000, True, False, EXEMPT],
+        ),
+        (
+            {"SEAHEALTH_BEHIND_TLS_PROXY": "on", "SECURE_HSTS_SECONDS": "3600"},
+            [PROXY_HEADER, True, True, True, 3600, True, False, EXEMPT],
+        ),
+        (
+            {"SESSION_COOKIE_SECURE": "true", "CSRF_COOKIE_SECURE": "true"},
+            [None, False, True, True, 0, False, False, EXEMPT],
+        ),
+        (
+            {"SECURE_PROXY_SSL_HEADER": "true", "SECURE_HSTS_PRELOAD": "true"},
+            [PROXY_HEADER, False, False, False, 0, False, True, EXEMPT],
+        ),
+    ],
+)
+def test_each_part_of_the_switch_can_be_set_on_its_own(env, expected) -> None:
+    result = load_settings(SECURITY, **env)
+    assert result.returncode == 0, result.stderr
+    assert ast.literal_eval(result.stdout.strip()) == expected
 
 
 def test_health_recheck_may_be_zero() -> None:
