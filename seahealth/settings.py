@@ -23,6 +23,7 @@ from seahealth.environment import (
     env_origins,
     env_positive,
     env_secret,
+    level_at_least,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -166,19 +167,47 @@ STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 WHITENOISE_USE_FINDERS = True
 
 LOG_LEVEL = env_log_level("LOG_LEVEL", "INFO")
+# Loggers that never write below WARNING, whatever LOG_LEVEL says. Client libraries log whole
+# requests at DEBUG: botocore the signed request (Authorization: ... Signature=...,
+# X-Amz-Security-Token), urllib3 and httpx the URLs (an RPC key may be in one); httpx also
+# logs every request at INFO, one line per probe. Django's SQL log (DEBUG) would show session
+# keys and session data.
+QUIET_LOGGERS = (
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "urllib3",
+    "httpx",
+    "httpcore",
+    "websockets",
+    "aiosmtplib",
+    "django.db.backends",
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"health_answers": {"()": "seahealth.logging_filters.HealthAnswersFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "health_answers": {"()": "seahealth.logging_filters.HealthAnswersFilter"},
+        # A second line of defence, for every record written: credential-looking values
+        # (Authorization, Bearer, AWS signatures and tokens, URL passwords) are blanked.
+        "redact_credentials": {"()": "seahealth.logging_filters.RedactCredentialsFilter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_credentials"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        # A 503 from /health/* is an answer, not a server error: not one ERROR line per poll.
+        # A 503 from /health/* or /metrics is an answer, not a server error: not one ERROR
+        # line per poll (the database's failure is logged once, by the view).
         "django.request": {"filters": ["health_answers"]},
-        # httpx logs every request at INFO: one line per probe is noise, not news.
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
+        # runserver's request lines, through the same handler (and filter) as the rest.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        **{name: {"level": level_at_least(LOG_LEVEL, "WARNING")} for name in QUIET_LOGGERS},
         # web3 logs the endpoint it connects to, resolved: the URL may hold an API key. The
         # probe reports what went wrong, scrubbed.
         "web3": {"level": "CRITICAL", "propagate": False},
