@@ -7,12 +7,14 @@ import re
 
 
 class HealthAnswersFilter(logging.Filter):
-    """Drops django.request's error line for a 503 that a health endpoint meant to give."""
+    """Drops django.request's error line for a 503 that /health/* or /metrics meant to give
+    (the view logs the database's failure itself, once)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         request = getattr(record, "request", None)
         path = getattr(request, "path", "")
-        return not (getattr(record, "status_code", None) == 503 and path.startswith("/health/"))
+        answer = path.startswith("/health/") or path == "/metrics"
+        return not (getattr(record, "status_code", None) == 503 and answer)
 
 
 REDACTED = "[redacted]"
