@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "probes",
     "dashboard",
 ]
@@ -98,6 +99,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: it turns a login refused by the lock into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "seahealth.urls"
@@ -149,6 +152,35 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# The lock first: a locked account or address is refused before its password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Login throttling (django-axes; dashboard/login_throttle.py) ---
+# Failed logins are counted per account and, separately, per address: after this many of
+# either within SEAHEALTH_LOGIN_LOCKOUT, that account (from anywhere) and that address (for
+# any account) are refused, even the right password, until SEAHEALTH_LOGIN_LOCKOUT after
+# the last counted failure. A success resets the count of its account and address.
+AXES_FAILURE_LIMIT = env_positive("SEAHEALTH_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_duration("SEAHEALTH_LOGIN_LOCKOUT", "15m")
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Attempts while locked are refused but not counted: the lock ends on time, and a stored
+# attempt (which keeps each try's query and form, passwords masked) stops growing.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# No row per successful login (the table would grow for ever); failures expire with the lock.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+AXES_CLIENT_IP_CALLABLE = "dashboard.login_throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "dashboard.login_throttle.locked_out"
+# How many proxies every request passes (each appending to X-Forwarded-For): the client's
+# address is the entry the outermost one appended. 0: REMOTE_ADDR. Behind a TLS proxy, 1.
+SEAHEALTH_TRUSTED_PROXY_HOPS = env_positive(
+    "SEAHEALTH_TRUSTED_PROXY_HOPS", 1 if BEHIND_TLS_PROXY else 0, zero=True
+)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "sh-status"
@@ -208,6 +240,8 @@ LOGGING = {
         # runserver's request lines, through the same handler (and filter) as the rest.
         "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
         **{name: {"level": level_at_least(LOG_LEVEL, "WARNING")} for name in QUIET_LOGGERS},
+        # Not a line at every start of every process; its lockouts are WARNINGs.
+        "axes.apps": {"level": level_at_least(LOG_LEVEL, "WARNING")},
         # web3 logs the endpoint it connects to, resolved: the URL may hold an API key. The
         # probe reports what went wrong, scrubbed.
         "web3": {"level": "CRITICAL", "propagate": False},
