@@ -89,6 +89,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # NUL and other control characters in the path, the query, a form or a header: 400,
+    # before a view (or django-axes) puts them in a query PostgreSQL would refuse with a 500.
+    "seahealth.control_characters.ControlCharactersMiddleware",
     # The status page polls: 1.8 MB of rows at a thousand dependencies is 150 KB gzipped.
     # (BREACH: Django masks the CSRF token afresh in every response.)
     "django.middleware.gzip.GZipMiddleware",
