@@ -8,11 +8,24 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from axes.models import AccessAttempt
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.timesince import timeuntil
+
+
+def username(request: HttpRequest, credentials: dict[str, Any] | None) -> str | None:
+    """The username a login tried, as django-axes counts and stores it: cut to what its
+    column holds. Django's login forms do not bound it (a 3,000-character username reaches
+    authenticate()), and PostgreSQL refuses a longer value: it was a 500 there."""
+    field = get_user_model().USERNAME_FIELD
+    value = (credentials or {}).get(field) if credentials else request.POST.get(field)
+    if not isinstance(value, str):
+        return value
+    return value[: AccessAttempt._meta.get_field("username").max_length]
 
 
 def client_address(request: HttpRequest) -> str | None:

@@ -177,6 +177,7 @@ AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 # No row per successful login (the table would grow for ever); failures expire with the lock.
 AXES_DISABLE_ACCESS_LOG = True
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+AXES_USERNAME_CALLABLE = "dashboard.login_throttle.username"
 AXES_CLIENT_IP_CALLABLE = "dashboard.login_throttle.client_address"
 AXES_LOCKOUT_CALLABLE = "dashboard.login_throttle.locked_out"
 # How many proxies every request passes (each appending to X-Forwarded-For): the client's

@@ -54,3 +54,18 @@ def test_demo_user_passwords_differ(django_user_model, capsys) -> None:
         call_command("demo_user")
         passwords.add(re.search(r"log in as demo / (\S+)", capsys.readouterr().out)[1])
     assert len(passwords) == 2
+
+
+@pytest.mark.parametrize("value", ["9" * 30, "-" + "9" * 20])
+def test_an_id_past_64_bits_in_a_user_or_group_form_is_a_form_error(admin_client, value) -> None:
+    # SQLite cannot bind it: it was a 500 there.
+    def form_errors(path: str, data: dict) -> dict:
+        response = admin_client.post(path, data)
+        assert response.status_code == 200
+        return response.context["adminform"].form.errors
+
+    errors = form_errors("/admin/auth/group/add/", {"name": "g", "permissions": value})
+    assert errors["permissions"] == [f"\u201c{value}\u201d is not a valid value."]
+    user = admin_client.get("/admin/auth/user/").context["cl"].result_list[0]
+    errors = form_errors(f"/admin/auth/user/{user.pk}/change/", {"username": "a", "groups": value})
+    assert errors["groups"] == [f"\u201c{value}\u201d is not a valid value."]

@@ -183,3 +183,12 @@ def test_behind_the_tls_proxy_one_hop_is_trusted() -> None:
     assert load_settings(shown).stdout.strip() == "(0,)"
     both = load_settings(shown, SEAHEALTH_BEHIND_TLS_PROXY="true", SEAHEALTH_TRUSTED_PROXY_HOPS="2")
     assert both.stdout.strip() == "(2,)"
+
+
+def test_a_username_longer_than_any_is_counted_cut_to_its_column() -> None:
+    # Django's login form does not bound the username; PostgreSQL refuses a longer value.
+    long = "x" * 3000
+    assert fail(LIMIT - 1, long) == [200] * (LIMIT - 1)
+    [attempt] = AccessAttempt.objects.all()
+    assert attempt.username == "x" * 255
+    assert fail(1, "x" * 255 + "y") == [429]  # the same account, as far as the lock knows
