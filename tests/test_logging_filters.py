@@ -10,6 +10,7 @@ import re
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -170,16 +171,18 @@ def test_an_s3_probe_at_debug_logs_no_key_token_or_signature(
     signed_moto: SignedMoto, tmp_path: Path
 ) -> None:
     moto_url = signed_moto.url
+    # moto keeps its buckets per process, where other tests made theirs: a name of its own.
+    bucket = f"sea-log-test-{uuid.uuid4().hex[:12]}"
     keys = {"aws_access_key_id": "AKIAEXAMPLEKEYID0001", "aws_secret_access_key": "setup"}
     boto3.client("s3", endpoint_url=moto_url, region_name="us-east-1", **keys).create_bucket(
-        Bucket="sea-documents"
+        Bucket=bucket
     )
     declaration = tmp_path / "dependencies.yaml"
     declaration.write_text(
         "dependencies:\n"
         "  - name: documents\n"
         "    kind: s3\n"
-        "    bucket: sea-documents\n"
+        f"    bucket: {bucket}\n"
         "    region: us-east-1\n"
         f"    endpoint_url: {moto_url}\n"
         "    write_check: true\n"
