@@ -1,7 +1,10 @@
-"""seahealth settings: every value comes from the environment (django-environ).
+"""seahealth settings: every value comes from the environment (django-environ), read by
+seahealth/environment.py, so that a value its variable cannot take stops the process at
+start naming the variable.
 
-The defaults run on SQLite with no other server; docker-compose.yml and .env.example show
-the production shape (PostgreSQL, Redis, DEBUG off).
+The defaults run on SQLite with no other server, DEBUG off; a SECRET_KEY is always needed
+(make run makes one). docker-compose.yml and .env.example show the production shape
+(PostgreSQL, Redis, behind a TLS proxy).
 """
 
 from __future__ import annotations
