@@ -18,8 +18,10 @@ COPY . .
 # Editable, so that the code runs from /app: settings find templates/ and static/ next to it
 # (BASE_DIR), where a plain install would run a second copy from site-packages without them.
 # The static files are collected into the image (STATIC_ROOT) and served by whitenoise.
+# Settings want a key even for collectstatic, which signs nothing: a throwaway one for this
+# command alone, never kept in the image (the containers get theirs from .env).
 RUN pip install --editable . \
-    && python manage.py collectstatic --noinput --verbosity 0
+    && SECRET_KEY=collectstatic-signs-nothing python manage.py collectstatic --noinput --verbosity 0
 
 # /app stays root-owned and read-only to the processes; beat keeps its schedule in /tmp.
 USER seahealth

@@ -13,6 +13,9 @@ PORT ?= 8000
 # make run probes your dependencies.yaml if there is one, else the example (demo peers included).
 RUN_DEPENDENCIES ?= $(if $(wildcard dependencies.yaml),dependencies.yaml,dependencies.example.yaml)
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+# make run's SECRET_KEY: random, made once, readable by you alone, git-ignored. A SECRET_KEY or
+# SECRET_KEY_FILE of your own is used instead.
+RUN_SECRET_KEY := .secret-key
 
 .PHONY: help install system-packages run test lint format clean
 
@@ -47,6 +50,15 @@ system-packages:
 	  echo "not installed:$$missing (as root: apt-get install$$missing): their tests skip, or fail with CI=true"; \
 	fi
 
+$(RUN_SECRET_KEY):
+	@umask 077 && $(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))' > $@.new
+	@mv $@.new $@
+	@echo "made $@ (mode 0600): the SECRET_KEY make run uses"
+
+ifeq ($(SECRET_KEY)$(SECRET_KEY_FILE),)
+run: $(RUN_SECRET_KEY)
+run: export SECRET_KEY_FILE := $(CURDIR)/$(RUN_SECRET_KEY)
+endif
 run: install
 	$(PY) manage.py migrate --noinput
 	@$(PY) manage.py demo_user
@@ -55,7 +67,7 @@ run: install
 	@echo "  probing $(RUN_DEPENDENCIES); Ctrl-C stops everything"
 	@echo
 	@export SEAHEALTH_DEPENDENCIES=$(RUN_DEPENDENCIES) DEMO_S3_KEY_ID=demo DEMO_S3_SECRET=demo; \
-	trap 'kill $$(jobs -p) 2>/dev/null; wait' EXIT; \
+	trap 'kill $$(jobs -p) 2>/dev/null || true; wait' EXIT; \
 	$(PY) -m demo.peers & \
 	$(PY) manage.py runprobes & \
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & \

@@ -28,6 +28,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
+from dashboard import database_failures
 from probes.models import Dependency, StateVersion
 from probes.statuses import ServiceStatus, Status, service_status
 
@@ -220,7 +221,7 @@ def _refusal(request: HttpRequest, status: int, reason: str) -> HttpResponse:
 
 
 def _from_state(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """The view, given the snapshot; a 503 with the reason when the database fails."""
+    """The view, given the snapshot; a 503 "database unavailable" when the database fails."""
 
     @require_safe
     @wraps(view)
@@ -228,7 +229,10 @@ def _from_state(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
         try:
             state = snapshot()
         except DatabaseError as exc:
-            return _refusal(request, 503, f"the database does not answer: {exc}")
+            # The driver's text names the host, port and database: the log has it.
+            database_failures.failed(exc)
+            return _refusal(request, 503, database_failures.UNAVAILABLE)
+        database_failures.answered()
         return view(request, state, *args, **kwargs)
 
     return answer

@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_vary_headers
@@ -23,6 +24,7 @@ from django.views.decorators.http import require_safe
 # and our names and labels need nothing newer.
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from dashboard import database_failures
 from probes import exposition
 from probes.exposition import Family
 from probes.models import Dependency
@@ -109,7 +111,20 @@ def metrics(request: HttpRequest) -> HttpResponse:
             )
             response["WWW-Authenticate"] = 'Bearer realm="seahealth metrics"'
             return response
-    body = exposition_text().encode()
+    try:
+        body = exposition_text().encode()
+    except DatabaseError as exc:
+        # Every figure comes from the database: none is better than a partial answer. The
+        # reason as a comment line (the text format's own); the driver's text to the log.
+        database_failures.failed(exc)
+        response = HttpResponse(
+            f"# {database_failures.UNAVAILABLE}: no metrics can be read\n",
+            status=503,
+            content_type=CONTENT_TYPE_PLAIN_0_0_4,
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+    database_failures.answered()
     response = HttpResponse(content_type=CONTENT_TYPE_PLAIN_0_0_4)
     if ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")):
         # Prometheus asks for gzip. At the fastest level: 30 MB (10,000 dependencies) take

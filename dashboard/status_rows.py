@@ -27,7 +27,7 @@ CRITICAL = ' <small class="critical">critical</small>'
 def render(rows: Iterable[Row], now: datetime | None = None) -> SafeString:
     now = now or timezone.now()
     # One reverse() for the page, not one per row.
-    url = reverse("sh-dependency", args=["-"]).removesuffix("-/")
+    url = reverse("sh-dependency", args=["0"]).removesuffix("0/")
     return mark_safe("\n".join(_row(row, url, now) for row in rows))  # noqa: S308 - escaped in _row
 
 

@@ -1,13 +1,29 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, register_converter
 
 from dashboard import health, metrics, views
+from probes.declarations import NAME
+
+
+class DependencyName:
+    """A name as dependencies.yaml allows it: anything else is a 404 without a query."""
+
+    regex = NAME.pattern
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(DependencyName, "dependency")
 
 urlpatterns = [
     path("", views.status, name="sh-status"),
-    path("dependencies/<str:name>/", views.dependency, name="sh-dependency"),
+    path("dependencies/<dependency:name>/", views.dependency, name="sh-dependency"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("health/dependencies", health.dependencies, name="sh-health-dependencies"),

@@ -1,73 +1,80 @@
-"""seahealth settings: every value comes from the environment (django-environ).
+"""seahealth settings: every value comes from the environment (django-environ), read by
+seahealth/environment.py, so that a value its variable cannot take stops the process at
+start naming the variable.
 
-The defaults run on SQLite with no other server; docker-compose.yml and .env.example show
-the production shape (PostgreSQL, Redis, DEBUG off).
+The defaults run on SQLite with no other server, DEBUG off; a SECRET_KEY is always needed
+(make run makes one). docker-compose.yml and .env.example show the production shape
+(PostgreSQL, Redis, behind a TLS proxy).
 """
 
 from __future__ import annotations
 
 import os
-from datetime import timedelta
 from pathlib import Path
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from probes.durations import format_duration, parse_duration
+from probes.durations import format_duration
+from seahealth.environment import (
+    env,
+    env_bool,
+    env_broker_url,
+    env_database,
+    env_duration,
+    env_hosts,
+    env_log_level,
+    env_origins,
+    env_positive,
+    env_secret,
+    level_at_least,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
 if (BASE_DIR / ".env").is_file():
     env.read_env(BASE_DIR / ".env")
 
+# Off unless asked for: with it on, an error page shows every setting and the environment.
+DEBUG = env_bool("DEBUG", default=False)
 
-def env_secret(name: str, default: str = "") -> str:
-    """A secret from NAME, or from the file named by NAME_FILE (Docker and Kubernetes secrets)."""
-    path = env.str(f"{name}_FILE", default="")
-    if path:
-        try:
-            return Path(path).read_text().strip()
-        except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE={path}: cannot read it ({exc})") from exc
-    return env.str(name, default=default)
-
-
-def env_positive(name: str, default: float, cast: type = int, *, zero: bool = False) -> float:
-    """A number greater than zero (or zero too, when `zero` says so)."""
-    try:
-        value = cast(env.str(name, default=str(default)))
-    except ValueError as exc:
-        kind = "an integer" if cast is int else "a number"
-        raise ImproperlyConfigured(f"{name} must be {kind}, got {env.str(name)!r}") from exc
-    if value < 0 or (value == 0 and not zero):
-        least = "zero or more" if zero else "greater than zero"
-        raise ImproperlyConfigured(f"{name} must be {least}, got {value}")
-    return value
-
-
-def env_duration(name: str, default: str) -> timedelta:
-    """A duration written as in dependencies.yaml (`36h`, `7d`), greater than zero."""
-    text = env.str(name, default=default)
-    try:
-        seconds = parse_duration(text)
-    except ValueError as exc:
-        raise ImproperlyConfigured(f"{name}: {exc}") from exc
-    if seconds <= 0:
-        raise ImproperlyConfigured(f"{name} must be greater than zero, got {text!r}")
-    return timedelta(seconds=seconds)
-
-
-DEBUG = env.bool("DEBUG", default=True)
-
+# No default key, not even for development: a published key signs anyone's sessions.
+# `make run` makes a random one in .secret-key (git-ignored) and points SECRET_KEY_FILE at it.
 SECRET_KEY = env_secret("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG:
-        raise ImproperlyConfigured("SECRET_KEY (or SECRET_KEY_FILE) must be set when DEBUG is off")
-    SECRET_KEY = "django-insecure-development-only-key"  # noqa: S105 - DEBUG only
+    raise ImproperlyConfigured(
+        "SECRET_KEY (or SECRET_KEY_FILE) must be set: a long random string, such as "
+        "python -c 'import secrets; print(secrets.token_urlsafe(50))' prints"
+    )
 
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
-CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+ALLOWED_HOSTS = env_hosts("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS")
+
+# --- Behind a TLS proxy ---
+# One switch for the usual production shape, a proxy or load balancer that terminates TLS
+# and forwards plain HTTP: with it, `manage.py check --deploy` finds nothing to warn about.
+# Each part can also be set on its own, and a part set wins over the switch.
+BEHIND_TLS_PROXY = env_bool("SEAHEALTH_BEHIND_TLS_PROXY", default=False)
+# Trust the proxy's `X-Forwarded-Proto: https`. Only behind a proxy that sets it (dropping
+# the client's): a client that reached gunicorn directly could claim HTTPS with it.
+if env_bool("SECURE_PROXY_SSL_HEADER", default=BEHIND_TLS_PROXY):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=BEHIND_TLS_PROXY)
+# Load balancers, orchestrators and Prometheus may ask over plain HTTP inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", default=BEHIND_TLS_PROXY)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", default=BEHIND_TLS_PROXY)
+# A year, as browsers' preload lists ask; lower it (3600) for a first try of HTTPS-only.
+SECURE_HSTS_SECONDS = env_positive(
+    "SECURE_HSTS_SECONDS", 365 * 24 * 3600 if BEHIND_TLS_PROXY else 0, zero=True
+)
+# Subdomains of the dashboard's own host name (status.example.com), not of its parent.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool(
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS", default=BEHIND_TLS_PROXY
+)
+# Preloading binds the whole domain, in every browser, for months after it is undone: the
+# domain's owner decides, not a dashboard's default. Off, Django's reminder is silenced.
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -77,6 +84,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "axes",
     "probes",
     "dashboard",
 ]
@@ -84,6 +92,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # NUL and other control characters in the path, the query, a form or a header: 400,
+    # before a view (or django-axes) puts them in a query PostgreSQL would refuse with a 500.
+    "seahealth.control_characters.ControlCharactersMiddleware",
     # The status page polls: 1.8 MB of rows at a thousand dependencies is 150 KB gzipped.
     # (BREACH: Django masks the CSRF token afresh in every response.)
     "django.middleware.gzip.GZipMiddleware",
@@ -94,6 +105,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: it turns a login refused by the lock into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "seahealth.urls"
@@ -117,9 +130,7 @@ TEMPLATES = [
 
 # A database URL may hold a password, so it is a secret too (DATABASE_URL_FILE).
 DATABASES = {
-    "default": env.db_url_config(
-        env_secret("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
-    )
+    "default": env_database("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the pages read while the prober writes; IMMEDIATE makes every transaction
@@ -138,7 +149,7 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Connections are kept between requests: opening one (and, on SQLite, its PRAGMAs) would
 # cost a health request more than its one query.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_MAX_AGE"] = env_positive("CONN_MAX_AGE", 60, zero=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -147,6 +158,36 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# The lock first: a locked account or address is refused before its password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- Login throttling (django-axes; dashboard/login_throttle.py) ---
+# Failed logins are counted per account and, separately, per address: after this many of
+# either within SEAHEALTH_LOGIN_LOCKOUT, that account (from anywhere) and that address (for
+# any account) are refused, even the right password, until SEAHEALTH_LOGIN_LOCKOUT after
+# the last counted failure. A success resets the count of its account and address.
+AXES_FAILURE_LIMIT = env_positive("SEAHEALTH_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = env_duration("SEAHEALTH_LOGIN_LOCKOUT", "15m")
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Attempts while locked are refused but not counted: the lock ends on time, and a stored
+# attempt (which keeps each try's query and form, passwords masked) stops growing.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# No row per successful login (the table would grow for ever); failures expire with the lock.
+AXES_DISABLE_ACCESS_LOG = True
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "csrfmiddlewaretoken"]
+AXES_USERNAME_CALLABLE = "dashboard.login_throttle.username"
+AXES_CLIENT_IP_CALLABLE = "dashboard.login_throttle.client_address"
+AXES_LOCKOUT_CALLABLE = "dashboard.login_throttle.locked_out"
+# How many proxies every request passes (each appending to X-Forwarded-For): the client's
+# address is the entry the outermost one appended. 0: REMOTE_ADDR. Behind a TLS proxy, 1.
+SEAHEALTH_TRUSTED_PROXY_HOPS = env_positive(
+    "SEAHEALTH_TRUSTED_PROXY_HOPS", 1 if BEHIND_TLS_PROXY else 0, zero=True
+)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "sh-status"
@@ -164,20 +205,50 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = env.str("STATIC_ROOT", default="") or None
 WHITENOISE_USE_FINDERS = True
 
-LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_LEVEL = env_log_level("LOG_LEVEL", "INFO")
+# Loggers that never write below WARNING, whatever LOG_LEVEL says. Client libraries log whole
+# requests at DEBUG: botocore the signed request (Authorization: ... Signature=...,
+# X-Amz-Security-Token), urllib3 and httpx the URLs (an RPC key may be in one); httpx also
+# logs every request at INFO, one line per probe. Django's SQL log (DEBUG) would show session
+# keys and session data.
+QUIET_LOGGERS = (
+    "botocore",
+    "boto3",
+    "s3transfer",
+    "urllib3",
+    "httpx",
+    "httpcore",
+    "websockets",
+    "aiosmtplib",
+    "django.db.backends",
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"health_answers": {"()": "seahealth.logging_filters.HealthAnswersFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "health_answers": {"()": "seahealth.logging_filters.HealthAnswersFilter"},
+        # A second line of defence, for every record written: credential-looking values
+        # (Authorization, Bearer, AWS signatures and tokens, URL passwords) are blanked.
+        "redact_credentials": {"()": "seahealth.logging_filters.RedactCredentialsFilter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_credentials"],
+        }
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
-        # A 503 from /health/* is an answer, not a server error: not one ERROR line per poll.
+        # A 503 from /health/* or /metrics is an answer, not a server error: not one ERROR
+        # line per poll (the database's failure is logged once, by the view).
         "django.request": {"filters": ["health_answers"]},
-        # httpx logs every request at INFO: one line per probe is noise, not news.
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
+        # runserver's request lines, through the same handler (and filter) as the rest.
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        **{name: {"level": level_at_least(LOG_LEVEL, "WARNING")} for name in QUIET_LOGGERS},
+        # Not a line at every start of every process; its lockouts are WARNINGs.
+        "axes.apps": {"level": level_at_least(LOG_LEVEL, "WARNING")},
         # web3 logs the endpoint it connects to, resolved: the URL may hold an API key. The
         # probe reports what went wrong, scrubbed.
         "web3": {"level": "CRITICAL", "propagate": False},
@@ -185,7 +256,7 @@ LOGGING = {
 }
 
 # --- Celery (the distributed way to run the prober; see seahealth/celery.py) ---
-CELERY_BROKER_URL = env_secret("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
+CELERY_BROKER_URL = env_broker_url("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
@@ -223,12 +294,12 @@ CELERY_BEAT_SCHEDULE = {
 # --- seahealth ---
 # The pages are behind a login unless this is true (read-only either way); /health/* and
 # /metrics never are.
-SEAHEALTH_PUBLIC_DASHBOARD = env.bool("SEAHEALTH_PUBLIC_DASHBOARD", default=False)
+SEAHEALTH_PUBLIC_DASHBOARD = env_bool("SEAHEALTH_PUBLIC_DASHBOARD", default=False)
 # /health/ready fails when the prober recorded nothing for this long (`90s`, `5m`); unset, it
 # is three times the shortest interval declared.
 SEAHEALTH_READY_MAX_AGE = (
     env_duration("SEAHEALTH_READY_MAX_AGE", "1s")
-    if env.str("SEAHEALTH_READY_MAX_AGE", "")
+    if env.str("SEAHEALTH_READY_MAX_AGE", "").strip()
     else None
 )
 # How long each web process answers /health/* from its copy of the state before it asks the
@@ -242,7 +313,7 @@ SEAHEALTH_HEALTH_RECHECK_SECONDS = env_positive(
 SEAHEALTH_METRICS_TOKEN = env_secret("SEAHEALTH_METRICS_TOKEN")
 # How often the status page refreshes its live part, in seconds.
 SEAHEALTH_REFRESH_SECONDS = env_positive("SEAHEALTH_REFRESH_SECONDS", 5)
-SEAHEALTH_DEPENDENCIES = Path(env.str("SEAHEALTH_DEPENDENCIES", default="dependencies.yaml"))
+SEAHEALTH_DEPENDENCIES = Path(env.str("SEAHEALTH_DEPENDENCIES", default="") or "dependencies.yaml")
 # How often runprobes and dispatch_due look for due dependencies and a changed declaration.
 SEAHEALTH_TICK_SECONDS = env_positive("SEAHEALTH_TICK_SECONDS", 1.0, float)
 # Dependencies probed together with one shared HTTP client (one Celery task each).

@@ -113,9 +113,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(autouse=True)
 def _health_snapshot_forgotten() -> None:
     """/health/* keeps the state it read for a moment: each test reads its own database."""
+    from dashboard import database_failures
     from dashboard.health import forget_snapshot  # after Django is set up
 
     forget_snapshot()
+    database_failures.forget()
 
 
 @pytest.fixture

@@ -178,6 +178,14 @@ def test_the_image_collects_the_static_files_it_serves() -> None:
     assert "manage.py collectstatic --noinput" in runs
 
 
+def test_the_image_keeps_no_secret_key() -> None:
+    # collectstatic gets a throwaway key for its one command; a key in ENV or ARG would be
+    # baked into the image (and the same in every deployment of it).
+    for keyword, arguments in dockerfile_instructions():
+        if keyword in {"ENV", "ARG"}:
+            assert "SECRET_KEY" not in arguments, f"{keyword} {arguments}"
+
+
 def test_every_app_service_shares_the_image_and_the_env_file() -> None:
     builds = {json.dumps(SERVICES[name]["build"], sort_keys=True) for name in APP_SERVICES}
     images = {SERVICES[name].get("image") for name in APP_SERVICES}

@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+import logging
 import subprocess
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
@@ -290,3 +291,23 @@ def test_promtool_finds_nothing_to_say(client, promtool: str) -> None:
         [promtool, "check", "metrics"], input=text, capture_output=True, timeout=30, check=False
     )
     assert (result.returncode, result.stdout, result.stderr) == (0, b"", b"")
+
+
+def test_a_database_that_fails_is_a_503_with_the_reason_in_the_text_format(client, caplog) -> None:
+    make_dependency("payments")
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE probes_dependency RENAME TO probes_dependency_gone")
+    with caplog.at_level(logging.ERROR, logger="dashboard.database_failures"):
+        for _ in range(3):
+            # Rolled back after each, so that PostgreSQL fails each scrape alike.
+            with transaction.atomic():
+                response = client.get("/metrics")
+                transaction.set_rollback(True)
+            assert response.status_code == 503
+            assert response["Content-Type"].startswith("text/plain; version=0.0.4")
+            assert response["Cache-Control"] == "no-store"
+            body = response.content.decode()
+            assert body == "# database unavailable: no metrics can be read\n"
+            assert list(text_string_to_metric_families(body)) == []  # a comment, well formed
+    [logged] = caplog.records  # the driver's text, once
+    assert "probes_dependency" in logged.getMessage()

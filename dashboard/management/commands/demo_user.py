@@ -1,28 +1,29 @@
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 
-NAME = PASSWORD = "demo"  # noqa: S105 - the demo account, refused without DEBUG
+NAME = "demo"
 
 
 class Command(BaseCommand):
     help = (
-        "For make run: create the user demo (password demo, an administrator) when there is "
-        "no user at all yet. Refuses when DEBUG is off: never a known password in production."
+        "For make run: when there is no user at all yet, create the administrator demo with a "
+        "random password, and print it. Never a known password, so a dashboard started this "
+        "way is not open to whoever guesses one."
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        if not settings.DEBUG:
-            raise CommandError("DEBUG is off: create a real user with createsuperuser instead")
         users = get_user_model().objects
         if users.exists():
             self.stdout.write(
-                "Users exist already: log in as one of them (createsuperuser adds one)."
+                "Users exist already: log in as one of them "
+                "(python manage.py changepassword NAME sets a new password)."
             )
             return
-        users.create_superuser(NAME, password=PASSWORD)
-        self.stdout.write(f"Created the demo user: log in as {NAME} / {PASSWORD}.")
+        password = secrets.token_urlsafe(12)
+        users.create_superuser(NAME, password=password)
+        self.stdout.write(f"Created the user {NAME}: log in as {NAME} / {password}")
