@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -62,6 +62,7 @@ class Batch:
                 headers={"User-Agent": USER_AGENT},
                 # Proxies come from HTTP_PROXY, HTTPS_PROXY and NO_PROXY, as for any client.
                 trust_env=True,
+                event_hooks={"request": [_guard_handshake]},
             )
         return self._http[ca_file]
 
@@ -78,6 +79,31 @@ class Batch:
     async def aclose(self) -> None:
         for client in self._http.values():
             await client.aclose()
+
+
+async def _guard_handshake(request: httpx.Request) -> None:
+    request.extensions["trace"] = _HandshakeGuard(request.extensions.get("trace"))
+
+
+class _HandshakeGuard:
+    """Closes the TCP connection when its TLS handshake ends without completing.
+
+    httpcore (1.0) closes it when the handshake fails, but not when it is cancelled: a
+    peer that drips its handshake would keep its socket open past the probe's deadline.
+    Wraps the request's own trace callback, if it has one.
+    """
+
+    def __init__(self, inner: Callable[[str, dict[str, Any]], Awaitable[None]] | None) -> None:
+        self.inner = inner
+        self.stream: Any = None
+
+    async def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            self.stream = info.get("return_value")
+        elif event == "connection.start_tls.failed" and self.stream is not None:
+            await self.stream.aclose()
+        if self.inner is not None:
+            await self.inner(event, info)
 
 
 @asynccontextmanager
