@@ -18,7 +18,7 @@ import pytest
 from probes.engine import Job, run_batch
 from probes.kinds import KINDS
 from probes.outcomes import ErrorClass
-from tests.servers import HTTP_DRIP, SMTP_DRIP, TLS_DRIP, DrippingServer
+from tests.servers import HTTP_DRIP, SMTP_DRIP, TLS_DRIP, DrippingServer, unused_port
 from tests.threads import busy_probe_threads
 
 TIMEOUT = 0.5
@@ -40,6 +40,16 @@ def _smtp(tls: str) -> Callable[[DrippingServer], dict[str, Any]]:
     return lambda server: {"host": "127.0.0.1", "port": server.port, "tls": tls}
 
 
+def _s3(scheme: str) -> Callable[[DrippingServer], dict[str, Any]]:
+    return lambda server: {
+        "bucket": "documents",
+        "endpoint_url": server.url("", scheme),
+        "region": "eu-west-1",
+        "access_key_id": "AKIADRIPPING",
+        "secret_access_key": "dripping",
+    }
+
+
 # case: (kind, what the peer drips, what it plays out first, the spec that reaches it)
 CASES: dict[str, tuple[str, bytes, Callable[[socket.socket], None] | None, Callable]] = {
     "http headers": ("http", HTTP_DRIP, None, lambda s: {"url": s.url("/health")}),
@@ -51,15 +61,26 @@ CASES: dict[str, tuple[str, bytes, Callable[[socket.socket], None] | None, Calla
     "smtp banner": ("smtp", SMTP_DRIP, None, _smtp("none")),
     "smtp implicit tls handshake": ("smtp", TLS_DRIP, None, _smtp("implicit")),
     "smtp starttls handshake": ("smtp", TLS_DRIP, _starttls_offered, _smtp("starttls")),
+    "s3 headers": ("s3", HTTP_DRIP, None, _s3("http")),
+    "s3 https handshake": ("s3", TLS_DRIP, None, _s3("https")),
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _loaded_once() -> None:
+    """What a prober loads once, before its first probes (web3; botocore's S3 model): not
+    what these tests measure."""
+    for kind in KINDS.values():
+        if hasattr(kind, "prepare"):
+            kind.prepare()
+    warm_up = {"bucket": "documents", "endpoint_url": f"http://127.0.0.1:{unused_port()}"}
+    warm_up |= {"region": "eu-west-1", "access_key_id": "AKIAWARMUP", "secret_access_key": "-"}
+    asyncio.run(run_batch([Job(1, "warm-up", "s3", 30, 30, warm_up)], environ={}))
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_the_deadline_closes_the_connection_and_frees_every_thread(case: str) -> None:
     kind, opening, prelude, spec = CASES[case]
-    prepare = getattr(KINDS[kind], "prepare", None)
-    if prepare is not None:
-        prepare()  # web3's import, once per process: not what is measured here
     server = DrippingServer(opening, prelude=prelude)
     try:
         # The probe's deadline passes no earlier than this: it starts once the batch is set up.
