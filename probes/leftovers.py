@@ -14,9 +14,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# How long a prober that is about to exit waits for leftovers (manage.py probe, a Celery
-# task, runprobes --once).
-GRACE = 1.0
+# How long a prober about to exit or end its event loop waits for leftovers (runprobes,
+# manage.py probe, a Celery task): brief, since it is in the way of an exit.
+GRACE = 0.5
 
 _pending: set[asyncio.Task[None]] = set()
 

@@ -8,16 +8,24 @@ only a deadline on the whole exchange ends it.
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from probes.engine import Job, run_batch
 from probes.kinds import KINDS
+from probes.models import Dependency, ProbeResult
 from probes.outcomes import ErrorClass
+from tests.conftest import wait_for
+from tests.databases import subprocess_env
+from tests.processes import Process
 from tests.servers import HTTP_DRIP, SMTP_DRIP, TLS_DRIP, DrippingServer, unused_port
 from tests.threads import busy_probe_threads
 
@@ -96,3 +104,89 @@ def test_the_deadline_closes_the_connection_and_frees_every_thread(case: str) ->
         assert busy_probe_threads() == []
     finally:
         server.stop()
+
+
+# --- the processes: runprobes and manage.py probe, against dripping S3 peers -------------
+
+# The issue's bounds: runprobes stops within 2 s of SIGTERM; runprobes --once and
+# manage.py probe exit within their timeout + 2 s.
+STOPS_WITHIN = 2.0
+EXITS_WITHIN = 2.0
+
+
+def s3_declaration(path: Path, server: DrippingServer, count: int, timeout: str) -> None:
+    entries = "".join(
+        f"  - {{name: drip-{n}, kind: s3, bucket: documents, region: eu-west-1, "
+        f"endpoint_url: '{server.url('')}', access_key_id: '${{S3_KEY_ID}}', "
+        f"secret_access_key: '${{S3_SECRET}}', timeout: {timeout}, interval: 60s}}\n"
+        for n in range(count)
+    )
+    path.write_text("dependencies:\n" + entries)
+
+
+def start(tmp_path: Path, name: str, *arguments: str, declaration: Path) -> Process:
+    env = subprocess_env(
+        SEAHEALTH_DEPENDENCIES=str(declaration), S3_KEY_ID="AKIADRIPPING", S3_SECRET="dripping"
+    )
+    command = [sys.executable, "manage.py", *arguments]
+    return Process.start(name, command, log=tmp_path / f"{name}.log", env=env)
+
+
+def wait_for_exit(process: Process, seconds: float) -> float:
+    """When (time.monotonic()) the process exited; fails if it is still running."""
+    try:
+        process.popen.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"{process.name} still running after {seconds}s:\n{process.output()}")
+    return time.monotonic()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runprobes_stops_within_2s_of_sigterm_with_every_probe_on_a_dripping_peer(
+    tmp_path: Path,
+) -> None:
+    server = DrippingServer()
+    path = tmp_path / "dependencies.yaml"
+    s3_declaration(path, server, count=20, timeout="10s")
+    process = start(tmp_path, "runprobes", "runprobes", declaration=path)
+    try:
+        wait_for(lambda: len(server.connections) >= 20 or process.popen.poll() is not None, 60)
+        process.check_running()
+        process.popen.send_signal(signal.SIGTERM)
+        signalled = time.monotonic()
+        stopped = wait_for_exit(process, 30) - signalled
+    finally:
+        process.stop()
+        server.stop()
+    output = process.output()
+    assert process.popen.returncode == 0, output
+    assert stopped < STOPS_WITHIN, output
+    assert "stopped with 20 probes in flight: abandoned" in output
+    assert ProbeResult.objects.count() == 0  # abandoned, not recorded as failures
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("command", ["runprobes --once", "probe"])
+def test_one_shot_commands_exit_within_the_timeout_and_2s(tmp_path: Path, command: str) -> None:
+    server = DrippingServer()
+    path = tmp_path / "dependencies.yaml"
+    s3_declaration(path, server, count=20 if command == "runprobes --once" else 1, timeout="3s")
+    arguments = command.split() if command != "probe" else ["probe", "drip-0", "--file", str(path)]
+    process = start(tmp_path, command.split()[0], *arguments, declaration=path)
+    try:
+        exited = wait_for_exit(process, 30)
+    finally:
+        process.stop()
+        server.stop()
+    output = process.output()
+    assert server.connections, output
+    # From the first connection the peer saw: each probe started a moment before it.
+    assert exited - min(c.opened for c in server.connections) < 3 + EXITS_WITHIN, output
+    if command == "probe":
+        assert process.popen.returncode == 1, output
+        assert "outcome  FAILURE  timeout: no answer within 3s (HeadBucket)" in output
+    else:
+        assert process.popen.returncode == 0, output
+        errors = set(Dependency.objects.values_list("last_error", flat=True))
+        assert errors == {"timeout: no answer within 3s (HeadBucket)"}
+        assert ProbeResult.objects.count() == 20
