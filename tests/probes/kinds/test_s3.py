@@ -15,11 +15,14 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 from pathlib import Path
 
 import boto3
 import pytest
 import requests
+from django.core.management import call_command
+from django.utils import timezone
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -32,10 +35,11 @@ from probes import tls
 from probes.declarations import parse_declaration
 from probes.engine import Job, run_batch_sync
 from probes.kinds import s3
+from probes.models import Dependency
 from probes.outcomes import ErrorClass, Outcome, Result
 from tests.certificates import self_signed, server_context
 from tests.conftest import entry_problems
-from tests.servers import HangingServer, unused_port
+from tests.servers import DrippingServer, HangingServer, unused_port
 from tests.threads import busy_probe_threads
 
 BUCKET = "sea-documents"  # in eu-west-1
@@ -247,6 +251,73 @@ def test_a_peer_that_accepts_and_never_answers_is_a_timeout_at_the_deadline(
     assert elapsed < 2 + 1.5  # the deadline, not the client's own read timeout
     # No thread waited on the peer: the exchange ran on the event loop.
     assert busy_probe_threads() == []
+
+
+class ThreadPeak:
+    """The most threads this process ran at once while it was open."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while not self._stopped.wait(0.005):
+            self.peak = max(self.peak, threading.active_count())
+
+    def __enter__(self) -> ThreadPeak:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_200_dripping_peers_beside_a_healthy_bucket_leave_it_up_and_use_few_threads(
+    moto: Moto, declaration: Path, settings, monkeypatch
+) -> None:
+    # The fault matrix of issue 9: a thread per dripping probe, then healthy buckets timed
+    # out queued behind 100 of them.
+    settings.SEAHEALTH_MAX_IN_FLIGHT = 300  # all in one go
+    for name, value in moto.prober.environ.items():
+        monkeypatch.setenv(name, value)
+    dripping = DrippingServer()
+    keys = "access_key_id: '${S3_KEY_ID}', secret_access_key: '${S3_SECRET}'"
+    entries = [
+        f"  - {{name: healthy, kind: s3, bucket: {BUCKET}, endpoint_url: '{moto.url}', {keys}}}\n"
+    ]
+    entries += [
+        f"  - {{name: dripping-{n}, kind: s3, bucket: documents, "
+        f"endpoint_url: '{dripping.url('')}', {keys}}}\n"
+        for n in range(200)
+    ]
+    declaration.write_text(
+        "defaults: {timeout: 2s, interval: 30s}\ndependencies:\n" + "".join(entries)
+    )
+    call_command("sync_dependencies", stdout=StringIO())
+    # The healthy bucket goes last, after every dripping peer has taken what it takes.
+    now = timezone.now()
+    Dependency.objects.update(next_due_at=now - timedelta(minutes=1))
+    Dependency.objects.filter(name="healthy").update(next_due_at=now - timedelta(seconds=1))
+    before = threading.active_count()
+    try:
+        with ThreadPeak() as threads:
+            call_command("runprobes", once=True)
+        left_open = dripping.wait_until_closed(1)
+    finally:
+        dripping.stop()
+    assert Dependency.objects.get(name="healthy").status == "up"
+    errors = Dependency.objects.exclude(name="healthy").values_list("last_error", flat=True)
+    assert set(errors) == {"timeout: no answer within 2s (HeadBucket)"}
+    assert len(dripping.connections) == 200
+    assert left_open == []
+    assert busy_probe_threads() == []
+    # The old probe held a thread per dripping peer, up to its pool of 100 (105 threads here,
+    # and the healthy bucket timed out). Now none waits on a peer: a few workers for
+    # signing, the database's thread, moto's request threads, this test's sampler.
+    assert threads.peak - before < 30, (before, threads.peak)
 
 
 class DelayingProxy:
