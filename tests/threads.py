@@ -29,8 +29,3 @@ def busy_probe_threads() -> list[str]:
         if any(path not in _IDLE for path in stack):
             busy.append(name)
     return busy
-
-
-def probe_threads() -> int:
-    """How many seahealth-* threads exist, busy or idle."""
-    return sum(thread.name.startswith("seahealth-") for thread in threading.enumerate())
