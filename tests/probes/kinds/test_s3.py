@@ -105,6 +105,9 @@ def moto() -> Iterator[Moto]:
     server.start()
     host, port = server.get_host_and_port()
     url = f"http://{host}:{port}"
+    # moto keeps its state per process, not per server: this module's fixture is set up
+    # again when pytest-django runs its transactional test apart from the others.
+    requests.post(f"{url}/moto-api/reset", timeout=5).raise_for_status()
     before = _enforce_iam(url, "inf")  # set up unchecked, then enforce
     setup = {"endpoint_url": url, "region_name": "us-east-1"}
     setup |= {"aws_access_key_id": "setup", "aws_secret_access_key": "setup"}
