@@ -57,7 +57,7 @@ class Request:
     operation: OperationModel
     method: str
     url: str
-    headers: list[tuple[str, Any]]
+    headers: list[tuple[str, Any]] = field(repr=False)  # signed: no logs
     body: bytes = field(repr=False)
 
 
