@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -24,9 +24,11 @@ from probes.outcomes import ErrorClass, ProbeError, Step
 USER_AGENT = "seahealth/0.1 (+dependency health probe)"
 T = TypeVar("T")
 
-# For client libraries that block (boto3): their own timeouts end the call, the engine's
-# deadline ends the wait. Sized for many slow peers at once, not for CPU work.
-_BLOCKING = ThreadPoolExecutor(max_workers=100, thread_name_prefix="seahealth-blocking")
+# For the CPU work of client libraries that block (botocore builds, signs and parses there)
+# and the credential lookups they make on first use. No probe's peer is ever waited on in
+# these threads: every exchange with a peer runs on the event loop, where the deadline ends
+# it, so a few threads serve any number of probes, however slow their peers.
+_BLOCKING = ThreadPoolExecutor(max_workers=8, thread_name_prefix="seahealth-blocking")
 
 
 class Batch:
@@ -47,22 +49,7 @@ class Batch:
 
     def http_client(self, ca_file: str | None = None) -> httpx.AsyncClient:
         if ca_file not in self._http:
-            self._http[ca_file] = httpx.AsyncClient(
-                verify=self.ssl_context(ca_file),
-                # The engine enforces each probe's deadline from outside; a second clock
-                # here would only race it.
-                timeout=None,  # noqa: S113
-                follow_redirects=False,
-                # No keep-alive: every probe measures a full connect (and TLS handshake),
-                # as a client of the dependency sees it after an idle spell. One connection
-                # per probe, so no probe waits on the pool for another's.
-                limits=httpx.Limits(
-                    max_connections=self.max_connections, max_keepalive_connections=0
-                ),
-                headers={"User-Agent": USER_AGENT},
-                # Proxies come from HTTP_PROXY, HTTPS_PROXY and NO_PROXY, as for any client.
-                trust_env=True,
-            )
+            self._http[ca_file] = new_http_client(self.ssl_context(ca_file), self.max_connections)
         return self._http[ca_file]
 
     def prepare(self, ca_files: set[str | None]) -> None:
@@ -80,6 +67,50 @@ class Batch:
             await client.aclose()
 
 
+def new_http_client(ssl_context: ssl.SSLContext, max_connections: int) -> httpx.AsyncClient:
+    """An HTTP client as probes use it; a batch shares one per CA bundle."""
+    return httpx.AsyncClient(
+        verify=ssl_context,
+        # The engine enforces each probe's deadline from outside; a second clock here would
+        # only race it.
+        timeout=None,  # noqa: S113
+        follow_redirects=False,
+        # No keep-alive: every probe measures a full connect (and TLS handshake), as a
+        # client of the dependency sees it after an idle spell. One connection per probe,
+        # so no probe waits on the pool for another's.
+        limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=0),
+        headers={"User-Agent": USER_AGENT},
+        # Proxies come from HTTP_PROXY, HTTPS_PROXY and NO_PROXY, as for any client.
+        trust_env=True,
+        event_hooks={"request": [_guard_handshake]},
+    )
+
+
+async def _guard_handshake(request: httpx.Request) -> None:
+    request.extensions["trace"] = _HandshakeGuard(request.extensions.get("trace"))
+
+
+class _HandshakeGuard:
+    """Closes the TCP connection when its TLS handshake ends without completing.
+
+    httpcore (1.0) closes it when the handshake fails, but not when it is cancelled: a
+    peer that drips its handshake would keep its socket open past the probe's deadline.
+    Wraps the request's own trace callback, if it has one.
+    """
+
+    def __init__(self, inner: Callable[[str, dict[str, Any]], Awaitable[None]] | None) -> None:
+        self.inner = inner
+        self.stream: Any = None
+
+    async def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event == "connection.connect_tcp.complete":
+            self.stream = info.get("return_value")
+        elif event == "connection.start_tls.failed" and self.stream is not None:
+            await self.stream.aclose()
+        if self.inner is not None:
+            await self.inner(event, info)
+
+
 @asynccontextmanager
 async def open_batch(max_connections: int) -> AsyncIterator[Batch]:
     batch = Batch(max_connections)
@@ -93,8 +124,8 @@ async def open_batch(max_connections: int) -> AsyncIterator[Batch]:
 class ProbeContext:
     batch: Batch
     ca_file: str | None = None
-    # The probe's deadline, enforced by the engine; for client libraries that want a bound
-    # of their own (a blocking call's socket timeout), never as a second deadline.
+    # The probe's deadline, enforced by the engine; for what outlives the probe and needs a
+    # bound of its own (probes/leftovers.py), never as a second deadline.
     timeout: float = 30.0
     steps: list[Step] = field(default_factory=list)
     started: float = field(default_factory=time.perf_counter)
@@ -119,5 +150,9 @@ class ProbeContext:
             self.steps.append(Step(name, (time.perf_counter() - started) * 1000, ok))
 
     async def run_blocking(self, function: Callable[..., T], *args: Any) -> T:
-        """Run a blocking call off the event loop; the deadline still ends the wait."""
+        """Run a blocking call off the event loop; the deadline still ends the wait.
+
+        For CPU work (and a client's first credential lookup), never a wait on a peer: the
+        deadline cannot stop a thread, only stop waiting for it.
+        """
         return await asyncio.get_running_loop().run_in_executor(_BLOCKING, function, *args)

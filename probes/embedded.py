@@ -21,13 +21,17 @@ from dataclasses import dataclass, field
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, close_old_connections, connections
 
-from probes import retention, rollups
+from probes import leftovers, retention, rollups
 from probes.declarations import DeclarationWatcher
 from probes.engine import Job, run_batch
 from probes.recording import record
 from probes.scheduler import batches, claim_due
 
 log = logging.getLogger(__name__)
+
+# How long a stopped prober (SIGTERM, Ctrl-C) lets the batches in flight finish and record
+# before it abandons their probes: it exits within about a second, not a whole timeout.
+STOP_GRACE = 1.0
 
 
 @dataclass
@@ -46,6 +50,20 @@ class Every:
         return True
 
 
+async def _finished_or_stopped(tasks: set[asyncio.Task[None]], stop: asyncio.Event) -> None:
+    """Wait until every task in `tasks` is done, or `stop` is set."""
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        pending = set(tasks)
+        while pending and not stopped.done():
+            _, pending = await asyncio.wait(
+                pending | {stopped}, return_when=asyncio.FIRST_COMPLETED
+            )
+            pending.discard(stopped)
+    finally:
+        stopped.cancel()
+
+
 @dataclass
 class EmbeddedProber:
     watcher: DeclarationWatcher
@@ -59,11 +77,17 @@ class EmbeddedProber:
     def __post_init__(self) -> None:
         self._batches: set[asyncio.Task[None]] = set()
         self._probes_in_flight = 0
+        self._abandoned = 0  # probes cut short by a stop
         self._pruning: asyncio.Task[None] | None = None
         self._refreshing: asyncio.Task[None] | None = None
 
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> None:
-        """Until `stop` is set; with `once`, probe what is due now and return."""
+        """Until `stop` is set; with `once`, probe what is due now and return.
+
+        Once `stop` is set it returns within about STOP_GRACE + leftovers.GRACE: batches in
+        flight get STOP_GRACE to finish and record, then the probes still running are
+        abandoned (their dependencies are due again at their next interval).
+        """
         while not stop.is_set():
             claimed = await self._tick()
             if once and not claimed:
@@ -73,13 +97,32 @@ class EmbeddedProber:
                 self._refresh_uptimes_if_due()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=self.tick)
-        # Batches in flight end within their probes' timeouts: let them record. A prune
-        # stops after its current batch.
-        await asyncio.gather(*self._batches)
+        if once and not stop.is_set():
+            # --once: batches in flight end within their probes' timeouts: let them record.
+            await _finished_or_stopped(self._batches, stop)
+        await self._stop_batches(time.monotonic() + STOP_GRACE)
+        # Then, briefly, what cut-short probes left to do (a canary to delete).
+        await leftovers.settle()
+        # A prune stops after its current batch; an uptime refresh is one statement.
         for housekeeping in (self._pruning, self._refreshing):
             if housekeeping is not None:
                 await housekeeping
         await sync_to_async(connections.close_all)()
+
+    async def _stop_batches(self, deadline: float) -> None:
+        """Wait for the batches in flight until `deadline`, then cancel them."""
+        batches = set(self._batches)
+        if batches:
+            _, unfinished = await asyncio.wait(batches, timeout=deadline - time.monotonic())
+            for batch in unfinished:
+                batch.cancel()
+            await asyncio.gather(*unfinished, return_exceptions=True)
+        if self._abandoned:
+            log.warning(
+                "stopped with %d probes in flight: abandoned, they are due again at their "
+                "next interval",
+                self._abandoned,
+            )
 
     async def _tick(self) -> int:
         """Sync the declaration if it changed, claim what is due, start its batches."""
@@ -102,9 +145,15 @@ class EmbeddedProber:
 
     async def _probe_and_record(self, batch: list[Job]) -> None:
         self._probes_in_flight += len(batch)
+        outcomes = None
         try:
             outcomes = await run_batch(batch)
+            # Not cut short by a stop: sync_to_async sees its call through.
             await sync_to_async(record)(outcomes)
+        except asyncio.CancelledError:
+            if outcomes is None:
+                self._abandoned += len(batch)
+            raise
         except DatabaseError as exc:
             # Not retried: these dependencies are due again at their next interval.
             log.error("lost %d probe results, the database refused them: %s", len(batch), exc)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from probes import placeholders, tls
+from probes import leftovers, placeholders, tls
 from probes.context import ProbeContext, open_batch
 from probes.durations import format_duration
 from probes.kinds import KINDS
@@ -62,6 +62,20 @@ async def run_batch(
             )
         )
     return list(zip(jobs, outcomes, strict=True))
+
+
+def run_batch_sync(
+    jobs: Sequence[Job], environ: Mapping[str, str] | None = None
+) -> list[tuple[Job, Outcome]]:
+    """run_batch in an event loop of its own (a Celery task, manage.py probe), which ends
+    with it: what the probes left to do (a canary to delete) gets leftovers.GRACE first."""
+
+    async def run() -> list[tuple[Job, Outcome]]:
+        outcomes = await run_batch(jobs, environ)
+        await leftovers.settle()
+        return outcomes
+
+    return asyncio.run(run())
 
 
 async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Outcome:

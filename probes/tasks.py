@@ -7,14 +7,12 @@ prune_history, which deletes history past its retention.
 
 from __future__ import annotations
 
-import asyncio
-
 from celery import shared_task
 from django.conf import settings
 
 from probes import retention, rollups
 from probes.declarations import DeclarationWatcher
-from probes.engine import run_batch
+from probes.engine import run_batch_sync
 from probes.recording import record
 from probes.scheduler import batches, claim_due, load_jobs
 
@@ -46,7 +44,7 @@ def dispatch_due() -> int:
 @shared_task(ignore_result=True)
 def probe_batch(dependency_ids: list[int]) -> int:
     jobs = load_jobs(dependency_ids)
-    outcomes = asyncio.run(run_batch(jobs))
+    outcomes = run_batch_sync(jobs)
     return record(outcomes).results
 
 

@@ -6,7 +6,6 @@ before the leaf breaks clients just the same.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from datetime import UTC, datetime
 from typing import Any
@@ -54,16 +53,3 @@ def expiry_warning(observations: dict[str, Any], warn_seconds: float, now: datet
     days = left / 86400
     when = f"in {days:.0f} days" if days >= 2 else f"in {left / 3600:.0f} hours"
     return f"TLS certificate expires {when} ({expires:%Y-%m-%d %H:%M} UTC)"
-
-
-async def handshake(
-    host: str, port: int, ssl_context: ssl.SSLContext, server_hostname: str | None = None
-) -> dict[str, Any]:
-    """Connect, shake hands and observe, for clients that hide their socket (boto3)."""
-    _, writer = await asyncio.open_connection(
-        host, port, ssl=ssl_context, server_hostname=server_hostname or host
-    )
-    try:
-        return observe(writer.get_extra_info("ssl_object"))
-    finally:
-        writer.close()

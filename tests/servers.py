@@ -1,11 +1,13 @@
-"""Real peers on loopback for the tests: an HTTP(S) server whose answers the test sets, and a
-server that accepts connections and never answers."""
+"""Real peers on loopback for the tests: an HTTP(S) server whose answers the test sets, a
+server that accepts connections and never answers, and one that answers a byte at a time."""
 
 from __future__ import annotations
 
+import selectors
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -157,6 +159,160 @@ class HangingServer:
         for conn in self._held:
             conn.close()
         self._socket.close()
+
+
+# What a peer that drips sends first, by the protocol its client expects.
+HTTP_DRIP = b"HTTP/1.1 200 OK\r\nX-Drip: "  # headers that never end
+SMTP_DRIP = b"220 "  # a banner that never ends
+# A TLS handshake record announcing 16 KiB: the client waits for all of it before it reads a
+# byte of the handshake, so dripping its body drips the handshake.
+TLS_DRIP = b"\x16\x03\x03\x40\x00"
+
+
+@dataclass
+class Dripped:
+    """One connection to a DrippingServer, in time.monotonic() seconds."""
+
+    opened: float
+    closed: float | None = None  # when the client closed it
+
+
+class DrippingServer:
+    """Accepts every connection and sends `opening`, then filler, one byte every `every`
+    seconds, forever: each byte resets a client's read timeout, so only a total deadline
+    ends the exchange. Notes when the client closes each connection.
+
+    One thread serves every connection, so that hundreds of them add no threads to the
+    process under test. `prelude(conn)`, when given, runs first (in a thread of its own, on
+    a blocking socket): the part of a protocol to play out before the dripping starts.
+    """
+
+    def __init__(
+        self,
+        opening: bytes = HTTP_DRIP,
+        every: float = 0.1,
+        prelude: Callable[[socket.socket], None] | None = None,
+        filler: bytes = b"a",
+    ) -> None:
+        self.opening = opening
+        self.every = every
+        self.prelude = prelude
+        self.filler = filler
+        self.connections: list[Dripped] = []
+        self._socket = socket.create_server(("127.0.0.1", 0), backlog=512)
+        self._socket.setblocking(False)
+        self.port = self._socket.getsockname()[1]
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._socket, selectors.EVENT_READ)
+        self._sent: dict[socket.socket, int] = {}  # bytes of the drip sent so far
+        self._ready: list[tuple[socket.socket, Dripped]] = []  # preludes played out
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="dripping-server", daemon=True)
+        self._thread.start()
+
+    def url(self, path: str = "/", scheme: str = "http") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def open_connections(self) -> list[Dripped]:
+        return [c for c in self.connections if c.closed is None]
+
+    def wait_until_closed(self, seconds: float) -> list[Dripped]:
+        """Wait up to `seconds` for the client to close every connection; the ones it left."""
+        deadline = time.monotonic() + seconds
+        while self.open_connections() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return self.open_connections()
+
+    def _serve(self) -> None:
+        next_drip = time.monotonic()
+        while not self._stopped.is_set():
+            for key, _ in self._selector.select(max(0.0, next_drip - time.monotonic())):
+                if key.fileobj is self._socket:
+                    self._accept()
+                else:
+                    self._read(key.fileobj, key.data)
+            with self._lock:
+                ready, self._ready = self._ready, []
+            for conn, dripped in ready:
+                self._start_dripping(conn, dripped)
+            if time.monotonic() >= next_drip:
+                self._drip()
+                next_drip = time.monotonic() + self.every
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._socket.accept()
+            except (BlockingIOError, OSError):
+                return
+            dripped = Dripped(opened=time.monotonic())
+            self.connections.append(dripped)
+            if self.prelude is None:
+                self._start_dripping(conn, dripped)
+            else:
+                threading.Thread(
+                    target=self._play_prelude, args=(self.prelude, conn, dripped), daemon=True
+                ).start()
+
+    def _play_prelude(
+        self, prelude: Callable[[socket.socket], None], conn: socket.socket, dripped: Dripped
+    ) -> None:
+        conn.setblocking(True)
+        conn.settimeout(10)
+        try:
+            prelude(conn)
+        except OSError:
+            self._close(conn, dripped)
+            return
+        with self._lock:
+            self._ready.append((conn, dripped))
+
+    def _start_dripping(self, conn: socket.socket, dripped: Dripped) -> None:
+        conn.setblocking(False)
+        self._sent[conn] = 0
+        self._selector.register(conn, selectors.EVENT_READ, dripped)
+
+    def _read(self, conn: socket.socket, dripped: Dripped) -> None:
+        try:
+            if conn.recv(65536):
+                return  # what the client sends is not listened to
+        except BlockingIOError:
+            return
+        except OSError:
+            pass
+        self._close(conn, dripped)
+
+    def _drip(self) -> None:
+        for key in list(self._selector.get_map().values()):
+            conn = key.fileobj
+            if conn is self._socket:
+                continue
+            sent = self._sent[conn]
+            byte = self.opening[sent : sent + 1] or self.filler
+            try:
+                conn.send(byte)
+            except BlockingIOError:
+                continue  # the client does not read: it is still there
+            except OSError:
+                self._close(conn, key.data)
+                continue
+            self._sent[conn] = sent + 1
+
+    def _close(self, conn: socket.socket, dripped: Dripped) -> None:
+        if dripped.closed is None:
+            dripped.closed = time.monotonic()
+        if conn in self._sent:
+            self._selector.unregister(conn)
+            del self._sent[conn]
+        conn.close()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)
+        for key in list(self._selector.get_map().values()):
+            key.fileobj.close()
+        self._selector.close()
 
 
 def unused_port() -> int:

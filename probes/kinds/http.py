@@ -199,10 +199,14 @@ def answer_observations(response: httpx.Response) -> dict[str, Any]:
     observations: dict[str, Any] = {"status_code": response.status_code}
     if response.history:
         observations["redirects"] = len(response.history)
-    stream = response.extensions.get("network_stream")
-    if stream is not None:
-        observations.update(tls.observe(stream.get_extra_info("ssl_object")))
+    observations.update(tls_observations(response))
     return observations
+
+
+def tls_observations(response: httpx.Response) -> dict[str, Any]:
+    """The certificate and TLS version of the connection that brought `response`."""
+    stream = response.extensions.get("network_stream")
+    return tls.observe(stream.get_extra_info("ssl_object")) if stream is not None else {}
 
 
 async def read_limited(response: httpx.Response, limit: int) -> tuple[bytes, bool]:

@@ -17,10 +17,14 @@ from web3.exceptions import BadResponseFormat, ProviderConnectionError, Web3RPCE
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers.async_base import AsyncJSONBaseProvider
 
-from probes import tls
 from probes.classify import classify_network_error
 from probes.context import ProbeContext
-from probes.kinds.http import classify_httpx_error, excerpt_body, read_limited
+from probes.kinds.http import (
+    classify_httpx_error,
+    excerpt_body,
+    read_limited,
+    tls_observations,
+)
 from probes.outcomes import ErrorClass, ProbeError
 
 # A JSON-RPC answer to these calls is a few kilobytes; more is not an answer to them.
@@ -108,9 +112,7 @@ class SharedClientProvider(AsyncJSONBaseProvider):
             async with self.ctx.http.stream(
                 "POST", self.url, content=request, headers=self.headers
             ) as response:
-                stream = response.extensions.get("network_stream")
-                if stream is not None:
-                    self.observations.update(tls.observe(stream.get_extra_info("ssl_object")))
+                self.observations.update(tls_observations(response))
                 body, truncated = await read_limited(response, MAX_ANSWER_SIZE)
         except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
             raise ProbeError(ErrorClass.CONFIG, f"bad URL: {exc}") from exc

@@ -4,54 +4,47 @@ read back and deleted."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import re
 import secrets
-import ssl
 import threading
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import weakref
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
-from urllib.parse import SplitResult, urlsplit
+from typing import Any
 
 import botocore.session
+import httpx
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
     ConfigParseError,
-    ConnectionError,
-    ConnectTimeoutError,
     CredentialRetrievalError,
-    HTTPClientError,
     InvalidConfigError,
     InvalidRegionError,
     NoCredentialsError,
     ParamValidationError,
     PartialCredentialsError,
     ProfileNotFound,
-    ReadTimeoutError,
-    SSLError,
     SSOError,
     TokenRetrievalError,
 )
+from botocore.parsers import ResponseParserError
 
-from probes import tls
-from probes.classify import classify_network_error
-from probes.context import ProbeContext
-from probes.durations import format_duration
+from probes import leftovers
+from probes.context import ProbeContext, new_http_client
 from probes.fields import Fields
-from probes.kinds.http import check_url
+from probes.kinds import s3_exchange
+from probes.kinds.http import check_url, classify_httpx_error
 from probes.outcomes import ErrorClass, Outcome, ProbeError
 from probes.placeholders import PLACEHOLDER
 from probes.redaction import redact_url
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
 CANARY_PREFIX = "seahealth-canary/"
@@ -157,16 +150,16 @@ def describe(spec: Spec) -> str:
 
 @dataclass(frozen=True)
 class ClientKey:
-    """Everything that shapes a client; the bucket does not, so buckets share clients."""
+    """Everything that shapes a client; the bucket does not, so buckets share clients.
+
+    No timeout and no CA bundle: the client never sends (s3_exchange.py), the batch's HTTP
+    client does, under the engine's deadline.
+    """
 
     endpoint_url: str | None
     region: str | None
     profile: str | None
     addressing_style: str
-    ca_file: str | None
-    # The probe's timeout, as botocore's socket timeouts: the engine's deadline ends the
-    # wait, these end the worker thread soon after.
-    timeout: float
     access_key_id: str | None
     secret_access_key: str | None = field(default=None, repr=False)
     session_token: str | None = field(default=None, repr=False)
@@ -174,6 +167,9 @@ class ClientKey:
 
 # Sessions are not thread-safe; clients are. One build at a time, and one per key.
 _BUILDING = threading.Lock()
+# Where S3 redirected each bucket, per client it was asked through (as botocore remembers
+# it): later probes go there at once.
+_REDIRECTS: weakref.WeakKeyDictionary[BaseClient, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
 def client(key: ClientKey) -> BaseClient:
@@ -197,13 +193,10 @@ def shared_client(key: ClientKey) -> BaseClient:
         "s3",
         region_name=key.region,
         endpoint_url=key.endpoint_url,
-        verify=key.ca_file,
         aws_access_key_id=key.access_key_id,
         aws_secret_access_key=key.secret_access_key,
         aws_session_token=key.session_token,
         config=Config(
-            connect_timeout=key.timeout,
-            read_timeout=key.timeout,
             # One probe is one try.
             retries={"total_max_attempts": 1, "mode": "standard"},
             # "auto" leaves the profile's choice, if it makes one.
@@ -217,24 +210,16 @@ def shared_client(key: ClientKey) -> BaseClient:
             user_agent_extra="seahealth",
         ),
     )
-    built.meta.events.register("before-send.s3", _close_connection)
+    s3_exchange.stop_before_sending(built)
     return built
 
 
-def _close_connection(request: Any, **kwargs: Any) -> None:
-    # No keep-alive: every probe measures a full connect, as the http kind does, and never
-    # fails on a pooled connection the server closed while it sat idle (no retries here).
-    request.headers["Connection"] = "close"
-
-
-def _client_key(spec: Spec, ctx: ProbeContext) -> ClientKey:
+def _client_key(spec: Spec) -> ClientKey:
     return ClientKey(
         endpoint_url=spec.endpoint_url or None,
         region=spec.region or None,
         profile=spec.profile or None,
         addressing_style=spec.addressing_style,
-        ca_file=ctx.ca_file or None,
-        timeout=ctx.timeout,
         access_key_id=spec.access_key_id or None,
         secret_access_key=spec.secret_access_key or None,
         session_token=spec.session_token or None,
@@ -245,43 +230,26 @@ def _client_key(spec: Spec, ctx: ProbeContext) -> ClientKey:
 
 
 async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
-    s3 = await _client(spec, ctx)
     observations: dict[str, Any] = {}
-    warnings: list[str] = []
-    endpoint = urlsplit(s3.meta.endpoint_url)
-    tls_check = None
-    if endpoint.scheme == "https":
-        # boto3 hides its socket: the certificate is observed on a connection of our own,
-        # at the same time.
-        tls_check = asyncio.ensure_future(_observe_tls(endpoint, ctx, ctx.ssl_context))
-    try:
-        with ctx.step("HeadBucket"):
-            head = await _call(ctx, spec, "HeadBucket", s3.head_bucket, Bucket=spec.bucket)
-    except BaseException:
-        if tls_check is not None:
-            tls_check.cancel()
-        raise
-    region = head.get("BucketRegion") or _header(head, "x-amz-bucket-region")
+    with ctx.step("HeadBucket"):
+        head = await _call(ctx, spec, "HeadBucket", Bucket=spec.bucket)
+    region = head.parsed.get("BucketRegion") or _header(head.parsed, "x-amz-bucket-region")
     if region:
         observations["bucket_region"] = region
-    if tls_check is not None:
-        found, warning = await tls_check
-        observations.update(found)
-        if warning:
-            warnings.append(warning)
+    observations.update(head.tls)
     if spec.write_check:
         try:
-            await _write_check(s3, spec, ctx)
+            await _write_check(spec, ctx)
         except ProbeError as exc:
             exc.observations = {**observations, **exc.observations}
             raise
         observations["write_check"] = "ok"
-    return Outcome(observations=observations, warnings=tuple(warnings))
+    return Outcome(observations=observations)
 
 
-async def _client(spec: Spec, ctx: ProbeContext) -> BaseClient:
+async def _client(ctx: ProbeContext, key: ClientKey) -> BaseClient:
     try:
-        return await ctx.run_blocking(client, _client_key(spec, ctx))
+        return await ctx.run_blocking(client, key)
     except _CONFIG_ERRORS as exc:
         raise _config_error(exc) from exc
     except _CREDENTIAL_ERRORS as exc:
@@ -291,45 +259,51 @@ async def _client(spec: Spec, ctx: ProbeContext) -> BaseClient:
         raise ProbeError(ErrorClass.CONFIG, "endpoint_url is not a valid URL") from exc
 
 
-async def _observe_tls(
-    endpoint: SplitResult, ctx: ProbeContext, ssl_context: ssl.SSLContext
-) -> tuple[dict[str, Any], str | None]:
-    """The certificate's observations, or why it could not be observed (a warning)."""
-    host = endpoint.hostname or ""
-    try:
-        with ctx.step("TLS handshake"):
-            return await tls.handshake(host, endpoint.port or 443, ssl_context), None
-    except OSError as exc:  # ssl.SSLError included
-        found = classify_network_error(exc)
-        reason = found.detail if found else str(exc) or type(exc).__name__
-        return {}, f"TLS certificate of {host} not observed: {reason}"
-
-
 async def _call(
-    ctx: ProbeContext, spec: Spec, operation: str, function: Callable[..., T], **params: Any
-) -> T:
-    """`function(**params)` in a worker thread, its failures as ProbeErrors."""
-    try:
-        return await ctx.run_blocking(functools.partial(function, **params))
-    except ClientError as exc:
-        raise _client_error(exc, spec, operation) from exc
-    except (ConnectTimeoutError, ReadTimeoutError) as exc:
-        raise ProbeError(
-            ErrorClass.TIMEOUT, f"{operation}: no answer within {format_duration(ctx.timeout)}"
-        ) from exc
-    except SSLError as exc:
-        found = classify_network_error(exc)
-        raise found or ProbeError(ErrorClass.TLS, str(exc)) from exc
-    except (ConnectionError, HTTPClientError) as exc:
-        found = classify_network_error(exc)
-        if found is None:
-            error = ErrorClass.CONNECT if isinstance(exc, ConnectionError) else ErrorClass.PROTOCOL
-            found = ProbeError(error, f"{operation}: {exc}")
-        raise found from exc
-    except _CONFIG_ERRORS as exc:
-        raise _config_error(exc) from exc
-    except _CREDENTIAL_ERRORS as exc:
-        raise ProbeError(ErrorClass.AUTH, f"cannot get credentials: {exc}") from exc
+    ctx: ProbeContext,
+    spec: Spec,
+    operation: str,
+    *,
+    http: httpx.AsyncClient | None = None,
+    limit: int = s3_exchange.MAX_ANSWER_SIZE,
+    **params: Any,
+) -> s3_exchange.Answer:
+    """One S3 operation, prepared in a worker thread and sent with `http` (the batch's
+    client by default); a bucket in another region is asked again there, once."""
+    key = _client_key(spec)
+    declared = await _client(ctx, key)
+    redirects = _REDIRECTS.setdefault(declared, {})
+    region = redirects.get(spec.bucket)
+    redirected = False
+    while True:
+        s3 = (
+            declared
+            if region is None
+            else await _client(ctx, dataclasses.replace(key, region=region))
+        )
+        try:
+            request = await ctx.run_blocking(s3_exchange.prepare, s3, operation, params)
+            return await s3_exchange.send(http or ctx.http, request, limit)
+        except ClientError as exc:
+            found = s3_exchange.redirect_region(exc)
+            if (
+                redirected
+                or found is None
+                or found == s3.meta.region_name
+                or not _REGION.fullmatch(found)
+            ):
+                raise _client_error(exc, spec, operation) from exc
+            # One redirect per call, as botocore follows them.
+            redirects[spec.bucket] = region = found
+            redirected = True
+        except httpx.HTTPError as exc:
+            raise classify_httpx_error(exc) from exc
+        except ResponseParserError as exc:
+            raise ProbeError(ErrorClass.PROTOCOL, f"{operation}: not an S3 answer") from exc
+        except _CONFIG_ERRORS as exc:
+            raise _config_error(exc) from exc
+        except _CREDENTIAL_ERRORS as exc:
+            raise ProbeError(ErrorClass.AUTH, f"cannot get credentials: {exc}") from exc
 
 
 def _config_error(exc: BotoCoreError) -> ProbeError:
@@ -382,88 +356,63 @@ def _header(response: dict[str, Any], name: str) -> str | None:
 
 # --- the write check ------------------------------------------------------------------
 
-# Deletes of canaries whose probe gave up (its deadline) while it was being written.
-_CLEANUP = ThreadPoolExecutor(max_workers=4, thread_name_prefix="seahealth-s3-cleanup")
 
-
-async def _write_check(s3: BaseClient, spec: Spec, ctx: ProbeContext) -> None:
-    canary = _Canary(s3, spec.bucket)
+async def _write_check(spec: Spec, ctx: ProbeContext) -> None:
+    key = f"{CANARY_PREFIX}{uuid.uuid4().hex}"
+    body = secrets.token_hex(16).encode()
+    at = {"Bucket": spec.bucket, "Key": key}
+    deleted = False
     try:
-        with ctx.step("PutObject"):
-            await _call(ctx, spec, "PutObject", canary.put)
-        with ctx.step("GetObject"):
-            found = await _call(ctx, spec, "GetObject", canary.read)
-    except asyncio.CancelledError:
-        canary.abandon()
-        raise
-    except ProbeError:
-        # The first failure is the one to report; the delete is only tidying up.
         try:
-            with ctx.step("DeleteObject"):
-                await _call(ctx, spec, "DeleteObject", canary.delete)
-        except ProbeError as exc:
-            # Only the class: the log is not scrubbed of what came from ${VAR}.
-            log.warning(
-                "could not delete canary s3://%s/%s: %s", spec.bucket, canary.key, exc.error_class
+            with ctx.step("PutObject"):
+                await _call(ctx, spec, "PutObject", Body=body, ContentType="text/plain", **at)
+            with ctx.step("GetObject"):
+                # Never more than the canary, whatever the key holds.
+                got = await _call(ctx, spec, "GetObject", limit=len(body) + 1, **at)
+        except ProbeError:
+            # The first failure is the one to report; the delete is only tidying up.
+            try:
+                with ctx.step("DeleteObject"):
+                    await _call(ctx, spec, "DeleteObject", **at)
+            except ProbeError as exc:
+                # Only the class: the log is not scrubbed of what came from ${VAR}.
+                log.warning(
+                    "could not delete canary s3://%s/%s: %s", spec.bucket, key, exc.error_class
+                )
+            raise
+        with ctx.step("DeleteObject"):
+            await _call(ctx, spec, "DeleteObject", **at)
+        deleted = True
+    except asyncio.CancelledError:
+        # The deadline (or a prober stopping) cut the probe short: the canary may exist.
+        if not deleted:
+            leftovers.leave(
+                _delete_abandoned(spec, ctx, key), name=f"delete canary s3://{spec.bucket}/{key}"
             )
         raise
-    with ctx.step("DeleteObject"):
-        await _call(ctx, spec, "DeleteObject", canary.delete)
-    if found != canary.body:
+    if got.body != body:
         raise ProbeError(
             ErrorClass.UNEXPECTED_RESPONSE,
-            f"GetObject returned {len(found)} bytes that differ from the {len(canary.body)} "
+            f"GetObject returned {len(got.body)} bytes that differ from the {len(body)} "
             "written by PutObject",
         )
 
 
-class _Canary:
-    """A small object under CANARY_PREFIX, deleted even when the probe gives up on it."""
+async def _delete_abandoned(spec: Spec, ctx: ProbeContext, key: str) -> None:
+    """Delete the canary of a probe cut short, best effort, within the probe's timeout again.
 
-    def __init__(self, s3: BaseClient, bucket: str) -> None:
-        self.s3 = s3
-        self.bucket = bucket
-        self.key = f"{CANARY_PREFIX}{uuid.uuid4().hex}"
-        self.body = secrets.token_hex(16).encode()
-        self._lock = threading.Lock()
-        self._put_over = False
-        self._abandoned = False
-
-    def put(self) -> None:
-        try:
-            self.s3.put_object(
-                Bucket=self.bucket, Key=self.key, Body=self.body, ContentType="text/plain"
-            )
-        finally:
-            with self._lock:
-                self._put_over = True
-                abandoned = self._abandoned
-            if abandoned:
-                self._delete_quietly()
-
-    def read(self) -> bytes:
-        body = self.s3.get_object(Bucket=self.bucket, Key=self.key)["Body"]
-        try:
-            # Never more than the canary, whatever the key holds.
-            return body.read(len(self.body) + 1)
-        finally:
-            body.close()
-
-    def delete(self) -> None:
-        self.s3.delete_object(Bucket=self.bucket, Key=self.key)
-
-    def abandon(self) -> None:
-        """The probe gave up: delete once the put is over, by whoever sees it last."""
-        with self._lock:
-            self._abandoned = True
-            put_over = self._put_over
-        if put_over:
-            _CLEANUP.submit(self._delete_quietly)
-
-    def _delete_quietly(self) -> None:
-        try:
-            self.delete()
-        except (BotoCoreError, ClientError) as exc:
-            log.warning(
-                "could not delete canary s3://%s/%s: %s", self.bucket, self.key, type(exc).__name__
-            )
+    The batch's HTTP client may be closed by now: this brings its own. What it guarantees:
+    a canary the store holds when the DELETE arrives is gone if the store answers in time.
+    A PUT the store applies only after that (held up on the way) leaves its canary behind,
+    under CANARY_PREFIX, where a lifecycle rule can expire it.
+    """
+    try:
+        async with (
+            asyncio.timeout(ctx.timeout),
+            new_http_client(ctx.ssl_context, max_connections=1) as http,
+        ):
+            await _call(ctx, spec, "DeleteObject", http=http, Bucket=spec.bucket, Key=key)
+    except (TimeoutError, ProbeError) as exc:
+        reason = "timeout" if isinstance(exc, TimeoutError) else exc.error_class
+        # Only the class: the log is not scrubbed of what came from ${VAR}.
+        log.warning("could not delete canary s3://%s/%s: %s", spec.bucket, key, reason)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 from collections.abc import Mapping
@@ -12,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from probes import placeholders
 from probes.declarations import DeclarationError, load_declaration
 from probes.durations import format_duration
-from probes.engine import Job, run_batch
+from probes.engine import Job, run_batch_sync
 from probes.kinds import KINDS
 from probes.models import Dependency
 from probes.outcomes import Outcome, Result
@@ -40,7 +39,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{job.name} ({job.kind}{', critical' if critical else ''})")
         self.stdout.write(f"  target   {resolved_target(job, os.environ)}")
         self.stdout.write(f"  timeout  {format_duration(job.timeout)}")
-        [(_, outcome)] = asyncio.run(run_batch([job]))
+        [(_, outcome)] = run_batch_sync([job])
         self.stdout.write("\n".join(["", *report(outcome)]))
         if outcome.result is not Result.SUCCESS:
             raise SystemExit(1)

@@ -40,7 +40,8 @@ class Command(BaseCommand):
             noun = "dependency" if active == 1 else "dependencies"
             self.stdout.write(
                 f"runprobes: {active} {noun} from {watcher.path}, every "
-                f"{settings.SEAHEALTH_TICK_SECONDS:g}s; Ctrl-C stops after the probes in flight"
+                f"{settings.SEAHEALTH_TICK_SECONDS:g}s; Ctrl-C stops it within 2s (probes "
+                "still in flight after 1s are abandoned)"
             )
         asyncio.run(self._run(prober, once))
         if once and watcher.last_problem:
