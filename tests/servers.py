@@ -46,7 +46,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         self.server.requests.append((self.command, self.path, dict(self.headers)))
-        route = self.server.routes.get(self.path.split("?")[0], Route(404, b"not found"))
+        routes = self.server.routes
+        # "*" answers any path no route names.
+        route = routes.get(self.path.split("?")[0]) or routes.get("*", Route(404, b"not found"))
         request = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if route.delay and self.server.released.wait(route.delay):
             return  # the server is stopping: drop the request

@@ -28,8 +28,19 @@ CANARIES = {
     "CANARY_TOKEN": "t0k3n-c4n4ry/ABC+d=f",
     "CANARY_QUERY": "q c4n4ry&v=é/x",
     "CANARY_KEY": "k3yc4n4ry0123456789abcdef",
+    "CANARY_KEY_ID": "AKIAC4N4RY0123456789",
+    "CANARY_S3_SECRET": "S3cr3t/K3y+c4n4ry0123456789",
+    "CANARY_SESSION": "s3ss10n/T0k+n=c4n4ry",
 }
 USER = "monitor"
+
+
+def s3_echo(request: Request) -> bytes:
+    """S3's error document, its message quoting the whole request back."""
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?><Error><Code>AccessDenied</Code>"
+        f"<Message>{html.escape(request.text())}</Message></Error>"
+    ).encode()
 
 
 def rpc_echo(request: Request) -> bytes:
@@ -53,6 +64,10 @@ def echoing_peers(tmp_path: Path):
     http.routes["/json"] = Route(reply_to=lambda r: json.dumps({"echo": r.text()}).encode())
     http.routes["/reason"] = Route(status=500, reason=lambda r: r.text())
     http.routes[f"/v3/{CANARIES['CANARY_KEY']}"] = Route(reply_to=rpc_echo)
+    # HeadBucket passes; the canary's PUT (any other path) is refused, quoting it back.
+    http.routes["/docs"] = Route(headers={"x-amz-bucket-region": "eu-west-1"})
+    xml = {"Content-Type": "application/xml"}
+    http.routes["*"] = Route(status=403, headers=xml, reply_to=s3_echo)
     certificate = self_signed(tmp_path)
     smtp = EchoingSMTPServer(server_context(certificate))
     yield http, smtp, certificate
@@ -85,7 +100,9 @@ def wire_forms(http: LocalHTTPServer, smtp: EchoingSMTPServer) -> set[str]:
         if "/v3/" in path:
             found.add(path.split("/v3/", 1)[1])
         authorization = headers.get("Authorization", "")
-        found |= {authorization, authorization.partition(" ")[2]}
+        if not authorization.startswith("AWS4-HMAC-SHA256"):  # a signature is no secret
+            found |= {authorization, authorization.partition(" ")[2]}
+        found.add(headers.get("X-Amz-Security-Token", ""))
     found |= {line.split()[-1] for line in smtp.received if line.upper().startswith("AUTH PLAIN")}
     return {form for form in found if form}
 
@@ -143,6 +160,9 @@ def test_no_canary_leaves_in_any_form(
   - {{name: echo-reason, kind: http, url: "{http.url("/reason")}",
       headers: {{Authorization: "Bearer ${{CANARY_TOKEN}}"}}, {common}}}
   - {{name: echo-rpc, kind: rpc, url: "${{CANARY_RPC_URL}}", {common}}}
+  - {{name: echo-s3, kind: s3, bucket: docs, endpoint_url: "{http.url("")}", region: eu-west-1,
+      addressing_style: path, write_check: true, access_key_id: "${{CANARY_KEY_ID}}",
+      secret_access_key: "${{CANARY_S3_SECRET}}", session_token: "${{CANARY_SESSION}}", {common}}}
   - {{name: echo-smtp, kind: smtp, host: 127.0.0.1, port: {smtp.port}, tls: implicit,
       username: {USER}, password: "${{CANARY_PASSWORD}}", ca_file: "{certificate}", {common}}}
 """
@@ -152,14 +172,16 @@ def test_no_canary_leaves_in_any_form(
 
     with caplog.at_level(logging.DEBUG):
         call_command("runprobes", once=True)
-        shown = everything_shown(client, ["echo-json", "echo-reason", "echo-rpc", "echo-smtp"])
+        shown = everything_shown(
+            client, ["echo-json", "echo-reason", "echo-rpc", "echo-s3", "echo-smtp"]
+        )
     shown["logs"] = caplog.text
 
     # The peers did quote the secrets back, in the forms the canaries are looked for in.
     errors = dict(Dependency.objects.values_list("name", "last_error"))
     assert all("***" in error for error in errors.values()), errors
     assert any("AUTH PLAIN" in line for line in smtp.received)
-    assert len(wire_forms(http, smtp)) >= 5
+    assert len(wire_forms(http, smtp)) >= 6
     leaks = [
         (where, canary, form)
         for where, text in shown.items()
