@@ -33,15 +33,21 @@ def missing(reason: str) -> NoReturn:
 def load_settings(shows: str = "s.SECRET_KEY", **env: str) -> subprocess.CompletedProcess[str]:
     """Import the settings in a fresh interpreter with `env` on top of a clean environment;
     it prints `shows`, an expression of the settings `s`."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SEAHEALTH_", "DEBUG"))}
     script = f"import django; django.setup(); from django.conf import settings as s; print({shows})"
+    return run_with_settings(["-c", script], **env)
+
+
+def run_with_settings(arguments: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+    """`python arguments...` in the project, with `env` on top of a clean environment (none
+    of this run's SEAHEALTH_* or DEBUG)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("SEAHEALTH_", "DEBUG"))}
     return subprocess.run(
-        [sys.executable, "-c", script],
+        [sys.executable, *arguments],
         cwd=ROOT,
         env={**base, "DJANGO_SETTINGS_MODULE": "seahealth.settings", **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
 

@@ -132,21 +132,25 @@ class LocalHTTPServer:
             self._server = None
 
 
-class HangingServer:
-    """Accepts every connection and never sends a byte."""
+class LoopbackServer:
+    """A TCP server on 127.0.0.1 that serves each connection with `handle`, in a thread of
+    its own (or, with `threaded` false, one after the other). Subclasses set what `handle`
+    needs before calling this __init__, which starts accepting."""
+
+    threaded = True
 
     def __init__(self) -> None:
         self._socket = socket.create_server(("127.0.0.1", 0))
+        self._socket.settimeout(0.1)
         self.port = self._socket.getsockname()[1]
-        self._held: list[socket.socket] = []
+        self.url_base = f"http://127.0.0.1:{self.port}"
         self._stopped = threading.Event()
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def url(self, path: str = "/health", scheme: str = "http") -> str:
-        return f"{scheme}://127.0.0.1:{self.port}{path}"
+    def handle(self, conn: socket.socket) -> None:
+        raise NotImplementedError
 
     def _accept(self) -> None:
-        self._socket.settimeout(0.1)
         while not self._stopped.is_set():
             try:
                 conn, _ = self._socket.accept()
@@ -154,13 +158,35 @@ class HangingServer:
                 continue
             except OSError:
                 return
-            self._held.append(conn)
+            if self.threaded:
+                threading.Thread(target=self.handle, args=(conn,), daemon=True).start()
+            else:
+                self.handle(conn)
 
     def stop(self) -> None:
         self._stopped.set()
+        self._socket.close()
+
+
+class HangingServer(LoopbackServer):
+    """Accepts every connection and never sends a byte."""
+
+    threaded = False
+
+    def __init__(self) -> None:
+        self._held: list[socket.socket] = []
+        super().__init__()
+
+    def url(self, path: str = "/health", scheme: str = "http") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}{path}"
+
+    def handle(self, conn: socket.socket) -> None:
+        self._held.append(conn)
+
+    def stop(self) -> None:
+        super().stop()
         for conn in self._held:
             conn.close()
-        self._socket.close()
 
 
 # What a peer that drips sends first, by the protocol its client expects.
@@ -323,35 +349,20 @@ def unused_port() -> int:
         return sock.getsockname()[1]
 
 
-class EchoingSMTPServer:
+class EchoingSMTPServer(LoopbackServer):
     """An SMTP server on implicit TLS that offers AUTH PLAIN and LOGIN and refuses every
     login quoting back, in its 535 reply, the lines it was sent."""
 
     def __init__(self, ssl_context: ssl.SSLContext) -> None:
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        self.port = self._socket.getsockname()[1]
         self.ssl_context = ssl_context
         self.received: list[str] = []
-        self._stopped = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
 
-    def _accept(self) -> None:
-        self._socket.settimeout(0.1)
-        while not self._stopped.is_set():
-            try:
-                conn, _ = self._socket.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
+    def handle(self, conn: socket.socket) -> None:
         try:
             with self.ssl_context.wrap_socket(conn, server_side=True) as tls:
                 tls.settimeout(5)
-                lines = tls.makefile("rwb")
-                self._talk(lines)
+                self._talk(tls.makefile("rwb"))
         except OSError:
             pass
 
@@ -383,7 +394,3 @@ class EchoingSMTPServer:
                 quoted = []
             else:
                 send("250 ok")
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._socket.close()

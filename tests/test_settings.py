@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import ast
-import os
 import secrets
 import subprocess
-import sys
 
 import pytest
 from django.db import connection
 
-from tests.conftest import ROOT, load_settings
+from tests.conftest import ROOT, load_settings, run_with_settings
 from tests.test_docker_compose import env_example
 
 
@@ -136,16 +134,7 @@ def test_the_published_development_key_is_gone() -> None:
 
 def deploy_check(**env: str) -> subprocess.CompletedProcess[str]:
     """`manage.py check --deploy --fail-level WARNING` with `env` on a clean environment."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("SEAHEALTH_", "DEBUG"))}
-    return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT,
-        env={**base, "DJANGO_SETTINGS_MODULE": "seahealth.settings", **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run_with_settings(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], **env)
 
 
 PRODUCTION = {

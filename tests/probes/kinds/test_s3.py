@@ -39,7 +39,7 @@ from probes.models import Dependency
 from probes.outcomes import ErrorClass, Outcome, Result
 from tests.certificates import self_signed, server_context
 from tests.conftest import entry_problems
-from tests.servers import DrippingServer, HangingServer, unused_port
+from tests.servers import DrippingServer, HangingServer, LoopbackServer, unused_port
 from tests.threads import busy_probe_threads
 
 BUCKET = "sea-documents"  # in eu-west-1
@@ -323,26 +323,17 @@ def test_200_dripping_peers_beside_a_healthy_bucket_leave_it_up_and_use_few_thre
     assert threads.peak - before < 30, (before, threads.peak)
 
 
-class DelayingProxy:
+class DelayingProxy(LoopbackServer):
     """Forwards connections to `port`, holding back the answer to each PUT for `delay` seconds."""
 
     def __init__(self, port: int, delay: float) -> None:
         self.target = port
         self.delay = delay
         self.requests: list[str] = []  # request lines, in the order they were forwarded
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
+        self.url = self.url_base
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._socket.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._forward, args=(client,), daemon=True).start()
-
-    def _forward(self, client: socket.socket) -> None:
+    def handle(self, client: socket.socket) -> None:
         with client, socket.create_connection(("127.0.0.1", self.target)) as upstream:
             first = client.recv(65536)
             self.requests.append(first.split(b"\r\n", 1)[0].decode())
@@ -351,9 +342,6 @@ class DelayingProxy:
             if first.startswith(b"PUT "):
                 time.sleep(self.delay)
             _pump(upstream, client)
-
-    def stop(self) -> None:
-        self._socket.close()
 
 
 def _pump(source: socket.socket, sink: socket.socket) -> None:
@@ -386,7 +374,7 @@ def test_a_canary_whose_probe_timed_out_during_the_put_is_deleted_all_the_same(
     assert moto.canaries_left() == []
 
 
-class RegionCheckingProxy:
+class RegionCheckingProxy(LoopbackServer):
     """Forwards connections to `port`, as AWS does to requests signed for the bucket's
     region; to a request signed for another it answers 301 and the bucket's region.
 
@@ -397,19 +385,10 @@ class RegionCheckingProxy:
         self.target = port
         self.regions = list(regions)
         self.signed_for: list[str] = []  # the region of each request, in order
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__()
+        self.url = self.url_base
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._socket.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._forward, args=(client,), daemon=True).start()
-
-    def _forward(self, client: socket.socket) -> None:
+    def handle(self, client: socket.socket) -> None:
         with client:
             first = client.recv(65536)
             found = re.search(rb"Credential=[^/]+/\d+/([^/]+)/s3/", first)
@@ -426,9 +405,6 @@ class RegionCheckingProxy:
                 upstream.sendall(first)
                 threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
                 _pump(upstream, client)
-
-    def stop(self) -> None:
-        self._socket.close()
 
 
 def test_a_bucket_in_another_region_is_asked_there_and_the_region_remembered(moto: Moto) -> None:

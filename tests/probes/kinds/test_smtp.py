@@ -22,7 +22,7 @@ from probes.kinds import smtp
 from probes.outcomes import ErrorClass, Outcome, Result
 from tests.certificates import self_signed, server_context
 from tests.conftest import entry_problems
-from tests.servers import HangingServer, unused_port
+from tests.servers import HangingServer, LoopbackServer, unused_port
 
 USER, PASSWORD = "monitor", "correct-horse-battery"
 ENVIRON = {"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD}
@@ -141,31 +141,18 @@ def smtp_server(tmp_path: Path) -> Iterator[Callable[..., SMTPServer]]:
         controller.stop()
 
 
-class ScriptedServer:
+class ScriptedServer(LoopbackServer):
     """Sends `greeting` to each connection and hangs up: a relay that misbehaves at once."""
+
+    threaded = False
 
     def __init__(self, greeting: bytes) -> None:
         self.greeting = greeting
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        self._socket.settimeout(0.1)
-        self.port = self._socket.getsockname()[1]
-        self._stopped = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
+        super().__init__()
 
-    def _serve(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                conn, _ = self._socket.accept()
-            except TimeoutError:
-                continue
-            except OSError:
-                return
-            with conn:
-                conn.sendall(self.greeting)
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._socket.close()
+    def handle(self, conn: socket.socket) -> None:
+        with conn:
+            conn.sendall(self.greeting)
 
 
 # --- up ----------------------------------------------------------------------------------
