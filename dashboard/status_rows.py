@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from dashboard import charts
 from dashboard.board import Row
-from dashboard.templatetags.seahealth import badge, ms, percent, when
+from dashboard.formatting import badge, ms, percent, when
 
 CRITICAL = ' <small class="critical">critical</small>'
 

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_safe
 
 from dashboard import board, charts
 from dashboard.access import viewer_required
-from dashboard.templatetags.seahealth import NO_VALUE
+from dashboard.formatting import NO_VALUE
 from probes import rollups, tls
 from probes.durations import format_duration
 from probes.kinds import KINDS

@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection, models, transaction
 from django.utils import timezone
 
-from probes import located_yaml
+from probes import json_values, located_yaml
 from probes.breaker import Policy
 from probes.excerpts import excerpt, shorten
 from probes.fields import Fields, Problem, text_problem
@@ -448,26 +448,16 @@ def unstorable(values: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _json_problem(value: Any) -> str | None:
     """Why `value` is not JSON that both databases store and give back as it was, or None."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list | tuple):
-            pending.extend(item)
-        elif isinstance(item, str):
-            if "\x00" in item:
-                return "holds a NUL character"
-        elif isinstance(item, bool) or item is None:
-            continue
-        elif isinstance(item, int):
-            if item not in _JSON_INTEGERS:
-                return "holds an integer outside 64 bits"
-        elif isinstance(item, float):
-            if not math.isfinite(item):
-                return "holds a number that is not finite"
-        else:
+    for _, item in json_values.walk(value):
+        if isinstance(item, dict) and any("\x00" in str(key) for key in item):
+            return "holds a NUL character"
+        if isinstance(item, str) and "\x00" in item:
+            return "holds a NUL character"
+        if isinstance(item, int) and not isinstance(item, bool) and item not in _JSON_INTEGERS:
+            return "holds an integer outside 64 bits"
+        if isinstance(item, float) and not math.isfinite(item):
+            return "holds a number that is not finite"
+        if not isinstance(item, dict | list | tuple | str | int | float | bool | type(None)):
             return f"holds a {type(item).__name__}, which JSON has not"
     return None
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from probes.durations import parse_duration
 from probes.excerpts import excerpt
-from probes.placeholders import PLACEHOLDER
+from probes.placeholders import holds_placeholder
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ class Fields:
     def secret(self, name: str, default: Any = _MISSING) -> Any:
         """A credential: a string that takes its secret from a ${VAR} placeholder."""
         given, value = self._text(name, default, LONGEST_STRING)
-        if given and not PLACEHOLDER.search(value):
+        if given and not holds_placeholder(value):
             self.problem(name, WRITE_AS_PLACEHOLDER)
         return value
 

@@ -43,7 +43,6 @@ RECENT_CHECKS = 40
 @dataclass(frozen=True)
 class Recorded:
     results: int
-    transitions: list[tuple[str, breaker.Transition]]
 
 
 def record(outcomes: Sequence[tuple[Job, Outcome]]) -> Recorded:
@@ -76,7 +75,7 @@ def record(outcomes: Sequence[tuple[Job, Outcome]]) -> Recorded:
         StateVersion.bump()
     for row, t in transitions:
         log.warning("%s: breaker %s -> %s (%s)", row.name, t.from_state, t.to_state, t.reason)
-    return Recorded(len(results), [(row.name, t) for row, t in transitions])
+    return Recorded(len(results))
 
 
 def _apply(row: Dependency, outcome: Outcome) -> tuple[breaker.Transition | None, ...]:

@@ -6,11 +6,12 @@ import base64
 import html
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import parse_qsl, quote, quote_plus, unquote, urlencode, urlsplit, urlunsplit
 
-from probes.placeholders import PLACEHOLDER
+from probes import json_values
+from probes.placeholders import PLACEHOLDER, begins_with_placeholder, holds_placeholder
 
 REDACTED = "***"
 
@@ -36,7 +37,7 @@ def redact_url(url: str) -> str:
 
     Placeholders (`${VAR}`) are shown as they are: they hold no secret.
     """
-    if not url or PLACEHOLDER.fullmatch(url):
+    if not url or PLACEHOLDER.fullmatch(url):  # nothing to see but the placeholder
         return url
     try:
         parts = urlsplit(url)
@@ -49,7 +50,7 @@ def redact_url(url: str) -> str:
         if not colon:
             # No password: the userinfo is a token (https://<token>@host), or a username.
             user, password = "", userinfo
-        shown = password if _is_placeholder(password) else REDACTED
+        shown = password if holds_placeholder(password) else REDACTED
         netloc = f"{user}{colon}{shown}@{host}"
     path = "/".join(
         REDACTED if _KEYLIKE_SEGMENT.match(segment) else segment
@@ -57,20 +58,12 @@ def redact_url(url: str) -> str:
     )
     query = urlencode(
         [
-            (key, REDACTED if is_secret_name(key) and not _is_placeholder(value) else value)
+            (key, REDACTED if is_secret_name(key) and not holds_placeholder(value) else value)
             for key, value in parse_qsl(parts.query, keep_blank_values=True)
         ],
         safe="${}*",
     )
     return urlunsplit((parts.scheme, netloc, path, query, parts.fragment))
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Header values that are credentials, shown only as their placeholders."""
-    return {
-        name: value if not is_secret_name(name) or _is_placeholder(value) else REDACTED
-        for name, value in headers.items()
-    }
 
 
 def literal_secrets_in_url(url: str) -> list[str]:
@@ -81,57 +74,51 @@ def literal_secrets_in_url(url: str) -> list[str]:
         return []
     found = []
     userinfo = parts.netloc.rpartition("@")[0]
-    if userinfo and not _is_placeholder(userinfo):
+    if userinfo and not holds_placeholder(userinfo):
         # user:password@ or a token as the user (https://<token>@host): credentials either way.
         found.append("the credentials in the URL")
     found += [
         f"the query parameter '{key}'"
         for key, value in parse_qsl(parts.query, keep_blank_values=True)
-        if is_secret_name(key) and value and not _is_placeholder(value)
+        if is_secret_name(key) and value and not holds_placeholder(value)
     ]
     return found
 
 
-def redact_spec(value: Any, key: str = "") -> Any:
+def redact_spec(value: Any) -> Any:
     """A declared spec, for display: credentials written out (there should be none) hidden,
     URLs without their secret parts; placeholders shown as they are."""
-    if isinstance(value, Mapping):
-        return {name: redact_spec(item, str(name)) for name, item in value.items()}
-    if isinstance(value, list):
-        return [redact_spec(item, key) for item in value]
-    if isinstance(value, str):
-        if is_secret_name(key) and not _is_placeholder(value):
+
+    def leaf(item: Any, path: json_values.Path) -> Any:
+        if not isinstance(item, str):
+            return item
+        if is_secret_name(json_values.key_of(path)) and not holds_placeholder(item):
             return REDACTED
-        if "://" in value:
-            return redact_url(value)
-    return value
+        return redact_url(item) if "://" in item else item
+
+    return json_values.transform(value, leaf)
 
 
-def shown_resolved(declared: Any, resolved: Any, key: str = "") -> Any:
+def shown_resolved(declared: Any, resolved: Any) -> Any:
     """A resolved spec for display, redacted by its structure: a value that held a ${VAR}
     is shown resolved, but a credential keeps its placeholder, a URL that a ${VAR} begins is
     shown up to its host, and in one with a ${VAR} further on each ${VAR} is `***`."""
-    if isinstance(declared, Mapping) and isinstance(resolved, Mapping):
-        return {
-            name: shown_resolved(declared.get(name), value, str(name))
-            for name, value in resolved.items()
-        }
-    if isinstance(declared, list | tuple) and isinstance(resolved, list | tuple):
-        return [
-            shown_resolved(before, after, key)
-            for before, after in zip(declared, resolved, strict=False)
-        ]
-    if not isinstance(declared, str) or not PLACEHOLDER.search(declared):
-        return resolved
-    if is_secret_name(key) or not isinstance(resolved, str):
-        return declared
-    if "://" in resolved:
-        return (
-            _up_to_host(resolved)
-            if declared.startswith("${")
-            else PLACEHOLDER.sub(REDACTED, declared)
-        )
-    return resolved
+
+    def leaf(item: Any, path: json_values.Path) -> Any:
+        before = json_values.at(declared, path)
+        if not isinstance(before, str) or not holds_placeholder(before):
+            return item
+        if is_secret_name(json_values.key_of(path)) or not isinstance(item, str):
+            return before
+        if "://" in item:
+            return (
+                _up_to_host(item)
+                if begins_with_placeholder(before)
+                else PLACEHOLDER.sub(REDACTED, before)
+            )
+        return item
+
+    return json_values.transform(resolved, leaf)
 
 
 def _up_to_host(url: str) -> str:
@@ -188,13 +175,20 @@ class Secrets:
         """The secrets of a spec: the values its placeholders took, the credentials built
         from them, and every part after the host of a URL that a placeholder begins."""
         values = set(substituted)
-        for before, after in _strings(declared, resolved):
-            if "://" in after and PLACEHOLDER.search(before):
-                values |= _url_secrets(after, whole=before.startswith("${"))
-        for mapping in _mappings(resolved):
-            user, password = mapping.get("username"), mapping.get("password")
-            if isinstance(user, str) and isinstance(password, str) and password:
-                values |= _credentials(user, password)
+        for path, before in json_values.walk(declared):
+            after = json_values.at(resolved, path)
+            if (
+                isinstance(before, str)
+                and isinstance(after, str)
+                and "://" in after
+                and holds_placeholder(before)
+            ):
+                values |= _url_secrets(after, whole=begins_with_placeholder(before))
+        for _, mapping in json_values.walk(resolved):
+            if isinstance(mapping, Mapping):
+                user, password = mapping.get("username"), mapping.get("password")
+                if isinstance(user, str) and isinstance(password, str) and password:
+                    values |= _credentials(user, password)
         return cls(values)
 
     def scrub(self, text: str) -> str:
@@ -205,13 +199,9 @@ class Secrets:
 
     def scrub_value(self, value: Any) -> Any:
         """A JSON-like value with every string in it scrubbed."""
-        if isinstance(value, str):
-            return self.scrub(value)
-        if isinstance(value, Mapping):
-            return {key: self.scrub_value(item) for key, item in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.scrub_value(item) for item in value]
-        return value
+        return json_values.transform(
+            value, lambda item, path: self.scrub(item) if isinstance(item, str) else item
+        )
 
     def _scrub_cut(self, text: str) -> str:
         """A secret's beginning, where an excerpt was cut short after it."""
@@ -289,30 +279,3 @@ def _url_secrets(url: str, whole: bool) -> set[str]:
             found.add(value)
         found |= {unquote(piece) for piece in list(found)}
     return {piece for piece in found if piece and piece != "/"}
-
-
-def _strings(declared: Any, resolved: Any) -> Iterator[tuple[str, str]]:
-    """(declared, resolved) for every string of a spec, walked side by side."""
-    if isinstance(declared, str) and isinstance(resolved, str):
-        yield declared, resolved
-    elif isinstance(declared, Mapping) and isinstance(resolved, Mapping):
-        for key, value in declared.items():
-            yield from _strings(value, resolved.get(key))
-    elif isinstance(declared, list | tuple) and isinstance(resolved, list | tuple):
-        for before, after in zip(declared, resolved, strict=False):
-            yield from _strings(before, after)
-
-
-def _mappings(value: Any) -> Iterator[Mapping[str, Any]]:
-    if isinstance(value, Mapping):
-        yield value
-        for item in value.values():
-            yield from _mappings(item)
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _mappings(item)
-
-
-def _is_placeholder(value: str) -> bool:
-    """A value that holds a placeholder for its secret part (`Bearer ${TOKEN}`)."""
-    return bool(PLACEHOLDER.search(value))

@@ -99,22 +99,6 @@ class Tally:
         rollup.latency_min, rollup.latency_max = self.latency_min, self.latency_max
         rollup.histogram = list(self.histogram)
 
-    @classmethod
-    def of(cls, rollups: Iterable[Rollup]) -> Tally:
-        tally = cls()
-        for rollup in rollups:
-            tally.merge(rollup)
-        return tally
-
-    @property
-    def uptime(self) -> float | None:
-        """The share of checks that did not fail; None without checks."""
-        return (self.count - self.failures) / self.count if self.count else None
-
-    @property
-    def latency_mean(self) -> float | None:
-        return self.latency_sum / self.latency_count if self.latency_count else None
-
     def percentile(self, q: float) -> float | None:
         """Latency (ms) under which a share `q` of checks answered, from the histogram.
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from probes import placeholders
 from probes.durations import parse_duration
 
 env = environ.Env()
@@ -42,16 +43,14 @@ def _text(name: str) -> str:
 def env_secret(name: str, default: str = "") -> str:
     """A secret from NAME, or from the file named by NAME_FILE (Docker and Kubernetes secrets)."""
     path = _text(f"{name}_FILE")
-    if path:
-        try:
-            value = Path(path).read_text().strip()
-        except OSError as exc:
-            raise ImproperlyConfigured(f"{name}_FILE={path}: cannot read it ({exc})") from exc
-        if not value:
-            # An empty token file must not quietly mean "no token".
-            raise ImproperlyConfigured(f"{name}_FILE={path}: the file is empty")
-        return value
-    return env.str(name, default="") or default
+    try:
+        value = placeholders.variable(name, os.environ)
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}_FILE={path}: cannot read it ({exc})") from exc
+    if path and not value:
+        # An empty token file must not quietly mean "no token".
+        raise ImproperlyConfigured(f"{name}_FILE={path}: the file is empty")
+    return value or default
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -81,9 +80,12 @@ def env_positive(name: str, default: float, cast: type = int, *, zero: bool = Fa
     return value
 
 
-def env_duration(name: str, default: str) -> timedelta:
-    """A duration written as in dependencies.yaml (`36h`, `7d`), greater than zero."""
+def env_duration(name: str, default: str | None) -> timedelta | None:
+    """A duration written as in dependencies.yaml (`36h`, `7d`), greater than zero; None when
+    unset and without a default."""
     text = _text(name) or default
+    if text is None:
+        return None
     try:
         seconds = parse_duration(text)
     except ValueError as exc:

@@ -297,11 +297,7 @@ CELERY_BEAT_SCHEDULE = {
 SEAHEALTH_PUBLIC_DASHBOARD = env_bool("SEAHEALTH_PUBLIC_DASHBOARD", default=False)
 # /health/ready fails when the prober recorded nothing for this long (`90s`, `5m`); unset, it
 # is three times the shortest interval declared.
-SEAHEALTH_READY_MAX_AGE = (
-    env_duration("SEAHEALTH_READY_MAX_AGE", "1s")
-    if env.str("SEAHEALTH_READY_MAX_AGE", "").strip()
-    else None
-)
+SEAHEALTH_READY_MAX_AGE = env_duration("SEAHEALTH_READY_MAX_AGE", None)
 # How long each web process answers /health/* from its copy of the state before it asks the
 # database whether the state moved, in seconds: answers are at most this much older than
 # the database. 0 asks on every request (one query; a round trip PostgreSQL may make cost

@@ -1,83 +1,21 @@
-"""Times as people read them (relative, the exact UTC time on hover), and shares as %."""
+"""The template tags and filters of seahealth's pages: dashboard/formatting.py, registered."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from html import escape
-
 from django import template
-from django.utils import timezone
-from django.utils.safestring import SafeString, mark_safe
+from django.utils.safestring import SafeString
+
+from dashboard import formatting
+from dashboard import status_rows as rendering
 
 register = template.Library()
-# What a table shows where there is no figure (no check yet, no latency).
-NO_VALUE = "\N{EN DASH}"
-
-
-def relative(moment: datetime, now: datetime) -> str:
-    seconds = (now - moment).total_seconds()
-    span = abs(seconds)
-    if span < 10:
-        return "just now" if seconds >= 0 else "in a moment"
-    if span < 60:
-        text = f"{int(span)} s"
-    elif span < 3600:
-        text = f"{int(span // 60)} min"
-    elif span < 86400:
-        text = f"{int(span // 3600)} h"
-    else:
-        text = f"{int(span // 86400)} d"
-    return f"{text} ago" if seconds >= 0 else f"in {text}"
-
-
-@register.simple_tag
-def when(
-    moment: datetime | None, empty: str = "never", now: datetime | None = None
-) -> SafeString | str:
-    """<time> with the relative time, and the exact UTC time as its title."""
-    if moment is None:
-        return empty
-    exact = moment.astimezone(UTC)
-    # Plain formatting, not format_html: every part is a date we wrote, and the status page
-    # writes a thousand of these per poll.
-    return mark_safe(  # noqa: S308 - dates formatted here only
-        f'<time datetime="{exact:%Y-%m-%dT%H:%M:%SZ}" title="{exact:%Y-%m-%d %H:%M:%S} UTC">'
-        f"{relative(moment, now or timezone.now())}</time>"
-    )
-
-
-@register.filter
-def percent(share: float | None) -> str:
-    if share is None:
-        return NO_VALUE
-    if share >= 1:
-        return "100%"
-    # Never round a failure away: 99.996% shows as 99.99%, not 100%.
-    return f"{int(share * 10000) / 100:.2f}%"
-
-
-@register.filter
-def ms(latency: float | None) -> str:
-    if latency is None:
-        return NO_VALUE
-    return f"{latency / 1000:.2f} s" if latency >= 1000 else f"{latency:.0f} ms"
-
-
-STATUS_ICONS = {"up": "✓", "healthy": "✓", "degraded": "!", "down": "✕", "unhealthy": "✕"}
-
-
-@register.filter
-def badge(status: str) -> SafeString:
-    """The status in words, with an icon: never by colour alone."""
-    status = escape(status)
-    icon = STATUS_ICONS.get(status, "?")
-    icon_html = f'<span aria-hidden="true">{icon}</span>'
-    return mark_safe(f'<span class="status status-{status}">{icon_html} {status}</span>')  # noqa: S308 - escaped above
+register.simple_tag(formatting.when, name="when")
+register.filter("percent", formatting.percent)
+register.filter("ms", formatting.ms)
+register.filter("badge", formatting.badge)
 
 
 @register.simple_tag
 def status_rows(rows: list) -> SafeString:
     """A group's rows on the status page (rendered in Python: see dashboard/status_rows.py)."""
-    from dashboard import status_rows as rendering  # it uses this module's filters
-
     return rendering.render(rows)

@@ -17,7 +17,7 @@ from probes.context import ProbeContext
 from probes.excerpts import excerpt
 from probes.fields import LONGEST_LIST, WRITE_AS_PLACEHOLDER, Fields, text_problem
 from probes.outcomes import ErrorClass, Outcome, ProbeError, Step
-from probes.placeholders import PLACEHOLDER
+from probes.placeholders import begins_with_placeholder, holds_placeholder
 from probes.redaction import is_secret_name, literal_secrets_in_url, redact_url
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
@@ -91,7 +91,7 @@ def check_url(fields: Fields, name: str, schemes: tuple[str, ...], required: boo
         return url
     match = _URL.fullmatch(url)
     # A URL that starts from the environment (${RPC_URL}/v1) is checked when it is probed.
-    if not url.startswith("${") and not (match and match["scheme"].lower() in schemes):
+    if not begins_with_placeholder(url) and not (match and match["scheme"].lower() in schemes):
         *others, last = [f"{scheme}://" for scheme in schemes]
         wanted = f"{', '.join(others)} or {last}" if others else last
         fields.problem(name, f"{excerpt(url)} is not an {wanted} URL")
@@ -103,7 +103,7 @@ def check_url(fields: Fields, name: str, schemes: tuple[str, ...], required: boo
 def read_headers(fields: Fields) -> dict[str, str]:
     headers = fields.string_map("headers", {}, longest=LONGEST_HEADER) or {}
     for name, value in headers.items():
-        if is_secret_name(name) and not PLACEHOLDER.search(value):
+        if is_secret_name(name) and not holds_placeholder(value):
             fields.problem("headers", f"header '{name}' {WRITE_AS_PLACEHOLDER}")
     return headers
 

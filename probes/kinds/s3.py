@@ -41,7 +41,7 @@ from probes.fields import Fields
 from probes.kinds import s3_exchange
 from probes.kinds.http import check_url, classify_httpx_error
 from probes.outcomes import ErrorClass, Outcome, ProbeError
-from probes.placeholders import PLACEHOLDER
+from probes.placeholders import holds_placeholder
 from probes.redaction import redact_url
 
 log = logging.getLogger(__name__)
@@ -90,14 +90,14 @@ class Spec:
 
 def parse(fields: Fields) -> Spec:
     bucket = fields.string("bucket")
-    if isinstance(bucket, str) and not _BUCKET.fullmatch(bucket) and not _from_environment(bucket):
+    if isinstance(bucket, str) and not _BUCKET.fullmatch(bucket) and not holds_placeholder(bucket):
         fields.problem(
             "bucket",
             f"{bucket!r} is not an S3 bucket name: 3-63 lowercase letters, digits, '.' "
             "and '-', starting and ending with a letter or digit",
         )
     region = fields.string("region", None)
-    if isinstance(region, str) and not _REGION.fullmatch(region) and not _from_environment(region):
+    if isinstance(region, str) and not _REGION.fullmatch(region) and not holds_placeholder(region):
         fields.problem("region", f"{region!r} is not a region name (like eu-west-1)")
     endpoint_url = check_url(fields, "endpoint_url", ("http", "https"), required=False)
     access_key_id = fields.string("access_key_id", None)
@@ -125,11 +125,6 @@ def parse(fields: Fields) -> Spec:
         profile=profile,
         addressing_style=fields.string("addressing_style", "auto", choices=ADDRESSING_STYLES),
     )
-
-
-def _from_environment(value: str) -> bool:
-    """Whether `value` comes from the environment (${VAR}), to be checked when probed."""
-    return bool(PLACEHOLDER.search(value))
 
 
 def describe(spec: Spec) -> str:

@@ -68,11 +68,12 @@ def test_looks_a_variable_up_in_the_file_named_by_name_file(tmp_path: Path) -> N
     assert lookup("TOKEN", {"TOKEN_FILE": str(secret)}) == "t-456"
 
 
-def test_the_variable_itself_wins_over_name_file(tmp_path: Path) -> None:
+def test_name_file_wins_over_the_variable_as_in_settings(tmp_path: Path) -> None:
     secret = tmp_path / "token"
     secret.write_text("from-file")
 
-    assert lookup("TOKEN", {"TOKEN": "from-env", "TOKEN_FILE": str(secret)}) == "from-env"
+    assert lookup("TOKEN", {"TOKEN": "from-env", "TOKEN_FILE": str(secret)}) == "from-file"
+    assert lookup("TOKEN", {"TOKEN": "from-env", "TOKEN_FILE": ""}) == "from-env"
 
 
 @pytest.mark.parametrize(

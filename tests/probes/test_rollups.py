@@ -98,30 +98,11 @@ class TestTally:
         merged = Tally()
         merged.merge(row)
         assert merged == source
-        assert Tally.of([row, row]).count == 6
 
-    @pytest.mark.parametrize(
-        ("outcomes", "uptime"),
-        [
-            ((), None),
-            ((SUCCESS,), 1.0),
-            ((FAILURE,), 0.0),
-            # Degraded answered: it counts as up.
-            ((SUCCESS, DEGRADED, FAILURE, SUCCESS), 0.75),
-        ],
-    )
-    def test_uptime_is_the_share_of_checks_that_did_not_fail(self, outcomes, uptime) -> None:
-        tally = Tally()
-        for outcome in outcomes:
-            tally.add(outcome)
-        assert tally.uptime == uptime
-
-    def test_without_latencies_there_is_no_mean_and_no_percentile(self) -> None:
+    def test_without_latencies_there_is_no_percentile(self) -> None:
         tally = Tally()
         tally.add(FAILURE)
-        assert tally.latency_mean is None
         assert tally.percentile(0.5) is None
-        assert tally_of(10.0, 20.0).latency_mean == 15.0
 
     @pytest.mark.parametrize(
         "samples",

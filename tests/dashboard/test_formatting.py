@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun import freeze_time
 
-from dashboard.templatetags.seahealth import NO_VALUE, badge, ms, percent, relative, when
+from dashboard.formatting import NO_VALUE, badge, ms, percent, relative, when
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
