@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from dashboard import database_failures
+from probes import kinds
 from probes.models import Dependency, StateVersion
 from probes.statuses import ServiceStatus, Status, service_status
 
@@ -58,8 +59,6 @@ DRAFT_STATUS = {
     Status.UNKNOWN: "warn",
     Status.DOWN: "fail",
 }
-# The draft's componentType: a store of data, or some other component.
-COMPONENT_TYPES = {"s3": "datastore"}
 PASS = b'{"status":"pass"}'
 CRITICAL_VALUES = {"1": True, "true": True, "0": False, "false": False}
 
@@ -94,13 +93,18 @@ def draft_check(row: dict[str, Any]) -> dict[str, Any]:
         output = "not probed yet"
     return {
         "componentId": row["name"],
-        "componentType": COMPONENT_TYPES.get(row["kind"], "component"),
+        "componentType": _component_type(row["kind"]),
         "observedValue": _latency(row),
         "observedUnit": "ms",
         "status": DRAFT_STATUS[status],
         "time": timestamp(row["last_checked_at"]),
         "output": output,
     }
+
+
+def _component_type(kind: str) -> str:
+    # The draft's componentType: a kind says when it is a store of data.
+    return kinds.component_type(kind) if kind in kinds.KINDS else "component"
 
 
 def _latency(row: dict[str, Any]) -> float | None:

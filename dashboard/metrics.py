@@ -67,7 +67,7 @@ def exposition_text() -> str:
         for dependency in Dependency.objects.filter(id__in=stale):
             per_row[stale[dependency.id]] = exposition.samples(dependency)
     parts = []
-    for i, family in enumerate(exposition.FAMILIES):
+    for i, family in enumerate(exposition.families()):
         parts.append(family.header())
         parts += [found[i] for found in per_row]  # type: ignore[index]
     parts += _uptimes(rows)

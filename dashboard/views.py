@@ -19,7 +19,7 @@ from dashboard.access import viewer_required
 from dashboard.formatting import NO_VALUE
 from probes import rollups, tls
 from probes.durations import format_duration
-from probes.kinds import KINDS
+from probes.kinds import KINDS, kind
 from probes.models import Dependency
 from probes.redaction import redact_spec
 
@@ -97,10 +97,9 @@ def declaration(row: Dependency) -> dict[str, Any]:
 
 def _declared(row: Dependency) -> dict[str, Any]:
     """The kind's fields that differ from their defaults: what the entry must have said."""
-    kind = KINDS.get(row.kind)
-    if kind is None:
+    if row.kind not in KINDS:
         return dict(row.spec)
-    fields = {f.name: f for f in dataclasses.fields(kind.Spec)}
+    fields = {f.name: f for f in dataclasses.fields(kind(row.kind).Spec)}
     declared = {}
     for name, value in row.spec.items():
         spec_field = fields.get(name)

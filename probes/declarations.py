@@ -27,6 +27,7 @@ from probes.breaker import Policy
 from probes.excerpts import excerpt, shorten
 from probes.fields import Fields, Problem, text_problem
 from probes.kinds import KINDS
+from probes.kinds import kind as kind_module
 from probes.models import Dependency, StateVersion
 
 log = logging.getLogger(__name__)
@@ -229,7 +230,7 @@ def _parse_entry(
         return None
     before = len(problems)
     kind_name = entry.get("kind", defaults.get("kind"))
-    kind = KINDS.get(kind_name) if isinstance(kind_name, str) else None
+    kind = kind_module(kind_name) if isinstance(kind_name, str) and kind_name in KINDS else None
     own = _spec_fields(kind) if kind else ()
     # Defaults reach an entry only for fields its kind has: `method` is not an smtp field.
     merged = {key: value for key, value in defaults.items() if key in COMMON_FIELDS + own}
@@ -306,7 +307,7 @@ def _spec_fields(kind: Any) -> tuple[str, ...]:
 
 
 def _all_kind_fields() -> tuple[str, ...]:
-    return tuple(dict.fromkeys(name for kind in KINDS.values() for name in _spec_fields(kind)))
+    return tuple(dict.fromkeys(name for kind in KINDS for name in _spec_fields(kind_module(kind))))
 
 
 def _where(index: int, entry: Any) -> str:

@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from probes import leftovers, placeholders, tls
+from probes import kinds, leftovers, placeholders, tls
 from probes.context import ProbeContext, open_batch
 from probes.durations import format_duration
-from probes.kinds import KINDS
 from probes.outcomes import ErrorClass, Outcome, ProbeError
 from probes.redaction import Secrets
 
@@ -49,10 +48,9 @@ async def run_batch(
     if not jobs:
         return []
     environ = os.environ if environ is None else environ
-    for kind in {job.kind for job in jobs}:
-        prepare = getattr(KINDS.get(kind), "prepare", None)
-        if prepare is not None:
-            prepare()
+    # A kind no longer known fails its own probes, not the batch.
+    for kind in {job.kind for job in jobs} & kinds.KINDS.keys():
+        kinds.prepare(kind)
     async with open_batch(max_connections=len(jobs)) as batch:
         batch.prepare({job.ca_file or None for job in jobs})
         outcomes = await asyncio.gather(
@@ -81,7 +79,7 @@ def run_batch_sync(
 async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Outcome:
     secrets = Secrets()
     try:
-        kind = KINDS[job.kind]
+        kind = kinds.kind(job.kind)
         resolved, substituted = placeholders.resolve(job.spec, environ)
         secrets = Secrets.of_spec(job.spec, resolved, substituted)
         spec = kind.Spec(**resolved)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from prometheus_client.utils import floatToGoString
 
-from probes import rollups, tls
+from probes import kinds, rollups, tls
 from probes.breaker import State
 from probes.outcomes import Result
 from probes.statuses import Status
@@ -80,16 +80,8 @@ CERT_EXPIRY = Family(
     "gauge",
     "When the earliest certificate of the peer's verified chain expires (Unix time).",
 )
-BLOCK_AGE = Family(
-    "seahealth_rpc_block_age_seconds",
-    "gauge",
-    "The age of the node's latest block when last probed.",
-)
-BLOCK_NUMBER = Family(
-    "seahealth_rpc_block_number", "gauge", "The node's latest block number when last probed."
-)
-# The families of the stored text, in its order.
-FAMILIES = (
+# The families every dependency has, then those of the kinds (kinds.metric_families()).
+COMMON_FAMILIES = (
     UP,
     STATUS,
     BREAKER,
@@ -99,9 +91,12 @@ FAMILIES = (
     ERRORS,
     TRANSITIONS,
     CERT_EXPIRY,
-    BLOCK_AGE,
-    BLOCK_NUMBER,
 )
+
+
+def families() -> tuple[Family, ...]:
+    """The families of the stored text, in its order."""
+    return (*COMMON_FAMILIES, *kinds.metric_families())
 
 
 def label_value(value: str) -> str:
@@ -114,20 +109,20 @@ def number(value: float) -> str:
 
 
 def render(row: Dependency) -> str:
-    """The row's stored text: its samples of every family of FAMILIES."""
+    """The row's stored text: its samples of every family of families()."""
     return SEPARATOR.join([VERSION, *samples(row)])
 
 
 def blocks(text: str) -> list[str] | None:
     """The per-family blocks of a stored text; None when it must be rendered afresh."""
     parts = text.split(SEPARATOR)
-    if parts[0] != VERSION or len(parts) != len(FAMILIES) + 1:
+    if parts[0] != VERSION or len(parts) != len(families()) + 1:
         return None
     return parts[1:]
 
 
 def samples(row: Dependency) -> list[str]:
-    """One block of sample lines per family of FAMILIES (empty when it has none)."""
+    """One block of sample lines per family of families() (empty when it has none)."""
     name = label_value(row.name)
     labels = f'dependency="{name}",kind="{label_value(row.kind)}"'
     status = Status(row.status)
@@ -168,12 +163,6 @@ def samples(row: Dependency) -> list[str]:
     cert_expiry = ""
     if expires is not None:
         cert_expiry = f"{CERT_EXPIRY.name}{{{labels}}} {number(expires.timestamp())}\n"
-    block_age = block_number = ""
-    if row.kind == "rpc" and "block_number" in observations:
-        block_age = f'{BLOCK_AGE.name}{{dependency="{name}"}} '
-        block_age += f"{number(observations['block_age_seconds'])}\n"
-        block_number = f'{BLOCK_NUMBER.name}{{dependency="{name}"}} '
-        block_number += f"{number(observations['block_number'])}\n"
     return [
         up,
         by_status,
@@ -184,8 +173,7 @@ def samples(row: Dependency) -> list[str]:
         errors,
         transitions,
         cert_expiry,
-        block_age,
-        block_number,
+        *kinds.metric_samples(row.kind, name, observations),
     ]
 
 

@@ -1,25 +1,93 @@
-"""The registry of probe kinds: one module per kind, one line here.
+"""The registry of probe kinds: one module per kind, one line here, imported when first used.
 
-A kind module provides:
-  Spec                  a frozen dataclass of its declared fields (JSON-able, placeholders kept;
-                        a field in seconds carries metadata={"duration": True}, for display)
-  parse(fields) -> Spec read and validate its fields from a declaration entry
-  probe(spec, ctx)      async; returns an Outcome or raises ProbeError (the engine enforces
-                        the deadline from outside)
-  describe(spec) -> str the target, secrets redacted, for tables and pages
-  prepare()             optional: one-time work (a slow import) done before a batch's
-                        probes start, so that no probe's latency pays for it
+A kind module is what `Kind` says. Its module imports nothing heavy (the web pages import
+it to describe a dependency): a client library that takes long to load (botocore, web3) is
+imported by the probe, and by `prepare()` before a batch's probes start. Optional parts,
+read through the functions below:
+
+  prepare()                  one-time work (a slow import) before a batch's probes start, so
+                             that no probe's latency pays for it
+  speaks_tls(spec)           whether it speaks TLS (True/False), or None when the environment
+                             will tell (a URL from ${VAR}): the fields about certificates
+                             apply only when it may
+  COMPONENT_TYPE             its checks' componentType in application/health+json
+                             ("component" unless said)
+  METRIC_FAMILIES            families of /metrics of its own (exposition.Family), and
+  metric_samples(name, observations) -> list[str]
+                             a block of sample lines per family, from the last observations
 """
 
 from __future__ import annotations
 
-from types import ModuleType
+import importlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from probes.kinds import http, rpc, s3, smtp
+if TYPE_CHECKING:
+    from probes.context import ProbeContext
+    from probes.exposition import Family
+    from probes.fields import Fields
+    from probes.outcomes import Outcome
 
-KINDS: dict[str, ModuleType] = {
-    "http": http,
-    "rpc": rpc,
-    "smtp": smtp,
-    "s3": s3,
+# A kind's module, by its import path (imported on first use) or as a module object.
+KINDS: dict[str, Any] = {
+    "http": "probes.kinds.http",
+    "rpc": "probes.kinds.rpc",
+    "smtp": "probes.kinds.smtp",
+    "s3": "probes.kinds.s3",
 }
+
+
+class Kind(Protocol):
+    # A frozen dataclass of the kind's declared fields, JSON-able, placeholders kept; a field
+    # in seconds carries metadata={"duration": True}, for display.
+    Spec: type[Any]
+
+    def parse(self, fields: Fields) -> Any:
+        """Read and check its fields of a declaration entry: a Spec."""
+
+    async def probe(self, spec: Any, ctx: ProbeContext) -> Outcome:
+        """Probe the peer: an Outcome, or ProbeError (the engine enforces the deadline)."""
+
+    def describe(self, spec: Any) -> str:
+        """The target in a line, secrets redacted, for tables and pages."""
+
+
+def kind(name: str) -> Kind:
+    """The kind's module, imported on first use; KeyError for a kind that does not exist."""
+    module = KINDS[name]
+    return cast(Kind, importlib.import_module(module) if isinstance(module, str) else module)
+
+
+def prepare(name: str) -> None:
+    found = getattr(kind(name), "prepare", None)
+    if found is not None:
+        found()
+
+
+def speaks_tls(name: str, spec: Any) -> bool | None:
+    found = getattr(kind(name), "speaks_tls", None)
+    return found(spec) if found is not None else None
+
+
+def component_type(name: str) -> str:
+    return getattr(kind(name), "COMPONENT_TYPE", "component")
+
+
+def metric_families() -> list[Family]:
+    """The families of /metrics that kinds add, in registry order."""
+    return [family for name in KINDS for family in getattr(kind(name), "METRIC_FAMILIES", ())]
+
+
+def metric_samples(name: str, dependency: str, observations: Mapping[str, Any]) -> list[str]:
+    """A block of lines per family of metric_families(): the kind `name`'s own from its
+    observations, empty for every other kind's."""
+    blocks = []
+    for other in KINDS:
+        module = kind(other)
+        families = getattr(module, "METRIC_FAMILIES", ())
+        if other == name and families:
+            blocks += module.metric_samples(dependency, observations)
+        else:
+            blocks += [""] * len(families)
+    return blocks

@@ -11,23 +11,29 @@ from typing import Any
 
 import httpx
 
-from probes import tls
-from probes.classify import classify_network_error
 from probes.context import ProbeContext
-from probes.excerpts import excerpt
-from probes.fields import LONGEST_LIST, WRITE_AS_PLACEHOLDER, Fields, text_problem
+from probes.fields import LONGEST_LIST, Fields, text_problem
+from probes.http_peers import (
+    HTTPX_ERRORS,
+    check_url,
+    classify_httpx_error,
+    excerpt_body,
+    read_headers,
+    read_limited,
+    refusal_class,
+    tls_observations,
+)
+from probes.http_peers import (
+    speaks_tls as url_speaks_tls,
+)
 from probes.outcomes import ErrorClass, Outcome, ProbeError, Step
-from probes.placeholders import begins_with_placeholder, holds_placeholder
-from probes.redaction import is_secret_name, literal_secrets_in_url, redact_url
+from probes.redaction import redact_url
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
-LONGEST_URL = 4096
-LONGEST_HEADER = 8192  # what most servers take on one header line
 LONGEST_BODY = 64 * 1024
 LONGEST_JSON_PATH = 200
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 MAX_REDIRECTS = 5
-_URL = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*)://[^/\s]+(/\S*)?", re.IGNORECASE)
 _JSON_PATH = re.compile(r"[^.\s]+(\.[^.\s]+)*")
 
 
@@ -84,30 +90,6 @@ def parse(fields: Fields) -> Spec:
     )
 
 
-def check_url(fields: Fields, name: str, schemes: tuple[str, ...], required: bool = True) -> Any:
-    """A URL field: one of `schemes`, or from the environment; never a written-out secret."""
-    url = fields.string(name, *(() if required else (None,)), longest=LONGEST_URL)
-    if not isinstance(url, str):
-        return url
-    match = _URL.fullmatch(url)
-    # A URL that starts from the environment (${RPC_URL}/v1) is checked when it is probed.
-    if not begins_with_placeholder(url) and not (match and match["scheme"].lower() in schemes):
-        *others, last = [f"{scheme}://" for scheme in schemes]
-        wanted = f"{', '.join(others)} or {last}" if others else last
-        fields.problem(name, f"{excerpt(url)} is not an {wanted} URL")
-    for secret in literal_secrets_in_url(url):
-        fields.problem(name, f"{secret} must not be written out: {WRITE_AS_PLACEHOLDER}")
-    return url
-
-
-def read_headers(fields: Fields) -> dict[str, str]:
-    headers = fields.string_map("headers", {}, longest=LONGEST_HEADER) or {}
-    for name, value in headers.items():
-        if is_secret_name(name) and not holds_placeholder(value):
-            fields.problem("headers", f"header '{name}' {WRITE_AS_PLACEHOLDER}")
-    return headers
-
-
 def _read_expect_json(fields: Fields) -> dict[str, Any] | None:
     expect_json = fields.value("expect_json", None)
     if expect_json is None:
@@ -151,6 +133,10 @@ def describe(spec: Spec) -> str:
     return f"{spec.method} {redact_url(spec.url)}"
 
 
+def speaks_tls(spec: Spec) -> bool | None:
+    return url_speaks_tls(spec.url, ("https",))
+
+
 async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
     headers = dict(spec.headers)
     if spec.bearer_token:
@@ -178,11 +164,9 @@ async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
             if reads_body:
                 with ctx.step("read the body"):
                     body, truncated = await read_limited(response, spec.max_body_size)
-    except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-        raise ProbeError(ErrorClass.CONFIG, f"bad URL: {exc}") from exc
     except httpx.TooManyRedirects as exc:
         raise ProbeError(ErrorClass.PROTOCOL, f"more than {MAX_REDIRECTS} redirects") from exc
-    except httpx.HTTPError as exc:
+    except HTTPX_ERRORS as exc:
         raise classify_httpx_error(exc) from exc
     finally:
         phases.close()
@@ -203,31 +187,13 @@ def answer_observations(response: httpx.Response) -> dict[str, Any]:
     return observations
 
 
-def tls_observations(response: httpx.Response) -> dict[str, Any]:
-    """The certificate and TLS version of the connection that brought `response`."""
-    stream = response.extensions.get("network_stream")
-    return tls.observe(stream.get_extra_info("ssl_object")) if stream is not None else {}
-
-
-async def read_limited(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
-    """At most `limit` bytes of the body, and whether there was more."""
-    chunks, size = [], 0
-    async for chunk in response.aiter_bytes():
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            return b"".join(chunks)[:limit], True
-    return b"".join(chunks), False
-
-
 def _check_status(spec: Spec, response: httpx.Response, observations: dict[str, Any]) -> None:
     code = response.status_code
     if code in spec.expect_status if spec.expect_status else 200 <= code < 300:
         return
     wanted = ", ".join(map(str, spec.expect_status)) if spec.expect_status else "2xx"
     status = f"{code} {response.reason_phrase}".strip()
-    error_class = ErrorClass.AUTH if code in (401, 403) else ErrorClass.UNEXPECTED_STATUS
-    raise ProbeError(error_class, f"HTTP {status}, expected {wanted}", observations)
+    raise ProbeError(refusal_class(code), f"HTTP {status}, expected {wanted}", observations)
 
 
 def _check_body(spec: Spec, body: bytes, truncated: bool, observations: dict[str, Any]) -> None:
@@ -288,25 +254,6 @@ def json_path(document: Any, path: str) -> Any:
         else:
             return _ABSENT
     return value
-
-
-def excerpt_body(body: bytes, length: int = 60) -> str:
-    """The body's beginning, quoted; `...` marks a cut (where scrubbing looks for secrets)."""
-    text = body[:length].decode("utf-8", errors="replace")
-    return repr(text + ("..." if len(body) > length else ""))
-
-
-def classify_httpx_error(exc: httpx.HTTPError) -> ProbeError:
-    if isinstance(exc, httpx.TimeoutException):
-        return ProbeError(ErrorClass.TIMEOUT, str(exc) or type(exc).__name__)
-    found = classify_network_error(exc)
-    if found is not None:
-        return found
-    # A protocol error, or a connection closed without a reason (a TLS handshake cut short).
-    detail = str(exc) or f"{type(exc).__name__}: connection closed"
-    if isinstance(exc, httpx.ConnectError | httpx.ProxyError):
-        return ProbeError(ErrorClass.CONNECT, detail)
-    return ProbeError(ErrorClass.PROTOCOL, detail)
 
 
 class Phases:

@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from probes import exposition
 from probes.context import ProbeContext
 from probes.durations import format_duration
+from probes.excerpts import shorten
+from probes.exposition import Family
 from probes.fields import Fields
-from probes.kinds.http import check_url, read_headers
+from probes.http_peers import check_url, read_headers
+from probes.http_peers import speaks_tls as url_speaks_tls
 from probes.outcomes import ErrorClass, Outcome, ProbeError
 from probes.redaction import redact_url
 
@@ -39,6 +44,36 @@ def parse(fields: Fields) -> Spec:
         chain_id=fields.integer("chain_id", None, minimum=1, maximum=LARGEST_CHAIN_ID),
         max_block_age=fields.duration("max_block_age", None),
     )
+
+
+METRIC_FAMILIES = (
+    Family(
+        "seahealth_rpc_block_age_seconds",
+        "gauge",
+        "The age of the node's latest block when last probed.",
+    ),
+    Family(
+        "seahealth_rpc_block_number",
+        "gauge",
+        "The node's latest block number when last probed.",
+    ),
+)
+
+
+def metric_samples(dependency: str, observations: Mapping[str, Any]) -> list[str]:
+    """The node's block age and number, from its last observations."""
+    if "block_number" not in observations:
+        return ["", ""]
+    age, number = METRIC_FAMILIES
+    label = f'{{dependency="{dependency}"}}'
+    return [
+        f"{age.name}{label} {exposition.number(observations['block_age_seconds'])}\n",
+        f"{number.name}{label} {exposition.number(observations['block_number'])}\n",
+    ]
+
+
+def speaks_tls(spec: Spec) -> bool | None:
+    return url_speaks_tls(spec.url)
 
 
 def describe(spec: Spec) -> str:
@@ -100,8 +135,7 @@ def _verdict(spec: Spec, chain_id: Any, block: Any, syncing: Any, observations: 
 
 
 def _wrong_shape(call: str, answer: Any, observations: dict) -> ProbeError:
-    shown = json.dumps(answer, default=str)
-    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    shown = shorten(json.dumps(answer, default=str), 80)
     return ProbeError(
         ErrorClass.UNEXPECTED_RESPONSE,
         f"{call}: an answer of the wrong shape: {shown}",

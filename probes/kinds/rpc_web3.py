@@ -11,7 +11,6 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import httpx
 from web3 import AsyncWeb3, WebSocketProvider
 from web3.exceptions import BadResponseFormat, ProviderConnectionError, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
@@ -19,10 +18,12 @@ from web3.providers.async_base import AsyncJSONBaseProvider
 
 from probes.classify import classify_network_error
 from probes.context import ProbeContext
-from probes.kinds.http import (
+from probes.http_peers import (
+    HTTPX_ERRORS,
     classify_httpx_error,
     excerpt_body,
     read_limited,
+    refusal_class,
     tls_observations,
 )
 from probes.outcomes import ErrorClass, ProbeError
@@ -114,15 +115,12 @@ class SharedClientProvider(AsyncJSONBaseProvider):
             ) as response:
                 self.observations.update(tls_observations(response))
                 body, truncated = await read_limited(response, MAX_ANSWER_SIZE)
-        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:
-            raise ProbeError(ErrorClass.CONFIG, f"bad URL: {exc}") from exc
-        except httpx.HTTPError as exc:
+        except HTTPX_ERRORS as exc:
             raise classify_httpx_error(exc) from exc
         if response.status_code != 200:
             code = response.status_code
-            error_class = ErrorClass.AUTH if code in (401, 403) else ErrorClass.UNEXPECTED_STATUS
             status = f"{code} {response.reason_phrase}".strip()
-            raise ProbeError(error_class, f"{method}: HTTP {status}")
+            raise ProbeError(refusal_class(code), f"{method}: HTTP {status}")
         if truncated:
             raise ProbeError(ErrorClass.PROTOCOL, f"{method}: an answer over 1 MiB")
         try:

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from botocore.model import OperationModel
 from botocore.parsers import create_parser
 
-from probes.kinds.http import read_limited, tls_observations
+from probes.http_peers import read_limited, tls_observations
 
 # An answer to these operations is an error document or a canary: a few hundred bytes.
 MAX_ANSWER_SIZE = 1024 * 1024

@@ -15,7 +15,7 @@ import aiosmtplib
 from probes import tls
 from probes.classify import causes, classify_network_error
 from probes.context import ProbeContext
-from probes.excerpts import excerpt
+from probes.excerpts import excerpt, shorten
 from probes.fields import Fields
 from probes.outcomes import ErrorClass, Outcome, ProbeError
 
@@ -75,6 +75,10 @@ def parse(fields: Fields) -> Spec:
             pattern_help="is not a host name or an address literal like [192.0.2.1]",
         ),
     )
+
+
+def speaks_tls(spec: Spec) -> bool:
+    return spec.tls != "none"
 
 
 def describe(spec: Spec) -> str:
@@ -215,8 +219,7 @@ def _reply(exc: aiosmtplib.SMTPResponseException) -> str:
 
 def _shorten(text: str) -> str:
     """One line, at most BANNER_LENGTH characters: servers write what they like here."""
-    line = " ".join(text.split())
-    return line if len(line) <= BANNER_LENGTH else line[: BANNER_LENGTH - 3] + "..."
+    return shorten(text, BANNER_LENGTH)
 
 
 def _extensions(client: aiosmtplib.SMTP) -> list[str]:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from probes.engine import Job, run_batch
-from probes.kinds import KINDS
+from probes.kinds import KINDS, prepare
 from probes.models import Dependency, ProbeResult
 from probes.outcomes import ErrorClass
 from tests.conftest import wait_for
@@ -78,9 +78,8 @@ CASES: dict[str, tuple[str, bytes, Callable[[socket.socket], None] | None, Calla
 def _loaded_once() -> None:
     """What a prober loads once, before its first probes (web3; botocore's S3 model): not
     what these tests measure."""
-    for kind in KINDS.values():
-        if hasattr(kind, "prepare"):
-            kind.prepare()
+    for name in KINDS:
+        prepare(name)
     warm_up = {"bucket": "documents", "endpoint_url": f"http://127.0.0.1:{unused_port()}"}
     warm_up |= {"region": "eu-west-1", "access_key_id": "AKIAWARMUP", "secret_access_key": "-"}
     asyncio.run(run_batch([Job(1, "warm-up", "s3", 30, 30, warm_up)], environ={}))

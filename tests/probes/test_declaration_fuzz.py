@@ -24,13 +24,13 @@ from probes.declarations import (
     DeclarationWatcher,
     sync,
 )
-from probes.kinds import KINDS
+from probes.kinds import KINDS, kind
 from probes.models import Dependency
 from tests.probes.test_declarations import GOOD, snapshot
 
 pytestmark = pytest.mark.django_db
 
-KIND_FIELDS = sorted({f.name for kind in KINDS.values() for f in dataclasses.fields(kind.Spec)})
+KIND_FIELDS = sorted({f.name for name in KINDS for f in dataclasses.fields(kind(name).Spec)})
 FIELDS = [*COMMON_FIELDS, *KIND_FIELDS, "breaker", "intervall", "\x00", "x" * 300]
 
 hostile_text = st.text(max_size=30) | st.sampled_from(
@@ -103,10 +103,10 @@ REQUIRED = {
 @st.composite
 def entries(draw: st.DrawFn) -> dict[str, Any]:
     """A plausible entry of some kind, often with one hostile value in it."""
-    kind = draw(st.sampled_from(sorted(KINDS)))
-    own = {f.name for f in dataclasses.fields(KINDS[kind].Spec)} | set(COMMON_FIELDS)
-    entry = {"name": draw(st.sampled_from(["api", "mailer", "node", "docs", "x-1"])), "kind": kind}
-    entry |= {field: draw(strategy) for field, strategy in REQUIRED[kind].items()}
+    name = draw(st.sampled_from(sorted(KINDS)))
+    own = {f.name for f in dataclasses.fields(kind(name).Spec)} | set(COMMON_FIELDS)
+    entry = {"name": draw(st.sampled_from(["api", "mailer", "node", "docs", "x-1"])), "kind": name}
+    entry |= {field: draw(strategy) for field, strategy in REQUIRED[name].items()}
     optional = sorted(own & PLAUSIBLE.keys())
     for field in draw(st.lists(st.sampled_from(optional), max_size=3, unique=True)):
         entry[field] = draw(PLAUSIBLE[field])

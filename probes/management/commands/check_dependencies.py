@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from probes import placeholders
 from probes.declarations import DeclarationError, DependencySpec, load_declaration
 from probes.durations import format_duration
-from probes.kinds import KINDS
+from probes.kinds import kind
 
 COLUMNS = (
     "NAME",
@@ -68,7 +68,7 @@ def _row(spec: DependencySpec) -> tuple[str, ...]:
         format_duration(spec.timeout),
         f"{policy.failure_threshold} / {format_duration(policy.recovery_timeout)}"
         f" / {policy.success_threshold}",
-        KINDS[spec.kind].describe(spec.target),
+        kind(spec.kind).describe(spec.target),
         ", ".join(f"{n}{'' if _is_set(n) else ' (unset)'}" for n in needs) or "-",
     )
 

@@ -8,11 +8,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from probes import placeholders
+from probes import kinds, placeholders
 from probes.declarations import DeclarationError, load_declaration
 from probes.durations import format_duration
 from probes.engine import Job, run_batch_sync
-from probes.kinds import KINDS
 from probes.models import Dependency
 from probes.outcomes import Outcome, Result
 from probes.redaction import shown_resolved
@@ -69,7 +68,7 @@ def _from_file(path: Path, name: str) -> tuple[Job, bool]:
 
 def resolved_target(job: Job, environ: Mapping[str, str]) -> str:
     """What the probe will reach, placeholders resolved and every secret redacted."""
-    kind = KINDS[job.kind]
+    kind = kinds.kind(job.kind)
     try:
         resolved, _ = placeholders.resolve(job.spec, environ)
     except placeholders.UnsetVariable as exc:

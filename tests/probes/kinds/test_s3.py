@@ -34,7 +34,7 @@ from werkzeug.serving import make_server
 from probes import tls
 from probes.declarations import parse_declaration
 from probes.engine import Job, run_batch_sync
-from probes.kinds import s3
+from probes.kinds import s3, s3_client
 from probes.models import Dependency
 from probes.outcomes import ErrorClass, Outcome, Result
 from tests.certificates import self_signed, server_context
@@ -149,11 +149,11 @@ def isolated_aws(monkeypatch, tmp_path: Path) -> Iterator[None]:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    s3.shared_client.cache_clear()
-    s3.shared_session.cache_clear()
+    s3_client.shared_client.cache_clear()
+    s3_client.shared_session.cache_clear()
     yield
-    s3.shared_client.cache_clear()
-    s3.shared_session.cache_clear()
+    s3_client.shared_client.cache_clear()
+    s3_client.shared_session.cache_clear()
 
 
 def probe(
@@ -454,13 +454,13 @@ def test_one_client_serves_every_probe_and_bucket_of_the_same_configuration(moto
     spec = {"bucket": BUCKET, "endpoint_url": moto.url, **CREDENTIALS}
     for bucket in (BUCKET, BUCKET, CANARIES):
         assert probe({**spec, "bucket": bucket}, moto.prober.environ).ok
-    info = s3.shared_client.cache_info()
+    info = s3_client.shared_client.cache_info()
     assert (info.misses, info.hits, info.currsize) == (1, 2, 1)
 
     assert probe({**spec, "region": "eu-west-1"}, moto.prober.environ).ok
     assert probe({**spec, "region": "eu-west-1"}, moto.prober.environ).ok
-    assert s3.shared_client.cache_info().misses == 2
-    assert s3.shared_client.cache_info().currsize == 2
+    assert s3_client.shared_client.cache_info().misses == 2
+    assert s3_client.shared_client.cache_info().currsize == 2
 
 
 def test_credentials_come_from_the_environment_by_default(moto: Moto, monkeypatch) -> None:
@@ -503,7 +503,7 @@ def test_missing_credentials_are_a_config_error(
     outcome = probe(spec)
     assert outcome.error_class is ErrorClass.CONFIG
     assert outcome.detail.startswith(detail)
-    assert s3.shared_client.cache_info().currsize == 0  # tried again at the next probe
+    assert s3_client.shared_client.cache_info().currsize == 0  # tried again at the next probe
 
 
 @pytest.mark.parametrize(
