@@ -18,9 +18,10 @@ from django.db import connection, transaction
 from django.db.models import Max
 
 from probes import exposition, recording, tls
-from probes.declarations import load_declaration, sync
+from probes.declarations import load_declaration
 from probes.models import Dependency, ProbeResult, Rollup, StateVersion
 from probes.rollups import LATENCY_BOUNDS_MS, UPTIME_FIELDS, bucket_start
+from probes.sync import sync
 
 INTERVAL = timedelta(seconds=60)
 RAW_RETENTION = timedelta(days=7)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from dataclasses import MISSING
 from typing import Any
 
 import yaml
@@ -18,10 +16,8 @@ from dashboard import board, charts
 from dashboard.access import viewer_required
 from dashboard.formatting import NO_VALUE
 from probes import rollups, tls
-from probes.durations import format_duration
-from probes.kinds import KINDS, kind
+from probes.dependency_spec import DependencySpec
 from probes.models import Dependency
-from probes.redaction import redact_spec
 
 RESULTS_PER_PAGE = 50
 TIMELINE_LENGTH = 50
@@ -64,59 +60,13 @@ def dependency(request: HttpRequest, name: str) -> HttpResponse:
         "observations": _observations(row.last_observations),
         "certificate_expires": tls.not_after(row.last_observations),
         "declaration": yaml.safe_dump(
-            declaration(row), sort_keys=False, allow_unicode=True, default_flow_style=None
+            DependencySpec.from_row(row).declaration(),
+            sort_keys=False,
+            allow_unicode=True,
+            default_flow_style=None,
         ),
     }
     return render(request, "dashboard/dependency.html", context)
-
-
-def declaration(row: Dependency) -> dict[str, Any]:
-    """The entry as dependencies.yaml declares it, secrets redacted."""
-    policy = row.policy
-    entry: dict[str, Any] = {
-        "name": row.name,
-        "kind": row.kind,
-        "critical": row.critical,
-        "group": row.group or None,
-        "interval": format_duration(row.interval.total_seconds()),
-        "timeout": format_duration(row.timeout.total_seconds()),
-        "max_latency": format_duration(row.max_latency.total_seconds())
-        if row.max_latency
-        else None,
-        "ca_file": row.ca_file or None,
-        "cert_expiry_warn": format_duration(row.cert_expiry_warn.total_seconds()),
-        "breaker": {
-            "failure_threshold": policy.failure_threshold,
-            "recovery_timeout": format_duration(policy.recovery_timeout),
-            "success_threshold": policy.success_threshold,
-        },
-        **redact_spec(_declared(row)),
-    }
-    return {key: value for key, value in entry.items() if value is not None}
-
-
-def _declared(row: Dependency) -> dict[str, Any]:
-    """The kind's fields that differ from their defaults: what the entry must have said."""
-    if row.kind not in KINDS:
-        return dict(row.spec)
-    fields = {f.name: f for f in dataclasses.fields(kind(row.kind).Spec)}
-    declared = {}
-    for name, value in row.spec.items():
-        spec_field = fields.get(name)
-        if spec_field is not None and value == _default(spec_field):
-            continue
-        if spec_field is not None and spec_field.metadata.get("duration") and value is not None:
-            value = format_duration(value)
-        declared[name] = value
-    return declared
-
-
-def _default(spec_field: dataclasses.Field) -> Any:
-    if spec_field.default is not MISSING:
-        return spec_field.default
-    if spec_field.default_factory is not MISSING:
-        return spec_field.default_factory()
-    return MISSING
 
 
 def _observations(observations: dict[str, Any]) -> list[tuple[str, str]]:

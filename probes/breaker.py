@@ -12,7 +12,7 @@ outcome), so a trial yields two transitions: open -> half_open, then half_open -
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -29,7 +29,7 @@ class State(StrEnum):
 @dataclass(frozen=True)
 class Policy:
     failure_threshold: int = 3
-    recovery_timeout: float = 60.0  # seconds
+    recovery_timeout: float = field(default=60.0, metadata={"duration": True})  # seconds
     success_threshold: int = 1
 
 

@@ -1,55 +1,42 @@
-"""dependencies.yaml -> validated specs -> Dependency rows.
+"""dependencies.yaml -> validated DependencySpecs, or every problem of the file.
 
-A file with any problem is refused whole: nothing in the database changes. An entry that
-leaves the file is archived (its history stays readable), and comes back if it returns.
+A file with any problem is refused whole (sync.py then writes nothing). Every value is
+bounded here, where it is declared, so that whatever passes can be stored.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
-from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, models, transaction
-from django.utils import timezone
+from django.db import models
 
 from probes import json_values, located_yaml
 from probes.breaker import Policy
-from probes.excerpts import excerpt, shorten
+from probes.dependency_spec import DECLARED_AS, DependencySpec
+from probes.excerpts import excerpt
 from probes.fields import Fields, Problem, text_problem
 from probes.kinds import KINDS
 from probes.kinds import kind as kind_module
-from probes.models import Dependency, StateVersion
+from probes.models import Dependency
 
 log = logging.getLogger(__name__)
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
-COMMON_FIELDS = (
-    "name",
-    "kind",
-    "critical",
-    "group",
-    "interval",
-    "timeout",
-    "breaker",
-    "max_latency",
-    "ca_file",
-    "cert_expiry_warn",
+# The fields every entry may have, as dependencies.yaml names them.
+COMMON_FIELDS = tuple(
+    DECLARED_AS.get(field.name, field.name)
+    for field in dataclasses.fields(DependencySpec)
+    if field.name != "target"
 )
 TOP_LEVEL = ("defaults", "dependencies")
-DEFAULT_INTERVAL = 30.0
-DEFAULT_TIMEOUT = 5.0
 SHORTEST_INTERVAL = 1.0
-DEFAULT_CERT_EXPIRY_WARN = 14 * 86400.0
 GROUP_MAX_LENGTH = Dependency._meta.get_field("group").max_length
 CA_FILE_MAX_LENGTH = Dependency._meta.get_field("ca_file").max_length
 # Consecutive results before the breaker moves: more is never meant.
@@ -57,6 +44,8 @@ LARGEST_THRESHOLD = 1000
 # A declaration larger than this is refused before it is parsed: 10,000 dependencies of
 # several fields each take 2.5 MB.
 LARGEST_FILE = 8 * 1024 * 1024
+# Every default of an entry, from the one place that holds them.
+_DEFAULTS = DependencySpec(name="", kind="", target=None)
 
 
 class DeclarationError(Exception):
@@ -65,40 +54,6 @@ class DeclarationError(Exception):
         count = f"{len(problems)} problem{'s' if len(problems) != 1 else ''}"
         lines = "\n".join(f"  {problem}" for problem in self.problems)
         super().__init__(f"declaration refused ({count}); nothing was changed:\n{lines}")
-
-
-@dataclass(frozen=True)
-class DependencySpec:
-    name: str
-    kind: str
-    critical: bool
-    group: str
-    interval: float  # seconds
-    timeout: float  # seconds
-    policy: Policy
-    target: Any  # the kind's Spec
-    max_latency: float | None = None  # seconds; slower is degraded
-    ca_file: str = ""  # trust only this CA bundle, not the system's
-    cert_expiry_warn: float = DEFAULT_CERT_EXPIRY_WARN  # seconds
-
-    def row_values(self) -> dict[str, Any]:
-        """The Dependency fields this declaration owns."""
-        return {
-            "kind": self.kind,
-            "critical": self.critical,
-            "group": self.group,
-            "spec": dataclasses.asdict(self.target),
-            "interval": timedelta(seconds=self.interval),
-            "timeout": timedelta(seconds=self.timeout),
-            "failure_threshold": self.policy.failure_threshold,
-            "recovery_timeout": timedelta(seconds=self.policy.recovery_timeout),
-            "success_threshold": self.policy.success_threshold,
-            "max_latency": None
-            if self.max_latency is None
-            else timedelta(seconds=self.max_latency),
-            "ca_file": self.ca_file,
-            "cert_expiry_warn": timedelta(seconds=self.cert_expiry_warn),
-        }
 
 
 # --- reading the file -----------------------------------------------------------------
@@ -265,41 +220,52 @@ _NAME_HELP = (
 
 def _read_common(fields: Fields) -> dict[str, Any]:
     """The fields every kind has, with their defaults."""
-    interval = fields.duration("interval", DEFAULT_INTERVAL)
-    timeout = fields.duration("timeout", DEFAULT_TIMEOUT)
+    interval = fields.duration("interval", _DEFAULTS.interval)
+    timeout = fields.duration("timeout", _DEFAULTS.timeout)
     if isinstance(interval, float) and interval < SHORTEST_INTERVAL:
         fields.problem("interval", f"must be at least {SHORTEST_INTERVAL:g}s")
     elif isinstance(interval, float) and isinstance(timeout, float) and timeout > interval:
         fields.problem(
             "timeout", "must not be longer than the interval (a probe would overlap the next)"
         )
-    breaker = fields.section("breaker")
-    policy = Policy()
-    if breaker is not None:
-        policy = Policy(
-            failure_threshold=breaker.integer(
-                "failure_threshold", 3, minimum=1, maximum=LARGEST_THRESHOLD
-            ),
-            recovery_timeout=breaker.duration("recovery_timeout", 60.0),
-            success_threshold=breaker.integer(
-                "success_threshold", 1, minimum=1, maximum=LARGEST_THRESHOLD
-            ),
-        )
-        breaker.reject_unread()
-    group = fields.string("group", "", longest=GROUP_MAX_LENGTH)
-    max_latency = fields.duration("max_latency", None)
+    policy = _read_breaker(fields.section("breaker"))
+    group = fields.string("group", _DEFAULTS.group, longest=GROUP_MAX_LENGTH)
+    max_latency = fields.duration("max_latency", _DEFAULTS.max_latency)
     if isinstance(max_latency, float) and isinstance(timeout, float) and max_latency >= timeout:
         fields.problem("max_latency", "must be shorter than the timeout, or it can never apply")
     return {
-        "critical": fields.boolean("critical", False),
+        "critical": fields.boolean("critical", _DEFAULTS.critical),
         "group": group,
         "interval": interval,
         "timeout": timeout,
         "policy": policy,
         "max_latency": max_latency,
-        "ca_file": fields.string("ca_file", "", longest=CA_FILE_MAX_LENGTH),
-        "cert_expiry_warn": fields.duration("cert_expiry_warn", DEFAULT_CERT_EXPIRY_WARN),
+        "ca_file": fields.string("ca_file", _DEFAULTS.ca_file, longest=CA_FILE_MAX_LENGTH),
+        "cert_expiry_warn": fields.duration("cert_expiry_warn", _DEFAULTS.cert_expiry_warn),
     }
+
+
+def _read_breaker(breaker: Fields | None) -> Policy:
+    default = _DEFAULTS.policy
+    if breaker is None:
+        return default
+    policy = Policy(
+        failure_threshold=breaker.integer(
+            "failure_threshold",
+            default.failure_threshold,
+            minimum=1,
+            maximum=LARGEST_THRESHOLD,
+        ),
+        recovery_timeout=breaker.duration("recovery_timeout", default.recovery_timeout),
+        success_threshold=breaker.integer(
+            "success_threshold",
+            default.success_threshold,
+            minimum=1,
+            maximum=LARGEST_THRESHOLD,
+        ),
+    )
+    breaker.reject_unread()
+    return policy
 
 
 def _spec_fields(kind: Any) -> tuple[str, ...]:
@@ -320,101 +286,6 @@ def _where(index: int, entry: Any) -> str:
 def _line(entry: Any, field: str | None = None) -> int | None:
     lines = getattr(entry, "lines", {})
     return lines.get(field) or getattr(entry, "line", None)
-
-
-# --- writing the rows ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SyncReport:
-    created: tuple[str, ...] = ()
-    updated: tuple[str, ...] = ()
-    archived: tuple[str, ...] = ()
-    restored: tuple[str, ...] = ()
-    unchanged: int = 0
-
-    @property
-    def changed(self) -> bool:
-        return bool(self.created or self.updated or self.archived or self.restored)
-
-    def __str__(self) -> str:
-        parts = [
-            f"{label} {len(names)} ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
-            for label, names in (
-                ("created", self.created),
-                ("updated", self.updated),
-                ("restored", self.restored),
-                ("archived", self.archived),
-            )
-            if names
-        ]
-        return "; ".join([*parts, f"unchanged {self.unchanged}"])
-
-
-def sync(specs: list[DependencySpec], now: datetime | None = None) -> SyncReport:
-    """Make the rows match the declaration, in one transaction; idempotent."""
-    now = now or timezone.now()
-    declared = {spec.name: spec for spec in specs}
-    created, updated, restored, archived = [], [], [], []
-    with transaction.atomic():
-        _lock_declarations()
-        # Locked in id order, as recording locks them, so the two never deadlock.
-        locked = Dependency.objects.select_for_update().order_by("id").only(*_SYNCED_FIELDS)
-        rows = {row.name: row for row in locked}
-        new_rows = []
-        for name, spec in declared.items():
-            row = rows.get(name)
-            if row is None:
-                # A new dependency is due at once: its first probe sets its phase.
-                new_rows.append(Dependency(name=name, next_due_at=now, **spec.row_values()))
-                created.append(name)
-                continue
-            changed = _apply(row, spec.row_values(), now)
-            if row.archived_at is not None:
-                row.archived_at = None
-                row.next_due_at = now
-                restored.append(name)
-            elif changed:
-                updated.append(name)
-            if changed or name in restored:
-                # Only what the declaration owns: the current state is the recorder's. Its
-                # metrics may carry the old kind or criticality: /metrics renders it afresh.
-                row.metrics_text = ""
-                row.save(update_fields=[*_SYNCED_FIELDS[1:], "metrics_text"])
-        Dependency.objects.bulk_create(new_rows)
-        for name, row in rows.items():
-            if name not in declared and row.archived_at is None:
-                archived.append(name)
-        Dependency.objects.filter(name__in=archived).update(archived_at=now)
-        if created or updated or restored or archived:
-            StateVersion.bump()
-    return SyncReport(
-        created=tuple(created),
-        updated=tuple(updated),
-        archived=tuple(archived),
-        restored=tuple(restored),
-        unchanged=len(declared) - len(created) - len(updated) - len(restored),
-    )
-
-
-# What sync reads and writes: the declared fields and the schedule, never the current state.
-_SYNCED_FIELDS = (
-    "name",
-    "kind",
-    "critical",
-    "group",
-    "spec",
-    "interval",
-    "timeout",
-    "failure_threshold",
-    "recovery_timeout",
-    "success_threshold",
-    "max_latency",
-    "ca_file",
-    "cert_expiry_warn",
-    "archived_at",
-    "next_due_at",
-)
 
 
 # What the database's columns hold: PostgreSQL's integer, and JSON numbers Python writes back
@@ -461,94 +332,3 @@ def _json_problem(value: Any) -> str | None:
         if not isinstance(item, dict | list | tuple | str | int | float | bool | type(None)):
             return f"holds a {type(item).__name__}, which JSON has not"
     return None
-
-
-def _apply(row: Dependency, values: dict[str, Any], now: datetime) -> bool:
-    if row.interval != values["interval"]:
-        # A shorter interval takes effect now, not after the old, longer wait.
-        row.next_due_at = min(row.next_due_at, now + values["interval"])
-    changed = False
-    for field, value in values.items():
-        if getattr(row, field) != value:
-            setattr(row, field, value)
-            changed = True
-    return changed
-
-
-def _lock_declarations() -> None:
-    """One sync at a time across processes (SQLite's IMMEDIATE transactions already are)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('seahealth.declarations'))")
-
-
-# --- watching the file ---------------------------------------------------------------
-
-
-class DeclarationWatcher:
-    """Syncs the declaration when its content changes; a refused file changes nothing."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._digest: str | None = None
-        self.last_problem: str | None = None
-
-    @classmethod
-    def from_settings(cls) -> DeclarationWatcher:
-        return cls(Path(settings.SEAHEALTH_DEPENDENCIES))
-
-    def sync_if_changed(self) -> SyncReport | None:
-        """The sync's report when the file changed and was accepted; None otherwise.
-
-        Never raises: whatever goes wrong, the rows stay as the last accepted declaration
-        left them, and the prober goes on probing them."""
-        # Read and hashed every time: a file of a thousand entries takes well under a
-        # millisecond, and no same-size edit within one clock tick can slip through.
-        try:
-            data = read_bytes(self.path)
-        except OSError as exc:
-            # Forget the last version: when the file is back, even unchanged, it is synced
-            # again, and that clears this problem.
-            self._digest = None
-            return self._refused(f"{self.path}: cannot read it ({exc.strerror or exc})")
-        digest = hashlib.sha256(data).hexdigest()
-        if digest == self._digest:
-            return None
-        # Marked before it is read: a file refused once is not read again until it changes.
-        self._digest = digest
-        source = str(self.path)
-        try:
-            specs = parse_declaration(decode(data, source), source)
-        except DeclarationError as exc:
-            return self._refused(str(exc))
-        except Exception as exc:  # a bug in reading must not stop the prober
-            log.exception("reading %s crashed (a bug in seahealth)", self.path)
-            return self._refused(f"{self.path}: declaration refused: {_failure(exc)}")
-        try:
-            report = sync(specs)
-        except (OperationalError, InterfaceError) as exc:
-            # The database is away or busy, not the declaration wrong: try again next time.
-            self._digest = None
-            return self._refused(
-                f"{self.path}: not synced yet, the database is unavailable ({_failure(exc)})"
-            )
-        except Exception as exc:  # whatever the database refuses is a refusal
-            log.exception("the database refused %s", self.path)
-            return self._refused(
-                f"{self.path}: declaration refused, the database could not store it "
-                f"({_failure(exc)}); nothing was changed"
-            )
-        self.last_problem = None
-        if report.changed:
-            log.info("%s synced: %s", self.path, report)
-        return report
-
-    def _refused(self, problem: str) -> None:
-        if problem != self.last_problem:
-            log.error("%s\nStill probing the dependencies declared before.", problem)
-        self.last_problem = problem
-        return None
-
-
-def _failure(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {shorten(str(exc))}"

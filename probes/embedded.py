@@ -22,7 +22,7 @@ from asgiref.sync import sync_to_async
 from django.db import DatabaseError, close_old_connections, connections
 
 from probes import leftovers, retention, rollups
-from probes.declarations import DeclarationWatcher
+from probes.declaration_watcher import DeclarationWatcher
 from probes.engine import Job, run_batch
 from probes.recording import record
 from probes.scheduler import batches, claim_due

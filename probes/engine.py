@@ -15,10 +15,10 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from probes import kinds, leftovers, placeholders, tls
 from probes.context import ProbeContext, open_batch
+from probes.dependency_spec import DependencySpec
 from probes.durations import format_duration
 from probes.outcomes import ErrorClass, Outcome, ProbeError
 from probes.redaction import Secrets
@@ -28,17 +28,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Job:
-    """One dependency to probe, as stored: the spec keeps its ${VAR} placeholders."""
+    """One dependency to probe, as declared: its ${VAR} placeholders are still there."""
 
     dependency_id: int
-    name: str
-    kind: str
-    interval: float  # seconds
-    timeout: float  # seconds
-    spec: Mapping[str, Any]
-    max_latency: float | None = None  # seconds; slower is degraded
-    ca_file: str = ""
-    cert_expiry_warn: float = 14 * 86400.0  # seconds
+    spec: DependencySpec
 
 
 async def run_batch(
@@ -49,13 +42,15 @@ async def run_batch(
         return []
     environ = os.environ if environ is None else environ
     # A kind no longer known fails its own probes, not the batch.
-    for kind in {job.kind for job in jobs} & kinds.KINDS.keys():
+    for kind in {job.spec.kind for job in jobs} & kinds.KINDS.keys():
         kinds.prepare(kind)
     async with open_batch(max_connections=len(jobs)) as batch:
-        batch.prepare({job.ca_file or None for job in jobs})
+        batch.prepare({job.spec.ca_file or None for job in jobs})
         outcomes = await asyncio.gather(
             *(
-                run_one(job, batch.probe_context(job.ca_file or None, job.timeout), environ)
+                run_one(
+                    job, batch.probe_context(job.spec.ca_file or None, job.spec.timeout), environ
+                )
                 for job in jobs
             )
         )
@@ -78,21 +73,23 @@ def run_batch_sync(
 
 async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Outcome:
     secrets = Secrets()
+    declared = job.spec
     try:
-        kind = kinds.kind(job.kind)
-        resolved, substituted = placeholders.resolve(job.spec, environ)
-        secrets = Secrets.of_spec(job.spec, resolved, substituted)
+        kind = kinds.kind(declared.kind)
+        fields = declared.target_fields()
+        resolved, substituted = placeholders.resolve(fields, environ)
+        secrets = Secrets.of_spec(fields, resolved, substituted)
         spec = kind.Spec(**resolved)
         ctx.started = time.perf_counter()
         # The deadline is enforced here, outside the probe: a peer that never answers costs
         # this probe its timeout and no other probe anything.
-        async with asyncio.timeout(job.timeout):
+        async with asyncio.timeout(declared.timeout):
             outcome = await kind.probe(spec, ctx)
     except TimeoutError:
         hung = [step.name for step in ctx.steps if not step.ok]
         outcome = Outcome(
             error_class=ErrorClass.TIMEOUT,
-            detail=f"no answer within {format_duration(job.timeout)}"
+            detail=f"no answer within {format_duration(declared.timeout)}"
             + (f" ({hung[-1]})" if hung else ""),
         )
     except placeholders.UnsetVariable as exc:
@@ -102,17 +99,19 @@ async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Ou
     except Exception as exc:  # noqa: BLE001 - the one boundary: a probe crash is a recorded failure
         log.error(
             "probe of %s crashed (a bug in seahealth, not in the dependency):\n%s",
-            job.name,
+            declared.name,
             secrets.scrub("".join(traceback.format_exception(exc))),
         )
         outcome = Outcome(
             error_class=ErrorClass.INTERNAL,
             detail=f"the probe crashed ({type(exc).__name__}); see the prober's log",
         )
-    return _finish(job, outcome, ctx, secrets)
+    return _finish(declared, outcome, ctx, secrets)
 
 
-def _finish(job: Job, outcome: Outcome, ctx: ProbeContext, secrets: Secrets) -> Outcome:
+def _finish(
+    declared: DependencySpec, outcome: Outcome, ctx: ProbeContext, secrets: Secrets
+) -> Outcome:
     """Stamp time, latency and steps; add the warnings every kind shares; scrub secrets."""
     now = datetime.now(UTC)
     latency = outcome.latency_ms
@@ -120,10 +119,10 @@ def _finish(job: Job, outcome: Outcome, ctx: ProbeContext, secrets: Secrets) -> 
         latency = (time.perf_counter() - ctx.started) * 1000
     warnings = list(outcome.warnings)
     if outcome.ok:
-        if job.max_latency is not None and latency > job.max_latency * 1000:
-            limit = format_duration(job.max_latency)
+        if declared.max_latency is not None and latency > declared.max_latency * 1000:
+            limit = format_duration(declared.max_latency)
             warnings.append(f"slow: answered in {latency:.0f} ms, over max_latency {limit}")
-        expiry = tls.expiry_warning(outcome.observations, job.cert_expiry_warn, now)
+        expiry = tls.expiry_warning(outcome.observations, declared.cert_expiry_warn, now)
         if expiry:
             warnings.append(expiry)
     return dataclasses.replace(

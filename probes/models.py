@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import random
-from datetime import timedelta
 
 from django.db import connection, models
 from django.db.models import Q
@@ -23,21 +22,22 @@ class DependencyQuerySet(models.QuerySet["Dependency"]):
 class Dependency(models.Model):
     """A declared dependency: its spec (owned by dependencies.yaml) and its current state."""
 
-    # --- declared in dependencies.yaml; `sync` writes these, nothing else does ---
+    # --- declared in dependencies.yaml; `sync` writes these, nothing else does. Their
+    # defaults are DependencySpec's (probes/dependency_spec.py), none here. ---
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=20)
-    critical = models.BooleanField(default=False)
+    critical = models.BooleanField()
     group = models.CharField(max_length=100, blank=True)
     # The kind's own fields as declared: ${VAR} placeholders are kept, never their values.
-    spec = models.JSONField(default=dict)
+    spec = models.JSONField()
     interval = models.DurationField()
     timeout = models.DurationField()
-    failure_threshold = models.PositiveIntegerField(default=3)
-    recovery_timeout = models.DurationField(default=timedelta(seconds=60))
-    success_threshold = models.PositiveIntegerField(default=1)
+    failure_threshold = models.PositiveIntegerField()
+    recovery_timeout = models.DurationField()
+    success_threshold = models.PositiveIntegerField()
     max_latency = models.DurationField(null=True, blank=True)
     ca_file = models.CharField(max_length=500, blank=True)
-    cert_expiry_warn = models.DurationField(default=timedelta(days=14))
+    cert_expiry_warn = models.DurationField()
     declared_at = models.DateTimeField(auto_now_add=True)
     # Set when the entry leaves the file: no longer probed, history kept.
     archived_at = models.DateTimeField(null=True, blank=True)

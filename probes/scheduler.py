@@ -21,23 +21,13 @@ from typing import TypeVar
 from django.db import transaction
 from django.utils import timezone
 
+from probes.dependency_spec import DependencySpec
 from probes.engine import Job
 from probes.models import Dependency
 
 T = TypeVar("T")
-_JOB_FIELDS = (
-    "id",
-    "name",
-    "kind",
-    "timeout",
-    "spec",
-    "interval",
-    "max_latency",
-    "ca_file",
-    "cert_expiry_warn",
-    "next_due_at",
-    "last_checked_at",
-)
+# What a claim reads: the declaration, and the schedule.
+_JOB_FIELDS = ("id", *DependencySpec.COLUMNS, "next_due_at", "last_checked_at")
 
 
 def next_due_at(
@@ -82,17 +72,7 @@ def load_jobs(ids: Iterable[int]) -> list[Job]:
 
 
 def job_for(row: Dependency) -> Job:
-    return Job(
-        dependency_id=row.id,
-        name=row.name,
-        kind=row.kind,
-        interval=row.interval.total_seconds(),
-        timeout=row.timeout.total_seconds(),
-        spec=row.spec,
-        max_latency=row.max_latency.total_seconds() if row.max_latency else None,
-        ca_file=row.ca_file,
-        cert_expiry_warn=row.cert_expiry_warn.total_seconds(),
-    )
+    return Job(row.id, DependencySpec.from_row(row))
 
 
 def batches(items: Sequence[T], size: int) -> Iterator[list[T]]:

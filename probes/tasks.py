@@ -11,7 +11,7 @@ from celery import shared_task
 from django.conf import settings
 
 from probes import retention, rollups
-from probes.declarations import DeclarationWatcher
+from probes.declaration_watcher import DeclarationWatcher
 from probes.engine import run_batch_sync
 from probes.recording import record
 from probes.scheduler import batches, claim_due, load_jobs
@@ -36,7 +36,7 @@ def dispatch_due() -> int:
         # A batch that waited in the queue a whole interval is stale: the next claim has
         # taken its place, so it expires rather than probe twice. Celery takes seconds or a
         # datetime here, not a timedelta.
-        shortest = min(job.interval for job in batch)
+        shortest = min(job.spec.interval for job in batch)
         probe_batch.apply_async(args=[[job.dependency_id for job in batch]], expires=shortest)
     return len(jobs)
 

@@ -28,7 +28,7 @@ def sync_declaration_on_beat_start(**kwargs: object) -> None:
     # LOGGING after Celery pointed sys.stderr at its logger, and silence beat's whole log.
     if not apps.ready:
         django.setup()
-    from probes.declarations import DeclarationWatcher
+    from probes.declaration_watcher import DeclarationWatcher
 
     try:
         DeclarationWatcher.from_settings().sync_if_changed()

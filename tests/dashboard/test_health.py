@@ -9,10 +9,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from freezegun import freeze_time
 
-from probes.declarations import parse_declaration, sync
+from probes.declarations import parse_declaration
 from probes.outcomes import ErrorClass, Outcome
 from probes.recording import record
 from probes.scheduler import job_for
+from probes.sync import sync
 from tests.factories import T0, make_dependency
 from tests.servers import LocalHTTPServer
 

@@ -10,11 +10,12 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from probes.declarations import parse_declaration, sync
+from probes.declarations import parse_declaration
 from probes.models import Dependency
 from probes.outcomes import ErrorClass, Outcome
 from probes.recording import record
 from probes.scheduler import job_for
+from probes.sync import sync
 from tests.factories import make_dependency
 
 pytestmark = pytest.mark.django_db

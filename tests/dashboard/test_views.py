@@ -277,6 +277,29 @@ class TestDependencyPage:
         assert "max_block_age: 1m" in page
         assert "headers" not in page.split('<pre class="declaration">')[1].split("</pre>")[0]
 
+    @pytest.mark.parametrize(
+        ("kind", "spec", "shows_certificate_fields"),
+        [
+            ("http", {"url": "http://api.example.com/health"}, False),
+            ("http", {"url": "https://api.example.com/health"}, True),
+            ("http", {"url": "${API_URL}"}, True),  # cannot tell before it is resolved
+            ("smtp", {"host": "mail.example.com", "port": 25, "tls": "none"}, False),
+            ("smtp", {"host": "mail.example.com", "port": 587, "tls": "starttls"}, True),
+            ("s3", {"bucket": "docs"}, True),  # AWS: HTTPS
+            ("s3", {"bucket": "docs", "endpoint_url": "http://127.0.0.1:9000"}, False),
+            ("rpc", {"url": "wss://node.example.com"}, True),
+        ],
+    )
+    def test_the_declaration_shows_only_the_fields_that_apply(
+        self, viewer, kind, spec, shows_certificate_fields
+    ) -> None:
+        dependency("api", kind=kind, spec=spec, ca_file="/etc/ssl/private-ca.pem")
+        page = viewer.get("/dependencies/api/").content.decode()
+        declared = page.split('<pre class="declaration">')[1].split("</pre>")[0]
+        assert "interval: 30s" in declared
+        assert ("cert_expiry_warn: 14d" in declared) is shows_certificate_fields
+        assert ("ca_file: /etc/ssl/private-ca.pem" in declared) is shows_certificate_fields
+
     def test_a_bad_window_is_a_400_with_its_reason(self, viewer) -> None:
         dependency("api")
         response = viewer.get("/dependencies/api/?window=2y")

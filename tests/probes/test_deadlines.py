@@ -19,12 +19,13 @@ from typing import Any
 
 import pytest
 
-from probes.engine import Job, run_batch
+from probes.engine import run_batch
 from probes.kinds import KINDS, prepare
 from probes.models import Dependency, ProbeResult
 from probes.outcomes import ErrorClass
 from tests.conftest import wait_for
 from tests.databases import subprocess_env
+from tests.factories import make_job
 from tests.processes import Process
 from tests.servers import HTTP_DRIP, SMTP_DRIP, TLS_DRIP, DrippingServer, unused_port
 from tests.threads import busy_probe_threads
@@ -82,7 +83,7 @@ def _loaded_once() -> None:
         prepare(name)
     warm_up = {"bucket": "documents", "endpoint_url": f"http://127.0.0.1:{unused_port()}"}
     warm_up |= {"region": "eu-west-1", "access_key_id": "AKIAWARMUP", "secret_access_key": "-"}
-    asyncio.run(run_batch([Job(1, "warm-up", "s3", 30, 30, warm_up)], environ={}))
+    asyncio.run(run_batch([make_job("s3", warm_up, timeout=30)], environ={}))
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -92,7 +93,7 @@ def test_the_deadline_closes_the_connection_and_frees_every_thread(case: str) ->
     try:
         # The probe's deadline passes no earlier than this: it starts once the batch is set up.
         deadline = time.monotonic() + TIMEOUT
-        job = Job(1, "dripping", kind, interval=30, timeout=TIMEOUT, spec=spec(server))
+        job = make_job(kind, spec(server), timeout=TIMEOUT)
         [(_, outcome)] = asyncio.run(run_batch([job], environ={}))
         assert outcome.error_class is ErrorClass.TIMEOUT, outcome.detail
         assert server.connections, "the probe never reached the peer"

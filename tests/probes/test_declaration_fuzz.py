@@ -18,14 +18,11 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from probes import declarations
-from probes.declarations import (
-    COMMON_FIELDS,
-    DeclarationError,
-    DeclarationWatcher,
-    sync,
-)
+from probes.declaration_watcher import DeclarationWatcher
+from probes.declarations import COMMON_FIELDS, DeclarationError
 from probes.kinds import KINDS, kind
 from probes.models import Dependency
+from probes.sync import sync
 from tests.probes.test_declarations import GOOD, snapshot
 
 pytestmark = pytest.mark.django_db

@@ -16,21 +16,21 @@ import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, OperationalError, transaction
 
-from probes import declarations
+from probes import declaration_watcher
 from probes.breaker import Policy
+from probes.declaration_watcher import DeclarationWatcher
 from probes.declarations import (
     LARGEST_FILE,
     DeclarationError,
-    DeclarationWatcher,
-    DependencySpec,
     load_declaration,
     parse_declaration,
-    sync,
     unstorable,
 )
+from probes.dependency_spec import DependencySpec
 from probes.kinds import http
 from probes.models import Dependency, ProbeResult
 from probes.scheduler import claim_due
+from probes.sync import sync
 from tests.conftest import ROOT, wait_for
 from tests.databases import subprocess_env
 from tests.probes.test_declarations import GOOD, snapshot, write
@@ -253,19 +253,18 @@ def test_the_watcher_refuses_what_the_database_refuses_and_probing_goes_on(
     before = snapshot()
     # Past the file's own checks: as if a kind forgot to bound a field.
     monkeypatch.setattr(
-        declarations, "parse_declaration", lambda *a: [spec(failure_threshold=2**64)]
+        declaration_watcher, "parse_declaration", lambda *a: [spec(failure_threshold=2**64)]
     )
-    monkeypatch.setattr(declarations, "unstorable", lambda values: [])
 
     write(declaration, GOOD + "# changed\n")
-    with caplog.at_level(logging.ERROR, logger="probes.declarations"):
+    with caplog.at_level(logging.ERROR, logger="probes.declaration_watcher"):
         assert watcher.sync_if_changed() is None
         assert watcher.sync_if_changed() is None  # not retried until the file changes
 
     assert "declaration refused, the database could not store it" in watcher.last_problem
     assert "cannot reach the database" not in caplog.text
     assert snapshot() == before
-    assert {job.name for job in claim_due(limit=10)} == {"payments-api", "search"}
+    assert {job.spec.name for job in claim_due(limit=10)} == {"payments-api", "search"}
 
 
 @pytest.mark.parametrize("crash", [RecursionError, MemoryError, ValueError])
@@ -279,7 +278,7 @@ def test_a_crash_while_reading_is_a_refusal_not_a_stopped_prober(
     def crashing(*args: object) -> list[DependencySpec]:
         raise crash("boom")
 
-    monkeypatch.setattr(declarations, "parse_declaration", crashing)
+    monkeypatch.setattr(declaration_watcher, "parse_declaration", crashing)
     write(declaration, GOOD + "# changed\n")
 
     assert watcher.sync_if_changed() is None
@@ -295,7 +294,7 @@ def test_an_unavailable_database_is_retried_not_refused(declaration: Path, monke
         calls.append(specs)
         raise OperationalError("could not connect to server")
 
-    monkeypatch.setattr(declarations, "sync", unavailable)
+    monkeypatch.setattr(declaration_watcher, "sync", unavailable)
     assert watcher.sync_if_changed() is None
     assert "not synced yet, the database is unavailable" in watcher.last_problem
     monkeypatch.undo()

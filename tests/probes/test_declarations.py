@@ -18,18 +18,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from probes.breaker import Policy
-from probes.declarations import (
-    DeclarationError,
-    DeclarationWatcher,
-    DependencySpec,
-    load_declaration,
-    parse_declaration,
-    sync,
-)
+from probes.declaration_watcher import DeclarationWatcher
+from probes.declarations import DeclarationError, load_declaration, parse_declaration
+from probes.dependency_spec import DependencySpec
 from probes.fields import Fields
 from probes.kinds import KINDS, http
 from probes.models import BreakerTransition, Dependency, ProbeResult
 from probes.recording import STATE_FIELDS
+from probes.sync import sync
 
 pytestmark = pytest.mark.django_db
 
@@ -856,7 +852,7 @@ def test_the_watcher_refuses_a_broken_file_keeps_the_rows_and_logs_it_once(
     before = snapshot()
     broken = GOOD.replace("kind: http", "kind: htp", 1)
 
-    with caplog.at_level(logging.ERROR, logger="probes.declarations"):
+    with caplog.at_level(logging.ERROR, logger="probes.declaration_watcher"):
         write(declaration, broken)
         results = [watcher.sync_if_changed() for _ in range(3)]
         write(declaration, broken)  # saved again, still broken
@@ -906,7 +902,7 @@ def test_a_missing_file_changes_nothing_until_it_returns(
     before = snapshot()
 
     declaration.unlink()
-    with caplog.at_level(logging.ERROR, logger="probes.declarations"):
+    with caplog.at_level(logging.ERROR, logger="probes.declaration_watcher"):
         assert [watcher.sync_if_changed() for _ in range(3)] == [None] * 3
 
     assert snapshot() == before

@@ -23,7 +23,7 @@ from django.db import connection
 from django.utils import timezone
 
 from probes import rollups
-from probes.declarations import DeclarationWatcher
+from probes.declaration_watcher import DeclarationWatcher
 from probes.embedded import EmbeddedProber, Every
 from probes.models import Dependency, Period, ProbeResult, Rollup
 from tests.conftest import wait_for

@@ -12,10 +12,11 @@ import pytest
 from probes.engine import Job, run_batch
 from probes.kinds import KINDS
 from probes.outcomes import ErrorClass, Outcome
+from tests.factories import make_job
 
 
 def job(number: int, spec: dict, *, kind: str = "http", timeout: float = 2.0) -> Job:
-    return Job(number, f"dep-{number}", kind, interval=30, timeout=timeout, spec=spec)
+    return make_job(kind, spec, name=f"dep-{number}", number=number, timeout=timeout)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from probes import retention, rollups
-from probes.declarations import DeclarationWatcher
+from probes.declaration_watcher import DeclarationWatcher
 from probes.embedded import EmbeddedProber, Every
 from probes.management.commands.prune_history import Command as PruneHistory
 from probes.models import BreakerTransition, Dependency, Period, ProbeResult, Rollup

@@ -8,6 +8,7 @@ import pytest
 from django.db import connection
 from freezegun import freeze_time
 
+from probes.kinds import http
 from probes.models import Dependency
 from probes.scheduler import batches, claim_due, next_due_at
 from tests.factories import T0, make_dependency
@@ -23,20 +24,26 @@ class TestClaimDue:
         make_dependency("later", next_due_at=T0 + timedelta(seconds=1))
         make_dependency("archived", next_due_at=T0 - timedelta(seconds=5), archived_at=T0)
         jobs = claim_due(limit=100, now=T0)
-        assert [job.name for job in jobs] == ["due", "due-now"]
+        assert [job.spec.name for job in jobs] == ["due", "due-now"]
 
     def test_a_job_carries_what_the_engine_needs_and_keeps_placeholders(self) -> None:
         spec = {"url": "https://x/health", "headers": {"Authorization": "Bearer ${TOKEN}"}}
         row = make_dependency("api", spec=spec, timeout=timedelta(seconds=2.5))
         [job] = claim_due(limit=10, now=T0)
-        assert (job.dependency_id, job.kind, job.timeout, job.interval) == (row.id, "http", 2.5, 30)
-        assert job.spec == spec
+        declared = job.spec
+        assert (job.dependency_id, declared.kind, declared.timeout, declared.interval) == (
+            row.id,
+            "http",
+            2.5,
+            30,
+        )
+        assert declared.target == http.Spec(**spec)
 
     def test_claims_the_most_overdue_first_up_to_the_limit(self) -> None:
         for n in range(5):
             make_dependency(f"dep-{n}", next_due_at=T0 - timedelta(seconds=n))
-        assert [job.name for job in claim_due(limit=2, now=T0)] == ["dep-4", "dep-3"]
-        assert [job.name for job in claim_due(limit=10, now=T0)] == ["dep-2", "dep-1", "dep-0"]
+        assert [job.spec.name for job in claim_due(limit=2, now=T0)] == ["dep-4", "dep-3"]
+        assert [job.spec.name for job in claim_due(limit=10, now=T0)] == ["dep-2", "dep-1", "dep-0"]
 
     def test_a_claimed_dependency_is_not_due_again_within_its_interval(self) -> None:
         make_dependency("api", last_checked_at=T0 - INTERVAL)
@@ -48,14 +55,14 @@ class TestClaimDue:
         # What a worker killed mid-batch leaves behind: nothing stuck.
         make_dependency("api", last_checked_at=T0 - INTERVAL)
         claim_due(limit=10, now=T0)
-        assert [job.name for job in claim_due(limit=10, now=T0 + INTERVAL)] == ["api"]
+        assert [job.spec.name for job in claim_due(limit=10, now=T0 + INTERVAL)] == ["api"]
 
     def test_a_dependency_due_every_tick_is_claimed_every_tick(self) -> None:
         # Ticks come a second apart plus the work they do; a 1s interval must not slip to 2s.
         make_dependency("fast", interval=timedelta(seconds=1), last_checked_at=T0)
         tick = T0 + timedelta(milliseconds=30)
         for _ in range(10):
-            assert [job.name for job in claim_due(limit=10, now=tick)] == ["fast"]
+            assert [job.spec.name for job in claim_due(limit=10, now=tick)] == ["fast"]
             tick += timedelta(seconds=1, milliseconds=30)
 
     @freeze_time(T0)
@@ -102,7 +109,7 @@ def _race(claimers: int, limit: int) -> list[list[str]]:
     def claim(index: int) -> None:
         try:
             barrier.wait()
-            claimed[index] = [job.name for job in claim_due(limit=limit, now=T0)]
+            claimed[index] = [job.spec.name for job in claim_due(limit=limit, now=T0)]
         except BaseException as exc:
             errors.append(exc)
         finally:

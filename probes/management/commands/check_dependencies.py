@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
 from probes import placeholders
-from probes.declarations import DeclarationError, DependencySpec, load_declaration
+from probes.declarations import DeclarationError, load_declaration
+from probes.dependency_spec import DependencySpec
 from probes.durations import format_duration
 from probes.kinds import kind
 
@@ -74,7 +75,7 @@ def _row(spec: DependencySpec) -> tuple[str, ...]:
 
 
 def _needs(spec: DependencySpec) -> set[str]:
-    return placeholders.names(spec.row_values()["spec"])
+    return placeholders.names(spec.target_fields())
 
 
 def _is_set(name: str) -> bool:

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from probes import kinds, placeholders
 from probes.declarations import DeclarationError, load_declaration
+from probes.dependency_spec import DependencySpec
 from probes.durations import format_duration
 from probes.engine import Job, run_batch_sync
 from probes.models import Dependency
@@ -34,27 +35,28 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, name: str, file: Path | None, **options: Any) -> None:
-        job, critical = _from_file(file, name) if file else _from_database(name)
-        self.stdout.write(f"{job.name} ({job.kind}{', critical' if critical else ''})")
-        self.stdout.write(f"  target   {resolved_target(job, os.environ)}")
-        self.stdout.write(f"  timeout  {format_duration(job.timeout)}")
+        job = _from_file(file, name) if file else _from_database(name)
+        spec = job.spec
+        self.stdout.write(f"{spec.name} ({spec.kind}{', critical' if spec.critical else ''})")
+        self.stdout.write(f"  target   {resolved_target(spec, os.environ)}")
+        self.stdout.write(f"  timeout  {format_duration(spec.timeout)}")
         [(_, outcome)] = run_batch_sync([job])
         self.stdout.write("\n".join(["", *report(outcome)]))
         if outcome.result is not Result.SUCCESS:
             raise SystemExit(1)
 
 
-def _from_database(name: str) -> tuple[Job, bool]:
+def _from_database(name: str) -> Job:
     row = Dependency.objects.filter(name=name).first()
     if row is None:
         known = ", ".join(Dependency.objects.active().values_list("name", flat=True)[:20])
         raise CommandError(
             f"no dependency named {name!r} in the database (known: {known or 'none'})"
         )
-    return job_for(row), row.critical
+    return job_for(row)
 
 
-def _from_file(path: Path, name: str) -> tuple[Job, bool]:
+def _from_file(path: Path, name: str) -> Job:
     try:
         specs = load_declaration(path)
     except DeclarationError as exc:
@@ -62,18 +64,18 @@ def _from_file(path: Path, name: str) -> tuple[Job, bool]:
     spec = next((spec for spec in specs if spec.name == name), None)
     if spec is None:
         raise CommandError(f"{path} declares no dependency named {name!r}")
-    # An unsaved row: the job is made as the prober makes it, and nothing is written.
-    return job_for(Dependency(name=spec.name, **spec.row_values())), spec.critical
+    return Job(0, spec)  # probed as the prober would; nothing is written
 
 
-def resolved_target(job: Job, environ: Mapping[str, str]) -> str:
+def resolved_target(spec: DependencySpec, environ: Mapping[str, str]) -> str:
     """What the probe will reach, placeholders resolved and every secret redacted."""
-    kind = kinds.kind(job.kind)
+    kind = kinds.kind(spec.kind)
+    fields = spec.target_fields()
     try:
-        resolved, _ = placeholders.resolve(job.spec, environ)
+        resolved, _ = placeholders.resolve(fields, environ)
     except placeholders.UnsetVariable as exc:
-        return f"{kind.describe(kind.Spec(**job.spec))}  ({exc})"
-    return kind.describe(kind.Spec(**shown_resolved(job.spec, resolved)))
+        return f"{kind.describe(spec.target)}  ({exc})"
+    return kind.describe(kind.Spec(**shown_resolved(fields, resolved)))
 
 
 def report(outcome: Outcome) -> list[str]:

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from probes.declarations import DeclarationWatcher
+from probes.declaration_watcher import DeclarationWatcher
 from probes.embedded import EmbeddedProber
 from probes.models import Dependency
 

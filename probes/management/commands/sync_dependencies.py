@@ -6,7 +6,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from probes.declarations import DeclarationError, load_declaration, sync
+from probes.declarations import DeclarationError, load_declaration
+from probes.sync import sync
 
 
 class Command(BaseCommand):

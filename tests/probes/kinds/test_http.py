@@ -10,15 +10,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from probes.declarations import parse_declaration
-from probes.engine import Job, run_batch
+from probes.engine import run_batch
 from probes.outcomes import ErrorClass, Outcome, Result
 from tests.certificates import self_signed, server_context
 from tests.conftest import entry_problems
+from tests.factories import make_job
 from tests.servers import LocalHTTPServer, Route, unused_port
 
 
 def probe(spec: dict, timeout: float = 2.0, environ: dict | None = None, **job: object) -> Outcome:
-    one = Job(1, "api", "http", interval=30, timeout=timeout, spec=spec, **job)
+    one = make_job("http", spec, name="api", timeout=timeout, **job)
     [(_, outcome)] = asyncio.run(run_batch([one], environ=environ or {}))
     return outcome
 

@@ -16,10 +16,11 @@ import httpx
 import pytest
 
 from probes.declarations import DeclarationError, parse_declaration
-from probes.engine import Job, run_batch
+from probes.engine import run_batch
 from probes.outcomes import ErrorClass, Outcome, Result
 from tests.certificates import server_context
 from tests.conftest import missing
+from tests.factories import make_job
 from tests.servers import LocalHTTPServer, Route, unused_port
 
 GANACHE = Path(__file__).resolve().parents[3] / "node_modules" / ".bin" / "ganache"
@@ -27,7 +28,7 @@ CHAIN_ID = 1337
 
 
 def probe(spec: dict, timeout: float = 5.0, **job: object) -> Outcome:
-    one = Job(1, "node", "rpc", interval=30, timeout=timeout, spec=spec, **job)
+    one = make_job("rpc", spec, name="node", timeout=timeout, **job)
     [(_, outcome)] = asyncio.run(run_batch([one], environ={"NODE_KEY": "k-0123456789"}))
     return outcome
 

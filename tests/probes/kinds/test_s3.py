@@ -33,12 +33,13 @@ from werkzeug.serving import make_server
 
 from probes import tls
 from probes.declarations import parse_declaration
-from probes.engine import Job, run_batch_sync
+from probes.engine import run_batch_sync
 from probes.kinds import s3, s3_client
 from probes.models import Dependency
 from probes.outcomes import ErrorClass, Outcome, Result
 from tests.certificates import self_signed, server_context
 from tests.conftest import entry_problems
+from tests.factories import make_job
 from tests.servers import DrippingServer, HangingServer, LoopbackServer, unused_port
 from tests.threads import busy_probe_threads
 
@@ -159,15 +160,7 @@ def isolated_aws(monkeypatch, tmp_path: Path) -> Iterator[None]:
 def probe(
     spec: dict, environ: dict | None = None, timeout: float = 3.0, ca_file: str = ""
 ) -> Outcome:
-    job = Job(
-        dependency_id=1,
-        name="documents",
-        kind="s3",
-        interval=30,
-        timeout=timeout,
-        spec=spec,
-        ca_file=ca_file,
-    )
+    job = make_job("s3", spec, name="documents", timeout=timeout, ca_file=ca_file)
     [(_, outcome)] = run_batch_sync([job], environ=environ or {})
     return outcome
 

@@ -17,11 +17,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 
 from probes.declarations import parse_declaration
-from probes.engine import Job, run_batch
+from probes.engine import run_batch
 from probes.kinds import smtp
 from probes.outcomes import ErrorClass, Outcome, Result
 from tests.certificates import self_signed, server_context
 from tests.conftest import entry_problems
+from tests.factories import make_job
 from tests.servers import HangingServer, LoopbackServer, unused_port
 
 USER, PASSWORD = "monitor", "correct-horse-battery"
@@ -31,7 +32,7 @@ BANNER = "relay.test seahealth test relay"
 
 
 def probe(spec: dict, timeout: float = 2.0, environ: dict | None = None, **job: Any) -> Outcome:
-    one = Job(1, "mailer", "smtp", interval=30, timeout=timeout, spec=spec, **job)
+    one = make_job("smtp", spec, name="mailer", timeout=timeout, **job)
     [(_, outcome)] = asyncio.run(run_batch([one], environ=ENVIRON if environ is None else environ))
     return outcome
 
@@ -402,7 +403,7 @@ class HangsOnNoop(Recorder):
 def test_a_probe_cut_by_its_deadline_hangs_up(smtp_server) -> None:
     handler = HangsOnNoop()
     server = smtp_server("starttls", handler=handler)
-    job = Job(1, "mailer", "smtp", 30, 0.5, server.spec("starttls"), ca_file=server.ca_file)
+    job = make_job("smtp", server.spec("starttls"), timeout=0.5, ca_file=server.ca_file)
 
     async def probe_then_wait() -> tuple[Outcome, bool]:
         [(_, outcome)] = await run_batch([job], environ={})

@@ -1,0 +1,113 @@
+"""Makes the Dependency rows match a declaration, in one transaction; idempotent.
+
+Sync writes what the declaration owns (DependencySpec.COLUMNS) and the schedule, never the
+current state. An entry that leaves the file is archived (its history stays readable), and
+comes back if it returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from probes.dependency_spec import DependencySpec
+from probes.models import Dependency, StateVersion
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    created: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    archived: tuple[str, ...] = ()
+    restored: tuple[str, ...] = ()
+    unchanged: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.created or self.updated or self.archived or self.restored)
+
+    def __str__(self) -> str:
+        parts = [
+            f"{label} {len(names)} ({', '.join(names[:5])}{', ...' if len(names) > 5 else ''})"
+            for label, names in (
+                ("created", self.created),
+                ("updated", self.updated),
+                ("restored", self.restored),
+                ("archived", self.archived),
+            )
+            if names
+        ]
+        return "; ".join([*parts, f"unchanged {self.unchanged}"])
+
+
+def sync(specs: list[DependencySpec], now: datetime | None = None) -> SyncReport:
+    """Make the rows match the declaration, in one transaction; idempotent."""
+    now = now or timezone.now()
+    declared = {spec.name: spec for spec in specs}
+    created, updated, restored, archived = [], [], [], []
+    with transaction.atomic():
+        _lock_declarations()
+        # Locked in id order, as recording locks them, so the two never deadlock.
+        locked = Dependency.objects.select_for_update().order_by("id").only(*_SYNCED_FIELDS)
+        rows = {row.name: row for row in locked}
+        new_rows = []
+        for name, spec in declared.items():
+            row = rows.get(name)
+            if row is None:
+                # A new dependency is due at once: its first probe sets its phase.
+                new_rows.append(Dependency(name=name, next_due_at=now, **spec.row_values()))
+                created.append(name)
+                continue
+            changed = _apply(row, spec.row_values(), now)
+            if row.archived_at is not None:
+                row.archived_at = None
+                row.next_due_at = now
+                restored.append(name)
+            elif changed:
+                updated.append(name)
+            if changed or name in restored:
+                # Only what the declaration owns: the current state is the recorder's. Its
+                # metrics may carry the old kind or criticality: /metrics renders it afresh.
+                row.metrics_text = ""
+                row.save(update_fields=[*_SYNCED_FIELDS[1:], "metrics_text"])
+        Dependency.objects.bulk_create(new_rows)
+        for name, row in rows.items():
+            if name not in declared and row.archived_at is None:
+                archived.append(name)
+        Dependency.objects.filter(name__in=archived).update(archived_at=now)
+        if created or updated or restored or archived:
+            StateVersion.bump()
+    return SyncReport(
+        created=tuple(created),
+        updated=tuple(updated),
+        archived=tuple(archived),
+        restored=tuple(restored),
+        unchanged=len(declared) - len(created) - len(updated) - len(restored),
+    )
+
+
+# What sync reads and writes: the declared fields and the schedule, never the current state.
+_SYNCED_FIELDS = (*DependencySpec.COLUMNS, "archived_at", "next_due_at")
+
+
+def _apply(row: Dependency, values: dict[str, Any], now: datetime) -> bool:
+    if row.interval != values["interval"]:
+        # A shorter interval takes effect now, not after the old, longer wait.
+        row.next_due_at = min(row.next_due_at, now + values["interval"])
+    changed = False
+    for field, value in values.items():
+        if getattr(row, field) != value:
+            setattr(row, field, value)
+            changed = True
+    return changed
+
+
+def _lock_declarations() -> None:
+    """One sync at a time across processes (SQLite's IMMEDIATE transactions already are)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext('seahealth.declarations'))")
