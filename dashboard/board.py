@@ -15,31 +15,15 @@ from itertools import groupby
 from django import forms
 from django.db.models import Count
 
-from probes import rollups
+from probes import breaker
 from probes.kinds import KINDS
 from probes.models import Dependency
 from probes.statuses import ServiceStatus, Status, service_status
 
 # Problems first: the order in which a person wants to read statuses.
 STATUS_ORDER = {Status.DOWN: 0, Status.DEGRADED: 1, Status.UNKNOWN: 2, Status.UP: 3}
-ROW_FIELDS = (
-    "id",
-    "name",
-    "kind",
-    "critical",
-    "group",
-    "status",
-    "status_since",
-    "breaker_state",
-    "breaker_opened_at",
-    "recovery_timeout",
-    "last_checked_at",
-    "last_latency_ms",
-    "last_error",
-    "last_warnings",
-    "recent",
-    *rollups.UPTIME_FIELDS,
-)
+# What the status page does not read of a row: the large columns.
+UNREAD_FIELDS = ("spec", "last_observations", "totals", "metrics_text")
 
 
 class FilterForm(forms.Form):
@@ -63,8 +47,7 @@ class Row:
 
     @property
     def next_trial_at(self) -> datetime | None:
-        d = self.dependency
-        return d.breaker_opened_at + d.recovery_timeout if d.breaker_state == "open" else None
+        return breaker.next_trial_at(self.dependency.breaker, self.dependency.policy)
 
 
 @dataclass
@@ -99,7 +82,7 @@ def build(filters: dict[str, str]) -> Board:
     for line in summary:
         counts[line["status"]] += line["n"]
 
-    rows = active.only(*ROW_FIELDS)
+    rows = active.defer(*UNREAD_FIELDS)
     if filters.get("status"):
         rows = rows.filter(status=filters["status"])
     if filters.get("kind"):

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from probes.models import RECENT_CHECKS
 from probes.rollups import Tally
 
 RESULT_CLASSES = {"s": "ok", "d": "warn", "f": "fail"}
@@ -22,7 +24,7 @@ RESULT_CLASSES = {"s": "ok", "d": "warn", "f": "fail"}
 # Drawn in whole numbers on a fine grid: a thousand rows of them on every poll, and integer
 # formatting is several times cheaper than decimal.
 SPARK_WIDTH, SPARK_HEIGHT = 1000, 240
-BAR_CELLS = 40
+BAR_CELLS = RECENT_CHECKS
 _CELL_PATHS = [f"M{i * 3} 0h2v14h-2z" for i in range(BAR_CELLS)]
 
 
@@ -64,12 +66,35 @@ def check_bar(recent: Sequence[Sequence]) -> SafeString:
     )
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """Where a latency chart draws: its size, margins, and the scale of both axes."""
+
+    width: int
+    height: int
+    points: int
+    ceiling: float  # ms at the top of the plot
+    left: int = 52
+    right: int = 8
+    top: int = 10
+    bottom: int = 30
+
+    @property
+    def plot_height(self) -> int:
+        return self.height - self.top - self.bottom
+
+    def x(self, i: int) -> float:
+        step = (self.width - self.left - self.right) / max(self.points - 1, 1)
+        return self.left + i * step
+
+    def y(self, value: float) -> float:
+        return self.top + self.plot_height - value / self.ceiling * self.plot_height
+
+
 def latency_chart(
     points: Sequence[tuple[datetime, Tally]], window: str, width: int = 760, height: int = 220
 ) -> SafeString:
     """p50 and p95 lines over the min-max band, failures as red marks at the bottom."""
-    left, right, top, bottom = 52, 8, 10, 30
-    plot_w, plot_h = width - left - right, height - top - bottom
     stats = [
         (tally.percentile(0.5), tally.percentile(0.95), tally.latency_min, tally.latency_max)
         if tally.latency_count
@@ -77,24 +102,39 @@ def latency_chart(
         for _, tally in points
     ]
     ceiling = _nice_ceiling(max((s[1] for s in stats if s), default=0) * 1.15)
-    step = plot_w / max(len(points) - 1, 1)
-
-    def x(i: int) -> float:
-        return left + i * step
-
-    def y(value: float) -> float:
-        return top + plot_h - value / ceiling * plot_h
-
+    frame = _Frame(width, height, len(points), ceiling)
     parts = [
         f'<svg class="latency-chart" viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="latency over the last {escape(window)}: p50 and p95">'
+        f'aria-label="latency over the last {escape(window)}: p50 and p95">',
+        *_grid(frame),
+        *_latencies(frame, stats),
+        *_failures(frame, points),
+        *_time_axis(frame, points, window),
     ]
-    for tick in (0, ceiling / 2, ceiling):
+    if not any(stats):
         parts.append(
-            f'<line class="grid" x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" '
-            f'y2="{y(tick):.1f}"/><text class="axis" x="{left - 6}" y="{y(tick) + 4:.1f}" '
-            f'text-anchor="end">{_ms(tick)}</text>'
+            f'<text class="empty" x="{width / 2}" y="{height / 2}" text-anchor="middle">'
+            "no answered checks in this window</text>"
         )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - numbers, times and our own words only
+
+
+def _grid(frame: _Frame) -> list[str]:
+    """Lines at 0, half and the top, labelled on the left."""
+    return [
+        f'<line class="grid" x1="{frame.left}" x2="{frame.width - frame.right}" '
+        f'y1="{frame.y(tick):.1f}" y2="{frame.y(tick):.1f}"/>'
+        f'<text class="axis" x="{frame.left - 6}" y="{frame.y(tick) + 4:.1f}" '
+        f'text-anchor="end">{_ms(tick)}</text>'
+        for tick in (0, frame.ceiling / 2, frame.ceiling)
+    ]
+
+
+def _latencies(frame: _Frame, stats: list) -> list[str]:
+    """Per run of points with data: the min-max band, and the p50 and p95 lines."""
+    x, y = frame.x, frame.y
+    parts = []
     for run in _runs(stats):
         band = [f"{x(i):.1f},{y(s[3]):.1f}" for i, s in run] + [
             f"{x(i):.1f},{y(s[2]):.1f}" for i, s in reversed(run)
@@ -109,28 +149,34 @@ def latency_chart(
                 continue
             line = " ".join(f"{x(i):.1f},{y(s[index]):.1f}" for i, s in run)
             parts.append(f'<polyline class="{name}" points="{line}"/>')
+    return parts
+
+
+def _failures(frame: _Frame, points: Sequence[tuple[datetime, Tally]]) -> list[str]:
+    """A red mark per point with failures, as tall as their share."""
+    parts = []
+    bottom = frame.top + frame.plot_height
     for i, (_, tally) in enumerate(points):
         if tally.failures:
             mark = max(3.0, 14 * tally.failures / tally.count)
             parts.append(
-                f'<rect class="failure" x="{x(i) - 1.5:.1f}" y="{top + plot_h - mark:.1f}" '
+                f'<rect class="failure" x="{frame.x(i) - 1.5:.1f}" y="{bottom - mark:.1f}" '
                 f'width="3" height="{mark:.1f}"><title>{tally.failures} of {tally.count} '
                 f"checks failed</title></rect>"
             )
-    if points:
-        fmt = "%H:%M" if window in ("1h", "24h") else "%m-%d %H:%M"
-        for i, anchor in ((0, "start"), (len(points) // 2, "middle"), (len(points) - 1, "end")):
-            parts.append(
-                f'<text class="axis" x="{x(i):.1f}" y="{height - 10}" text-anchor="{anchor}">'
-                f"{points[i][0]:{fmt}}</text>"
-            )
-    if not any(stats):
-        parts.append(
-            f'<text class="empty" x="{width / 2}" y="{height / 2}" text-anchor="middle">'
-            "no answered checks in this window</text>"
-        )
-    parts.append("</svg>")
-    return mark_safe("".join(parts))  # noqa: S308 - numbers, times and our own words only
+    return parts
+
+
+def _time_axis(frame: _Frame, points: Sequence[tuple[datetime, Tally]], window: str) -> list[str]:
+    """The times of the first, middle and last points."""
+    if not points:
+        return []
+    fmt = "%H:%M" if window in ("1h", "24h") else "%m-%d %H:%M"
+    return [
+        f'<text class="axis" x="{frame.x(i):.1f}" y="{frame.height - 10}" '
+        f'text-anchor="{anchor}">{points[i][0]:{fmt}}</text>'
+        for i, anchor in ((0, "start"), (len(points) // 2, "middle"), (len(points) - 1, "end"))
+    ]
 
 
 def _runs(stats: list) -> list[list[tuple[int, tuple]]]:

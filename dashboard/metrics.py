@@ -58,10 +58,10 @@ def exposition_text() -> str:
     datetimes and statuses would cost a fifth of the scrape. The service's status and the
     newest probe come from the database, grouped.
     """
-    rows = list(Dependency.objects.active().order_by("name").values_list(*COLUMNS))
-    per_row: list[list[str] | None] = [exposition.blocks(row[-1]) for row in rows]
+    rows = list(Dependency.objects.active().order_by("name").values_list(*COLUMNS, named=True))
+    per_row: list[list[str] | None] = [exposition.blocks(row.metrics_text) for row in rows]
     stale = {
-        row[0]: i for i, (row, found) in enumerate(zip(rows, per_row, strict=True)) if found is None
+        row.id: i for i, (row, found) in enumerate(zip(rows, per_row, strict=True)) if found is None
     }
     if stale:
         for dependency in Dependency.objects.filter(id__in=stale):
@@ -73,18 +73,19 @@ def exposition_text() -> str:
     parts += _uptimes(rows)
     groups = list(
         Dependency.objects.active()
-        .values_list("status", "critical")
+        .values("status", "critical")
         .annotate(newest=Max("last_checked_at"))
+        .values_list("status", "critical", "newest", named=True)
         .order_by()
     )
-    overall = service_status((Status(status), critical) for status, critical, _ in groups)
+    overall = service_status((Status(group.status), group.critical) for group in groups)
     parts.append(SERVICE_STATUS.header())
     parts += [
         f'{SERVICE_STATUS.name}{{status="{each.value}"}} {"1.0" if each is overall else "0.0"}\n'
         for each in ServiceStatus
     ]
     parts.append(LAST_PROBE.header())
-    newest = max((newest for *_, newest in groups if newest is not None), default=None)
+    newest = max((group.newest for group in groups if group.newest is not None), default=None)
     if newest is not None:
         parts.append(f"{LAST_PROBE.name} {exposition.number(newest.timestamp())}\n")
     return "".join(parts)
@@ -92,9 +93,10 @@ def exposition_text() -> str:
 
 def _uptimes(rows: list[tuple[Any, ...]]) -> list[str]:
     lines = [UPTIME.header()]
-    for _, name, kind, *shares, _ in rows:
-        labels = f'dependency="{exposition.label_value(name)}",kind="{kind}"'
-        for window, share in zip(WINDOWS.values(), shares, strict=True):
+    for row in rows:
+        labels = f'dependency="{exposition.label_value(row.name)}",kind="{row.kind}"'
+        for field, window in WINDOWS.items():
+            share = getattr(row, field)
             if share is not None:
                 lines.append(f'{UPTIME.name}{{{labels},window="{window}"}} {share!r}\n')
     return lines

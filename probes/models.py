@@ -9,6 +9,9 @@ from probes.breaker import Breaker, Policy, State
 from probes.outcomes import Result
 from probes.statuses import Status
 
+# How many checks a row keeps in `recent` (and the status page's check bar shows).
+RECENT_CHECKS = 40
+
 
 def _choices(enum: type) -> list[tuple[str, str]]:
     return [(member.value, member.value.replace("_", " ")) for member in enum]
@@ -59,8 +62,8 @@ class Dependency(models.Model):
     last_error = models.CharField(max_length=500, blank=True)
     last_warnings = models.JSONField(default=list, blank=True)
     last_observations = models.JSONField(default=dict, blank=True)
-    # The last few checks, newest last, as [epoch seconds, result, latency ms or null]: the
-    # status page draws its sparkline and uptime bar from here, without a query.
+    # The last RECENT_CHECKS checks, newest last, as [epoch seconds, result, latency ms or
+    # null]: the status page draws its sparkline and check bar from here, without a query.
     recent = models.JSONField(default=list, blank=True)
     # Counts since the dependency was declared, that only grow (Prometheus counters):
     # {"results": {result: n}, "errors": {class: n}, "transitions": {"from>to": n},

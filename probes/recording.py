@@ -10,34 +10,22 @@ from typing import Any
 from django.db import transaction
 
 from probes import breaker, exposition, rollups
+from probes.dependency_spec import DependencySpec
 from probes.engine import Job
-from probes.models import BreakerTransition, Dependency, ProbeResult, StateVersion
+from probes.models import RECENT_CHECKS, BreakerTransition, Dependency, ProbeResult, StateVersion
 from probes.outcomes import Outcome, Result
 from probes.statuses import dependency_status
 
 log = logging.getLogger(__name__)
 
+# What recording writes on a row: every column but the declaration's (sync's), the uptime
+# windows (rollups.refresh_uptimes') and the row's bookkeeping.
 STATE_FIELDS = [
-    "status",
-    "status_since",
-    "breaker_state",
-    "breaker_failures",
-    "breaker_successes",
-    "breaker_opened_at",
-    "last_checked_at",
-    "last_result",
-    "last_latency_ms",
-    "last_error_class",
-    "last_error",
-    "last_warnings",
-    "last_observations",
-    "recent",
-    "totals",
-    "metrics_text",
-    "next_due_at",
+    field.name
+    for field in Dependency._meta.concrete_fields
+    if field.name
+    not in {"id", "declared_at", "archived_at", *DependencySpec.COLUMNS, *rollups.UPTIME_FIELDS}
 ]
-# How many checks the row keeps for the status page's sparkline and uptime bar.
-RECENT_CHECKS = 40
 
 
 @dataclass(frozen=True)
@@ -45,45 +33,74 @@ class Recorded:
     results: int
 
 
+@dataclass
+class _Fact:
+    """One outcome of one dependency, and the breaker's moves it made."""
+
+    row: Dependency
+    outcome: Outcome
+    state: breaker.Breaker
+    transitions: list[breaker.Transition]
+
+
 def record(outcomes: Sequence[tuple[Job, Outcome]]) -> Recorded:
-    """One transaction and eight queries, however many outcomes (SQLite cuts bulk writes of
-    more than a few dozen rows into several statements, at its 999-parameter limit)."""
+    """Store the facts (each result, each breaker transition), then update what is projected
+    from them: the current state, the recent checks, the totals, the metrics text, the
+    rollups and the state token. One transaction, the same few queries for any number of
+    outcomes (SQLite cuts bulk writes of more than a few dozen rows at its 999 parameters)."""
     by_id = {job.dependency_id: outcome for job, outcome in outcomes}
-    results: list[ProbeResult] = []
-    transitions: list[tuple[Dependency, breaker.Transition]] = []
     with transaction.atomic():
         # Locked in id order, as sync locks them, so the two never deadlock.
-        rows = list(Dependency.objects.select_for_update().filter(id__in=by_id).order_by("id"))
-        for row in rows:
-            outcome = by_id[row.id]
-            results.append(_history_row(row, outcome))
-            transitions += [(row, t) for t in _apply(row, outcome) if t is not None]
-            row.metrics_text = exposition.render(row)
-        ProbeResult.objects.bulk_create(results)
-        BreakerTransition.objects.bulk_create(
-            BreakerTransition(
-                dependency=row,
-                at=t.at,
-                from_state=t.from_state,
-                to_state=t.to_state,
-                reason=t.reason[:500],
+        rows = Dependency.objects.select_for_update().filter(id__in=by_id).order_by("id")
+        facts = [_fact(row, by_id[row.id]) for row in rows]
+        _store(facts)
+        _project(facts)
+    for fact in facts:
+        for t in fact.transitions:
+            log.warning(
+                "%s: breaker %s -> %s (%s)", fact.row.name, t.from_state, t.to_state, t.reason
             )
-            for row, t in transitions
-        )
-        Dependency.objects.bulk_update(rows, STATE_FIELDS)
-        rollups.add([(row.id, by_id[row.id]) for row in rows])
-        StateVersion.bump()
-    for row, t in transitions:
-        log.warning("%s: breaker %s -> %s (%s)", row.name, t.from_state, t.to_state, t.reason)
-    return Recorded(len(results))
+    return Recorded(len(facts))
 
 
-def _apply(row: Dependency, outcome: Outcome) -> tuple[breaker.Transition | None, ...]:
-    """Step the row's breaker and current state with one outcome; the transitions it made."""
+def _fact(row: Dependency, outcome: Outcome) -> _Fact:
+    """The breaker stepped with the outcome: time passing (elapse), then the probe (step)."""
     now = outcome.checked_at
-    policy = row.policy
-    state, opened = breaker.elapse(row.breaker, now, policy)
-    state, stepped = breaker.step(state, outcome, now, policy)
+    state, opened = breaker.elapse(row.breaker, now, row.policy)
+    state, stepped = breaker.step(state, outcome, now, row.policy)
+    return _Fact(row, outcome, state, [t for t in (opened, stepped) if t is not None])
+
+
+def _store(facts: list[_Fact]) -> None:
+    ProbeResult.objects.bulk_create(_result(fact.row, fact.outcome) for fact in facts)
+    BreakerTransition.objects.bulk_create(
+        BreakerTransition(
+            dependency=fact.row,
+            at=t.at,
+            from_state=t.from_state,
+            to_state=t.to_state,
+            reason=t.reason[:500],
+        )
+        for fact in facts
+        for t in fact.transitions
+    )
+
+
+def _project(facts: list[_Fact]) -> None:
+    for fact in facts:
+        row, outcome = fact.row, fact.outcome
+        _current_state(row, outcome, fact.state)
+        row.recent = recent_checks(row.recent, outcome)
+        row.totals = count_totals(row.totals, outcome, fact.transitions)
+        row.metrics_text = exposition.render(row)
+    Dependency.objects.bulk_update([fact.row for fact in facts], STATE_FIELDS)
+    rollups.add([(fact.row.id, fact.outcome) for fact in facts])
+    StateVersion.bump()
+
+
+def _current_state(row: Dependency, outcome: Outcome, state: breaker.Breaker) -> None:
+    """The row's breaker, status, last check and schedule, after `outcome`."""
+    now = outcome.checked_at
     row.breaker = state
     status = dependency_status(state.state, outcome.result)
     if status != row.status:
@@ -95,15 +112,17 @@ def _apply(row: Dependency, outcome: Outcome) -> tuple[breaker.Transition | None
     row.last_error = outcome.error[:500]
     row.last_warnings = list(outcome.warnings)
     row.last_observations = dict(outcome.observations)
-    latency = round(outcome.latency_ms, 1) if outcome.latency_ms is not None else None
-    check = [int(now.timestamp()), outcome.result.value[0], latency]
-    row.recent = [*row.recent, check][-RECENT_CHECKS:]
-    row.totals = count_totals(row.totals, outcome, [t for t in (opened, stepped) if t])
-    trial_at = breaker.next_trial_at(state, policy)
+    trial_at = breaker.next_trial_at(state, row.policy)
     if trial_at is not None:
         # An open breaker is not probed until its trial is due.
         row.next_due_at = max(row.next_due_at, trial_at)
-    return opened, stepped
+
+
+def recent_checks(recent: list[list[Any]], outcome: Outcome) -> list[list[Any]]:
+    """The row's last RECENT_CHECKS checks, newest last: [epoch seconds, result, latency]."""
+    latency = round(outcome.latency_ms, 1) if outcome.latency_ms is not None else None
+    check = [int(outcome.checked_at.timestamp()), outcome.result.value[0], latency]
+    return [*recent, check][-RECENT_CHECKS:]
 
 
 def count_totals(
@@ -129,7 +148,7 @@ def count_totals(
     return counted
 
 
-def _history_row(row: Dependency, outcome: Outcome) -> ProbeResult:
+def _result(row: Dependency, outcome: Outcome) -> ProbeResult:
     detail = outcome.detail if outcome.result is Result.FAILURE else "; ".join(outcome.warnings)
     return ProbeResult(
         dependency=row,
