@@ -23,7 +23,7 @@ from probes.declarations import COMMON_FIELDS, DeclarationError
 from probes.kinds import KINDS, kind
 from probes.models import Dependency
 from probes.sync import sync
-from tests.probes.test_declarations import GOOD, snapshot
+from tests.probes.declaration_files import GOOD, snapshot
 
 pytestmark = pytest.mark.django_db
 

@@ -33,7 +33,7 @@ from probes.scheduler import claim_due
 from probes.sync import sync
 from tests.conftest import ROOT, wait_for
 from tests.databases import subprocess_env
-from tests.probes.test_declarations import GOOD, snapshot, write
+from tests.probes.declaration_files import GOOD, snapshot, write
 
 pytestmark = pytest.mark.django_db
 
