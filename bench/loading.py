@@ -14,13 +14,14 @@ from itertools import islice
 from pathlib import Path
 
 import yaml
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 
 from probes import exposition, recording, tls
 from probes.declarations import load_declaration
 from probes.models import Dependency, ProbeResult, Rollup, StateVersion
 from probes.rollups import LATENCY_BOUNDS_MS, UPTIME_FIELDS, bucket_start
+from probes.row_updates import update_rows
 from probes.sync import sync
 
 INTERVAL = timedelta(seconds=60)
@@ -68,20 +69,10 @@ def declare(
 
 
 def write_state(rows: list[Dependency], fields: list[str]) -> None:
-    """The rows' fields, one UPDATE run for every row (bulk_update's CASE takes a minute here
+    """The rows' fields, as recording writes them (bulk_update's CASE takes a minute here
     for 10,000 rows)."""
-    columns = [Dependency._meta.get_field(name) for name in fields]
-    quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(column.column)} = %s" for column in columns)
-    # Names from the model, quoted; the values go as parameters.
-    sql = f"UPDATE {quote(Dependency._meta.db_table)} SET {assignments} WHERE id = %s"  # noqa: S608
-    values = [
-        [column.get_db_prep_save(getattr(row, column.attname), connection) for column in columns]
-        + [row.pk]
-        for row in rows
-    ]
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.executemany(sql, values)
+    with transaction.atomic():
+        update_rows(Dependency, rows, fields)
 
 
 def declaration(count: int, rng: random.Random) -> dict:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import ssl
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,21 +33,32 @@ T = TypeVar("T")
 _BLOCKING = ThreadPoolExecutor(max_workers=8, thread_name_prefix="seahealth-blocking")
 
 
+# TLS contexts by CA bundle and the bundle's modification time: loading the system's store
+# takes some 20 ms, once per process; a bundle that changes is loaded again.
+_SSL_CONTEXTS: dict[tuple[str | None, int], ssl.SSLContext] = {}
+_SSL_BUILDING = threading.Lock()
+
+
+def ssl_context(ca_file: str | None = None) -> ssl.SSLContext:
+    """Verifying against the system's CA store (SSL_CERT_FILE too), or only `ca_file`."""
+    try:
+        key = (ca_file, os.stat(ca_file).st_mtime_ns if ca_file else 0)
+        with _SSL_BUILDING:
+            if key not in _SSL_CONTEXTS:
+                _SSL_CONTEXTS[key] = ssl.create_default_context(cafile=ca_file)
+            return _SSL_CONTEXTS[key]
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ProbeError(ErrorClass.CONFIG, f"ca_file {ca_file}: {reason}") from exc
+
+
 class Batch:
     def __init__(self, max_connections: int) -> None:
         self.max_connections = max_connections
-        self._ssl: dict[str | None, ssl.SSLContext] = {}
         self._http: dict[str | None, httpx.AsyncClient] = {}
 
     def ssl_context(self, ca_file: str | None = None) -> ssl.SSLContext:
-        """Verifying against the system's CA store (SSL_CERT_FILE too), or only `ca_file`."""
-        if ca_file not in self._ssl:
-            try:
-                self._ssl[ca_file] = ssl.create_default_context(cafile=ca_file)
-            except (OSError, ssl.SSLError) as exc:
-                reason = getattr(exc, "strerror", None) or str(exc)
-                raise ProbeError(ErrorClass.CONFIG, f"ca_file {ca_file}: {reason}") from exc
-        return self._ssl[ca_file]
+        return ssl_context(ca_file)
 
     def http_client(self, ca_file: str | None = None) -> httpx.AsyncClient:
         if ca_file not in self._http:

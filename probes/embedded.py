@@ -1,37 +1,49 @@
-"""The embedded prober: one process loops claim -> run -> record (`manage.py runprobes`).
+"""The embedded prober (`manage.py runprobes`): claim -> probe -> record, in two processes.
 
-Probing is asyncio; the database is reached through one thread (sync_to_async is
-thread-sensitive by default), which suits SQLite's single writer. Batches run side by side,
-so a batch held up by a slow peer never delays the next tick's claims. Between ticks, every
-minute it stores the uptime windows on the rows, and every ten minutes it prunes history
-past its retention, one short batch at a time through the same thread, so claims and
-records wait for one batch at most.
+This process keeps the database: every tick it syncs a changed declaration and claims what
+comes due within the next two ticks; it records outcomes as they come back, a few times a
+second; every minute it stores the uptime windows on the rows, every ten minutes it prunes
+history. The probes run in a child (probing_process.py), each started when its dependency is
+due, so that none of this work lands in the latency a probe measures. The database is
+reached through one thread (sync_to_async is thread-sensitive by default), which suits
+SQLite's single writer.
+
+A child that dies is started again; the probes it had are due again at their next interval.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, close_old_connections, connections
+from django.utils import timezone
 
-from probes import leftovers, retention, rollups
+from probes import retention, rollups
 from probes.declaration_watcher import DeclarationWatcher
-from probes.engine import Job, run_batch
+from probes.engine import Job
+from probes.probing_process import Outcomes, ProbingProcess
 from probes.recording import record
-from probes.scheduler import batches, claim_due
+from probes.scheduler import claim_due, unclaim
 
 log = logging.getLogger(__name__)
 
-# How long a stopped prober (SIGTERM, Ctrl-C) lets the batches in flight finish and record
-# before it abandons their probes: it exits within about a second, not a whole timeout.
+# How long a stopped prober (SIGTERM, Ctrl-C) lets the probes in flight finish and record
+# before it abandons them: it exits within about a second, not a whole timeout.
 STOP_GRACE = 1.0
+# How often outcomes that came back are recorded (in one transaction each time).
+RECORD_EVERY = 0.2  # seconds
+# What a tick claims: what comes due within this many ticks, so that each probe can start
+# when it is due, even when the next tick comes late.
+LOOK_AHEAD_TICKS = 2
 
 
 @dataclass
@@ -50,133 +62,138 @@ class Every:
         return True
 
 
-async def _finished_or_stopped(tasks: set[asyncio.Task[None]], stop: asyncio.Event) -> None:
-    """Wait until every task in `tasks` is done, or `stop` is set."""
-    stopped = asyncio.create_task(stop.wait())
-    try:
-        pending = set(tasks)
-        while pending and not stopped.done():
-            _, pending = await asyncio.wait(
-                pending | {stopped}, return_when=asyncio.FIRST_COMPLETED
-            )
-            pending.discard(stopped)
-    finally:
-        stopped.cancel()
-
-
 @dataclass
 class EmbeddedProber:
     watcher: DeclarationWatcher
     tick: float
-    batch_size: int
     claim_limit: int
-    max_in_flight: int
+    max_in_flight: int  # probes claimed and not yet recorded
     prune: Every = field(default_factory=lambda: Every(retention.EVERY_SECONDS))
     uptimes: Every = field(default_factory=lambda: Every(rollups.REFRESH_SECONDS))
 
     def __post_init__(self) -> None:
-        self._batches: set[asyncio.Task[None]] = set()
-        self._probes_in_flight = 0
-        self._abandoned = 0  # probes cut short by a stop
-        self._pruning: asyncio.Task[None] | None = None
-        self._refreshing: asyncio.Task[None] | None = None
+        self._claimed: dict[int, Job] = {}  # by the number each was sent under, until recorded
+        self._numbers = itertools.count()
+        self._came_back: Outcomes = []
+        self._probing = ProbingProcess(self._came_back.extend, self._child_died)
+        self._housekeeping: dict[str, asyncio.Task[None]] = {}
 
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> None:
         """Until `stop` is set; with `once`, probe what is due now and return.
 
-        Once `stop` is set it returns within about STOP_GRACE + leftovers.GRACE: batches in
-        flight get STOP_GRACE to finish and record, then the probes still running are
-        abandoned (their dependencies are due again at their next interval).
+        Once `stop` is set it returns within about STOP_GRACE + a second: the probes in
+        flight get STOP_GRACE to finish, then those still running are abandoned (their
+        dependencies are due again at their next interval).
         """
-        while not stop.is_set():
-            claimed = await self._tick()
-            if once and not claimed:
-                break
-            if not once:
-                self._prune_if_due(stop)
-                self._refresh_uptimes_if_due()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=self.tick)
-        if once and not stop.is_set():
-            # --once: batches in flight end within their probes' timeouts: let them record.
-            await _finished_or_stopped(self._batches, stop)
-        await self._stop_batches(time.monotonic() + STOP_GRACE)
-        # Then, briefly, what cut-short probes left to do (a canary to delete).
-        await leftovers.settle()
-        # A prune stops after its current batch; an uptime refresh is one statement.
-        for housekeeping in (self._pruning, self._refreshing):
-            if housekeeping is not None:
-                await housekeeping
-        await sync_to_async(connections.close_all)()
-
-    async def _stop_batches(self, deadline: float) -> None:
-        """Wait for the batches in flight until `deadline`, then cancel them."""
-        batches = set(self._batches)
-        if batches:
-            _, unfinished = await asyncio.wait(batches, timeout=deadline - time.monotonic())
-            for batch in unfinished:
-                batch.cancel()
-            await asyncio.gather(*unfinished, return_exceptions=True)
-        if self._abandoned:
-            log.warning(
-                "stopped with %d probes in flight: abandoned, they are due again at their "
-                "next interval",
-                self._abandoned,
-            )
-
-    async def _tick(self) -> int:
-        """Sync the declaration if it changed, claim what is due, start its batches."""
-        room = min(self.claim_limit, self.max_in_flight - self._probes_in_flight)
+        self._probing.start()
+        recorder = asyncio.create_task(self._record_every(stop))
         try:
-            jobs = await sync_to_async(self._sync_and_claim)(room)
+            while not stop.is_set():
+                claimed = await self._tick(ahead=0.0 if once else self.tick * LOOK_AHEAD_TICKS)
+                if once and not claimed:
+                    break
+                if not once:
+                    self._housekeep_if_due(stop)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=self.tick)
+            if once:
+                # Probes end within their timeouts: let every one come back, unless stopped.
+                while self._claimed and not stop.is_set():
+                    await self._record()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=RECORD_EVERY)
+        finally:
+            stopped_at = timezone.now()
+            await self._probing.stop(STOP_GRACE)
+            recorder.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await recorder
+            await self._record()
+            await self._give_back_unstarted(stopped_at)
+            self._abandon("stopped")
+            for housekeeping in self._housekeeping.values():
+                await housekeeping  # a prune stops after its current batch
+            await sync_to_async(connections.close_all)()
+
+    async def _tick(self, ahead: float) -> int:
+        """Sync the declaration if it changed, claim what comes due, send it to be probed."""
+        room = min(self.claim_limit, self.max_in_flight - len(self._claimed))
+        try:
+            jobs = await sync_to_async(self._sync_and_claim)(room, ahead)
         except DatabaseError as exc:
             log.error("cannot reach the database, will retry next tick: %s", exc)
             return 0
-        for batch in batches(jobs, self.batch_size):
-            task = asyncio.create_task(self._probe_and_record(batch))
-            self._batches.add(task)
-            task.add_done_callback(self._batches.discard)
+        numbered = [(next(self._numbers), job) for job in jobs]
+        self._claimed.update(numbered)
+        self._probing.send(numbered)
         return len(jobs)
 
-    def _sync_and_claim(self, room: int) -> list[Job]:
+    def _sync_and_claim(self, room: int, ahead: float) -> list[Job]:
         close_old_connections()
         self.watcher.sync_if_changed()
-        return claim_due(limit=room) if room > 0 else []
+        return claim_due(limit=room, ahead=ahead) if room > 0 else []
 
-    async def _probe_and_record(self, batch: list[Job]) -> None:
-        self._probes_in_flight += len(batch)
-        outcomes = None
+    async def _record_every(self, stop: asyncio.Event) -> None:
+        while True:
+            await asyncio.sleep(RECORD_EVERY)
+            await self._record()
+
+    async def _record(self) -> None:
+        came_back, self._came_back[:] = list(self._came_back), []
+        outcomes = [
+            (self._claimed.pop(number), outcome)
+            for number, outcome in came_back
+            if number in self._claimed
+        ]
+        if not outcomes:
+            return
         try:
-            outcomes = await run_batch(batch)
-            # Not cut short by a stop: sync_to_async sees its call through.
-            await sync_to_async(record)(outcomes)
-        except asyncio.CancelledError:
-            if outcomes is None:
-                self._abandoned += len(batch)
-            raise
+            # Shielded: a stop that comes meanwhile does not leave the transaction half done.
+            await asyncio.shield(sync_to_async(record)(outcomes))
         except DatabaseError as exc:
             # Not retried: these dependencies are due again at their next interval.
-            log.error("lost %d probe results, the database refused them: %s", len(batch), exc)
-        finally:
-            self._probes_in_flight -= len(batch)
+            log.error("lost %d probe results, the database refused them: %s", len(outcomes), exc)
 
-    def _refresh_uptimes_if_due(self) -> None:
-        if self._refreshing is not None and not self._refreshing.done():
-            return
-        if self.uptimes.due():
-            self._refreshing = asyncio.create_task(self._refresh_uptimes())
+    async def _give_back_unstarted(self, stopped_at: datetime) -> None:
+        """Claims of probes that never started (claimed ahead): due again when they were."""
+        unstarted = {
+            number: job
+            for number, job in self._claimed.items()
+            if job.start_at and job.start_at > stopped_at
+        }
+        with contextlib.suppress(DatabaseError):
+            await sync_to_async(unclaim)(unstarted.values())
+        for number in unstarted:
+            del self._claimed[number]
+
+    def _child_died(self, exit_code: int) -> None:
+        log.error("the probing process died (exit code %s): starting another", exit_code)
+        self._abandon("the probing process died")
+        self._probing.start()
+
+    def _abandon(self, why: str) -> None:
+        if self._claimed:
+            log.warning(
+                "%s with %d probes in flight: abandoned, they are due again at their next interval",
+                why,
+                len(self._claimed),
+            )
+            self._claimed.clear()
+
+    def _housekeep_if_due(self, stop: asyncio.Event) -> None:
+        for name, every, work in (
+            ("uptimes", self.uptimes, self._refresh_uptimes),
+            ("prune", self.prune, lambda: self._prune_history(stop)),
+        ):
+            running = self._housekeeping.get(name)
+            if (running is None or running.done()) and every.due():
+                self._housekeeping[name] = asyncio.create_task(work())
 
     async def _refresh_uptimes(self) -> None:
         try:
             await sync_to_async(rollups.refresh_uptimes)()
         except DatabaseError as exc:
             log.error("cannot refresh uptimes, will retry in %gs: %s", self.uptimes.seconds, exc)
-
-    def _prune_if_due(self, stop: asyncio.Event) -> None:
-        if self._pruning is not None and not self._pruning.done():
-            return
-        if self.prune.due():
-            self._pruning = asyncio.create_task(self._prune_history(stop))
 
     async def _prune_history(self, stop: asyncio.Event) -> None:
         steps = retention.pruning()

@@ -28,10 +28,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Job:
-    """One dependency to probe, as declared: its ${VAR} placeholders are still there."""
+    """One dependency to probe, as declared (its ${VAR} placeholders are still there), and
+    when to start it (None: at once)."""
 
     dependency_id: int
     spec: DependencySpec
+    start_at: datetime | None = None
 
 
 async def run_batch(
@@ -72,6 +74,11 @@ def run_batch_sync(
 
 
 async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Outcome:
+    """The job's outcome, the probe started when the job says."""
+    if job.start_at is not None:
+        delay = (job.start_at - datetime.now(UTC)).total_seconds()
+        if delay > 0:
+            await asyncio.sleep(delay)
     secrets = Secrets()
     declared = job.spec
     try:

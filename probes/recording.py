@@ -14,6 +14,7 @@ from probes.dependency_spec import DependencySpec
 from probes.engine import Job
 from probes.models import RECENT_CHECKS, BreakerTransition, Dependency, ProbeResult, StateVersion
 from probes.outcomes import Outcome, Result
+from probes.row_updates import update_rows
 from probes.statuses import dependency_status
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def _project(facts: list[_Fact]) -> None:
         row.recent = recent_checks(row.recent, outcome)
         row.totals = count_totals(row.totals, outcome, fact.transitions)
         row.metrics_text = exposition.render(row)
-    Dependency.objects.bulk_update([fact.row for fact in facts], STATE_FIELDS)
+    update_rows(Dependency, (fact.row for fact in facts), STATE_FIELDS)
     rollups.add([(fact.row.id, fact.outcome) for fact in facts])
     StateVersion.bump()
 

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from probes.models import Dependency, Period, Rollup
 from probes.outcomes import Outcome, Result
+from probes.row_updates import update_rows
 
 # Upper bounds (ms) of the latency histogram; one more bucket holds anything slower. The
 # same bounds, in seconds, are the Prometheus histogram's `le` buckets.
@@ -162,7 +163,7 @@ def add(outcomes: Sequence[tuple[int, Outcome]]) -> None:
             tally.merge(rollup)
             changed.append(rollup)
         tally.write_to(rollup)
-    Rollup.objects.bulk_update(changed, _COUNTED)
+    update_rows(Rollup, changed, _COUNTED)
     Rollup.objects.bulk_create(created)
 
 
@@ -233,7 +234,7 @@ def refresh_uptimes(now: datetime | None = None) -> int:
                 for name, value in zip(UPTIME_FIELDS, values, strict=True):
                     setattr(row, name, value)
                 changed.append(row)
-        Dependency.objects.bulk_update(changed, UPTIME_FIELDS, batch_size=500)
+        update_rows(Dependency, changed, UPTIME_FIELDS)
     return len(changed)
 
 

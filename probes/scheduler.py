@@ -5,6 +5,11 @@ that reads it, so a dependency is probed at most once per interval whoever else 
 claiming (PostgreSQL: FOR UPDATE SKIP LOCKED; SQLite: one writer at a time), and a worker
 that dies mid-batch leaves nothing stuck: its dependencies are due again next interval.
 
+A claim may look ahead (the embedded prober claims a tick's worth of what comes due): each
+Job carries when it is due, and the engine starts it then, not when it was claimed. So
+probes start spread over time, as they are due, rather than in bursts at each tick, and a
+dependency keeps its phase: probed every interval to the millisecond, not a tick late.
+
 Jitter: a dependency probed for the first time, or more than an interval late (the prober
 was down), gets a random phase across a whole interval; after that it keeps its phase. So
 a thousand dependencies declared, or resumed, together do not keep firing together.
@@ -24,6 +29,7 @@ from django.utils import timezone
 from probes.dependency_spec import DependencySpec
 from probes.engine import Job
 from probes.models import Dependency
+from probes.row_updates import update_rows
 
 T = TypeVar("T")
 # What a claim reads: the declaration, and the schedule.
@@ -37,32 +43,40 @@ def next_due_at(
     now: datetime,
     rng: random.Random | None = None,
 ) -> datetime:
-    """When to probe next: one interval from now, plus a random phase when one is needed.
-
-    Never sooner than one interval from now. No jitter on an on-time claim: it would push
-    the next one past a tick, and every interval would run a tick long.
-    """
+    """When to probe next: one interval after it was due (its phase kept), or, for a first
+    probe or one more than an interval late, a random phase one to two intervals ahead."""
     if first_probe or now - due_at > interval:
-        return now + interval * (1 + (rng or random).random())
-    return now + interval
+        return max(now, due_at) + interval * (1 + (rng or random).random())
+    return due_at + interval
 
 
-def claim_due(limit: int, now: datetime | None = None) -> list[Job]:
+def claim_due(limit: int, now: datetime | None = None, ahead: float = 0.0) -> list[Job]:
+    """Up to `limit` dependencies due by `ahead` seconds from now, most overdue first; each
+    Job starts when its dependency is due (at once if it is overdue)."""
     now = now or timezone.now()
     with transaction.atomic():
         rows = list(
             Dependency.objects.active()
-            .filter(next_due_at__lte=now)
+            .filter(next_due_at__lte=now + timedelta(seconds=ahead))
             .order_by("next_due_at")
             .select_for_update(skip_locked=True)
             .only(*_JOB_FIELDS)[:limit]
         )
+        jobs = []
         for row in rows:
+            jobs.append(job_for(row, start_at=max(row.next_due_at, now)))
             row.next_due_at = next_due_at(
                 row.interval, row.next_due_at, row.last_checked_at is None, now
             )
-        Dependency.objects.bulk_update(rows, ["next_due_at"])
-    return [job_for(row) for row in rows]
+        update_rows(Dependency, rows, ["next_due_at"])
+    return jobs
+
+
+def unclaim(jobs: Iterable[Job]) -> None:
+    """Give back claims of jobs that never started: each is due again when it was."""
+    rows = [Dependency(id=job.dependency_id, next_due_at=job.start_at) for job in jobs]
+    with transaction.atomic():
+        update_rows(Dependency, rows, ["next_due_at"])
 
 
 def load_jobs(ids: Iterable[int]) -> list[Job]:
@@ -71,8 +85,8 @@ def load_jobs(ids: Iterable[int]) -> list[Job]:
     return [job_for(row) for row in rows]
 
 
-def job_for(row: Dependency) -> Job:
-    return Job(row.id, DependencySpec.from_row(row))
+def job_for(row: Dependency, start_at: datetime | None = None) -> Job:
+    return Job(row.id, DependencySpec.from_row(row), start_at)
 
 
 def batches(items: Sequence[T], size: int) -> Iterator[list[T]]:

@@ -312,12 +312,13 @@ SEAHEALTH_REFRESH_SECONDS = env_positive("SEAHEALTH_REFRESH_SECONDS", 5)
 SEAHEALTH_DEPENDENCIES = Path(env.str("SEAHEALTH_DEPENDENCIES", default="") or "dependencies.yaml")
 # How often runprobes and dispatch_due look for due dependencies and a changed declaration.
 SEAHEALTH_TICK_SECONDS = env_positive("SEAHEALTH_TICK_SECONDS", 1.0, float)
-# Dependencies probed together with one shared HTTP client (one Celery task each).
+# Dependencies probed together with one shared HTTP client, in one Celery task.
 SEAHEALTH_BATCH_SIZE = env_positive("SEAHEALTH_BATCH_SIZE", 50)
 # Most dependencies claimed in one tick; the rest wait for the next tick.
 SEAHEALTH_CLAIM_LIMIT = env_positive("SEAHEALTH_CLAIM_LIMIT", 1000)
-# Most probes in flight at once in runprobes (each batch is bounded by the same figure).
-SEAHEALTH_MAX_IN_FLIGHT = env_positive("SEAHEALTH_MAX_IN_FLIGHT", 200)
+# Most probes runprobes has claimed and not yet recorded (it claims two ticks ahead: at 10,000
+# dependencies every 30 s, some 700).
+SEAHEALTH_MAX_IN_FLIGHT = env_positive("SEAHEALTH_MAX_IN_FLIGHT", 5000)
 # How long raw probe results (and the minute rollups, which repeat them) are kept, and how
 # long the hour and day rollups that every uptime figure and longer chart come from are.
 SEAHEALTH_RAW_RETENTION = env_duration("SEAHEALTH_RAW_RETENTION", "7d")

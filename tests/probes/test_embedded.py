@@ -82,7 +82,7 @@ def test_once_with_a_broken_file_probes_what_the_database_holds_and_fails(
 
 def _run_prober_in_background(path: Path) -> tuple[threading.Thread, Callable[[], None]]:
     prober = EmbeddedProber(
-        DeclarationWatcher(path), tick=0.1, batch_size=10, claim_limit=100, max_in_flight=100
+        DeclarationWatcher(path), tick=0.1, claim_limit=100, max_in_flight=100
     )
     return _run_in_background(prober)
 
@@ -181,7 +181,6 @@ def test_runprobes_stores_uptimes_at_start_and_every_minute(tmp_path) -> None:
     prober = EmbeddedProber(
         DeclarationWatcher(path),
         tick=0.02,
-        batch_size=10,
         claim_limit=100,
         max_in_flight=100,
         uptimes=Every(60, clock=lambda: clock[0]),

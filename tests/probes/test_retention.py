@@ -369,7 +369,6 @@ def test_runprobes_prunes_when_it_starts_and_every_interval_after(declaration) -
     prober = EmbeddedProber(
         DeclarationWatcher(declaration),
         tick=0.02,
-        batch_size=10,
         claim_limit=100,
         max_in_flight=100,
         prune=Every(600, clock=clock),

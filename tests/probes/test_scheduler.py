@@ -73,10 +73,12 @@ class TestClaimDue:
 
 
 class TestNextDueAt:
-    @pytest.mark.parametrize("late", [timedelta(0), timedelta(seconds=1), INTERVAL])
-    def test_a_probe_up_to_an_interval_late_keeps_its_phase(self, late) -> None:
+    @pytest.mark.parametrize(
+        "late", [-timedelta(seconds=1), timedelta(0), timedelta(seconds=1), INTERVAL]
+    )
+    def test_a_probe_up_to_an_interval_late_or_claimed_early_keeps_its_phase(self, late) -> None:
         now = T0 + late
-        assert next_due_at(INTERVAL, T0, first_probe=False, now=now) == now + INTERVAL
+        assert next_due_at(INTERVAL, T0, first_probe=False, now=now) == T0 + INTERVAL
 
     @pytest.mark.parametrize(
         ("first_probe", "late"), [(True, timedelta(0)), (False, INTERVAL * 1.5)]

@@ -30,7 +30,6 @@ class Command(BaseCommand):
         prober = EmbeddedProber(
             watcher=watcher,
             tick=settings.SEAHEALTH_TICK_SECONDS,
-            batch_size=settings.SEAHEALTH_BATCH_SIZE,
             claim_limit=settings.SEAHEALTH_CLAIM_LIMIT,
             max_in_flight=settings.SEAHEALTH_MAX_IN_FLIGHT,
         )

@@ -1,0 +1,195 @@
+"""The embedded prober's probing process: it runs each Job when it is due, under its deadline,
+and sends the outcomes back. Nothing else runs in it.
+
+The latency a probe measures is the time its peer took, plus whatever else kept the event
+loop busy when the answer came: in one process with the database work (claims, recording,
+uptimes, pruning) that was tens of milliseconds. So runprobes (embedded.py) keeps the
+database, and this process, a child it starts, keeps the peers: on a machine of two cores
+each has one. They speak through a pipe: numbered Jobs one way, (number, Outcome) the other
+(a dependency may be claimed again before its last probe came back).
+
+The child never touches the database. It ignores SIGINT and SIGTERM (the parent's stop
+message ends it, after a grace for the probes in flight) and exits when the pipe closes,
+so it never outlives its parent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import multiprocessing
+import os
+import signal
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+from probes import kinds, leftovers
+from probes.context import Batch
+from probes.engine import Job, run_one
+from probes.outcomes import Outcome
+
+log = logging.getLogger(__name__)
+
+STOP = "stop"
+# Outcomes go back in small groups: a message per probe would wake the parent for each.
+SEND_EVERY = 0.05  # seconds
+# The HTTP client's connection limit: probes are bounded by what the parent claims, not here.
+MAX_CONNECTIONS = 100_000
+
+# (the number the parent gave the job, its outcome)
+Outcomes = list[tuple[int, Outcome]]
+# (that number, the job)
+Numbered = list[tuple[int, Job]]
+
+
+# --- the parent's side ---------------------------------------------------------------------
+
+
+class ProbingProcess:
+    """The child process, seen from runprobes: send it Jobs; outcomes arrive at `received`,
+    called on the parent's event loop; `died` when the child ended without being asked."""
+
+    def __init__(self, received: Callable[[Outcomes], None], died: Callable[[int], None]):
+        self.received = received
+        self.died = died
+        self._conn: Connection | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(
+            target=serve, args=(child,), name="seahealth-probing", daemon=True
+        )
+        self._process.start()
+        child.close()
+        self._stopping = False
+        asyncio.get_running_loop().add_reader(self._conn.fileno(), self._readable)
+
+    def send(self, jobs: Numbered) -> None:
+        if self._conn is not None and jobs:
+            self._conn.send(jobs)
+
+    async def stop(self, grace: float) -> None:
+        """Ask the child to end its probes (within `grace`), take their outcomes, wait for it."""
+        if self._process is None or self._conn is None:
+            return
+        self._stopping = True
+        with contextlib.suppress(OSError):
+            self._conn.send((STOP, grace))
+        process = self._process
+        await asyncio.to_thread(process.join, grace + leftovers.GRACE + 3)
+        if process.is_alive():
+            process.kill()
+            await asyncio.to_thread(process.join, 5)
+        self._close()
+
+    def _readable(self) -> None:
+        conn = self._conn
+        try:
+            while conn is not None and conn.poll():
+                self.received(conn.recv())
+        except (EOFError, OSError):
+            stopping = self._stopping
+            code = self._process.exitcode if self._process else None
+            self._close()
+            if not stopping:
+                self.died(code if code is not None else -1)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(ValueError, OSError):
+                asyncio.get_running_loop().remove_reader(self._conn.fileno())
+            self._conn.close()
+            self._conn = None
+        self._process = None
+
+
+# --- the child's side ----------------------------------------------------------------------
+
+
+def serve(conn: Connection) -> None:
+    """The child's main: probe what comes down the pipe until told to stop."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # The kinds import Django's models with the metrics they render (never the database).
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "seahealth.settings")
+    import django
+
+    django.setup()
+    asyncio.run(_Child(conn).run())
+
+
+class _Child:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.batch = Batch(MAX_CONNECTIONS)
+        self.running: set[asyncio.Task[None]] = set()
+        self.done: Outcomes = []
+        self.stopped = asyncio.Event()
+        self.grace = 0.0
+        self.prepared: set[str] = set()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        loop.add_reader(self.conn.fileno(), self._readable)
+        sender = asyncio.create_task(self._send_every())
+        try:
+            await self.stopped.wait()
+            if self.running:
+                _, late = await asyncio.wait(self.running, timeout=self.grace)
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+            await leftovers.settle()
+        finally:
+            loop.remove_reader(self.conn.fileno())
+            sender.cancel()
+            self._send()
+            await self.batch.aclose()
+            self.conn.close()
+
+    def _readable(self) -> None:
+        try:
+            while self.conn.poll():
+                message: Any = self.conn.recv()
+                if isinstance(message, tuple) and message[0] == STOP:
+                    self.grace = message[1]
+                    self.stopped.set()
+                else:
+                    self._start(message)
+        except (EOFError, OSError):
+            # The parent is gone: nobody will read the outcomes.
+            self.grace = 0.0
+            self.stopped.set()
+
+    def _start(self, jobs: Numbered) -> None:
+        for kind in {job.spec.kind for _, job in jobs} - self.prepared:
+            if kind in kinds.KINDS:
+                kinds.prepare(kind)  # a slow import, before these probes' clocks start
+            self.prepared.add(kind)
+        self.batch.prepare({job.spec.ca_file or None for _, job in jobs})
+        for number, job in jobs:
+            task = asyncio.create_task(self._probe(number, job))
+            self.running.add(task)
+            task.add_done_callback(self.running.discard)
+
+    async def _probe(self, number: int, job: Job) -> None:
+        ctx = self.batch.probe_context(job.spec.ca_file or None, job.spec.timeout)
+        outcome = await run_one(job, ctx, os.environ)
+        # Not `self.done.append(await ...)`: that would append to the list sent meanwhile.
+        self.done.append((number, outcome))
+
+    async def _send_every(self) -> None:
+        while True:
+            await asyncio.sleep(SEND_EVERY)
+            self._send()
+
+    def _send(self) -> None:
+        if self.done:
+            done, self.done = self.done, []
+            with contextlib.suppress(OSError):
+                self.conn.send(done)
