@@ -1,8 +1,8 @@
 """The status page's content: every dependency, filtered, grouped, problems first.
 
-Two queries whatever the number of dependencies: the rows (their current state, recent
-checks and uptime windows ride on them) and the counts by status, kind and group (the
-banner and the filter choices).
+Three queries whatever the number of dependencies: the rows (their current state, recent
+checks and uptime windows ride on them), the counts by status, kind and group (the banner
+and the filter choices), and the prober's backlog (the banner's line when it is behind).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from itertools import groupby
 from django import forms
 from django.db.models import Count
 
-from probes import breaker
+from probes import backlog, breaker
 from probes.kinds import KINDS
 from probes.models import Dependency
 from probes.statuses import ServiceStatus, Status, service_status
@@ -69,6 +69,7 @@ class Board:
     kinds: list[str]
     group_names: list[str]
     filtered: bool
+    behind: backlog.Backlog  # of every active dependency, whatever the filters
     shown: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -110,4 +111,5 @@ def build(filters: dict[str, str]) -> Board:
         kinds=sorted({line["kind"] for line in summary}),
         group_names=sorted({line["group"] for line in summary if line["group"]}),
         filtered=filtered,
+        behind=backlog.measure(),
     )

@@ -13,6 +13,8 @@ from html import escape
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from probes.durations import rough_duration
+
 # What a table shows where there is no figure (no check yet, no latency).
 NO_VALUE = "\N{EN DASH}"
 
@@ -22,14 +24,7 @@ def relative(moment: datetime, now: datetime) -> str:
     span = abs(seconds)
     if span < 10:
         return "just now" if seconds >= 0 else "in a moment"
-    if span < 60:
-        text = f"{int(span)} s"
-    elif span < 3600:
-        text = f"{int(span // 60)} min"
-    elif span < 86400:
-        text = f"{int(span // 3600)} h"
-    else:
-        text = f"{int(span // 86400)} d"
+    text = rough_duration(span)
     return f"{text} ago" if seconds >= 0 else f"in {text}"
 
 

@@ -9,6 +9,10 @@ SEAHEALTH_HEALTH_RECHECK_SECONDS (0.1 s), a request asks the database for StateV
 token, which recording and sync change with the state, and reads the state again when the
 token has moved. So most requests make no query, one in a while makes one small query, and
 every worker on every host answers from the same state, a tenth of a second late at most.
+
+/health/ready also asks whether the prober is behind: the snapshot's next due times against
+a fresh clock, no query. A claim moves next_due_at without moving the token, so a dependency
+claimed since shows as due until the next recording: a probe's timeout at most.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import json
 import math
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cached_property, wraps
@@ -29,7 +34,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from dashboard import database_failures
-from probes import kinds
+from probes import backlog, kinds
 from probes.models import Dependency, StateVersion
 from probes.statuses import ServiceStatus, Status, service_status
 
@@ -47,6 +52,7 @@ STATE_COLUMNS = (
     "last_error",
     "last_warnings",
     "interval",
+    "next_due_at",
     "archived_at",
 )
 # The draft's words for our statuses.
@@ -169,6 +175,17 @@ class Snapshot:
     def shortest_interval(self) -> timedelta | None:
         return min((row["interval"] for row in self.rows.values()), default=None)
 
+    @cached_property
+    def due_times(self) -> list[datetime]:
+        """The active rows' next due times, soonest first."""
+        return sorted(row["next_due_at"] for row in self.rows.values())
+
+    def backlog(self, now: datetime) -> backlog.Backlog:
+        """backlog.measure() from these rows at `now`, without a query."""
+        due = self.due_times
+        count = bisect_left(due, now - backlog.grace())
+        return backlog.Backlog.of(count, due[0] if count else None, now)
+
 
 _latest: Snapshot | None = None
 _reading = threading.Lock()
@@ -284,17 +301,23 @@ READY_INTERVALS = 3
 
 @_from_state
 def ready(request: HttpRequest, state: Snapshot) -> HttpResponse:
-    """Ready: the database answers and the prober recorded a probe recently."""
+    """Ready: the database answers, the prober recorded a probe recently and is not behind."""
     if not state.rows:
         body = {"status": "pass", "output": "no dependencies declared"}
         return _answer(request, _json(body), 200)
+    now = timezone.now()
     newest = state.newest_check
     max_age = settings.SEAHEALTH_READY_MAX_AGE
     if max_age is None:
         shortest = max(state.shortest_interval, timedelta(seconds=1))
         max_age = shortest * READY_INTERVALS + timedelta(seconds=5)
-    if newest is None or timezone.now() - newest > max_age:
+    if newest is None or now - newest > max_age:
         since = timestamp(newest) or "it started"
         reason = f"the prober has recorded nothing since {since} (max age {max_age})"
+        return _answer(request, _json({"status": "fail", "output": reason}), 503)
+    max_lag = settings.SEAHEALTH_READY_MAX_LAG or max_age
+    behind = state.backlog(now)
+    if behind.lag_seconds > max_lag.total_seconds():
+        reason = f"the prober is behind: {behind.summary} (max lag {max_lag})"
         return _answer(request, _json({"status": "fail", "output": reason}), 503)
     return _answer(request, PASS, 200)

@@ -1,8 +1,9 @@
 """/metrics for Prometheus, put together at scrape time from the database.
 
 Every figure comes from the rows: the samples recording rendered into each row's
-metrics_text (probes/exposition.py), its stored uptime windows, and its status. None comes
-from the answering process, so every gunicorn worker on every host gives the same answer.
+metrics_text (probes/exposition.py), its stored uptime windows, its status, and its next
+due time (the prober's backlog). None comes from the answering process, so every gunicorn
+worker on every host gives the same answer.
 Labels carry only names and fixed words, never a URL, a secret or an error text.
 """
 
@@ -25,7 +26,7 @@ from django.views.decorators.http import require_safe
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from dashboard import database_failures
-from probes import exposition
+from probes import backlog, exposition
 from probes.exposition import Family
 from probes.models import Dependency
 from probes.statuses import ServiceStatus, Status, service_status
@@ -45,6 +46,18 @@ LAST_PROBE = Family(
     "gauge",
     "When the newest probe result was recorded (Unix time); absent before the first.",
 )
+BACKLOG = Family(
+    "seahealth_probe_backlog",
+    "gauge",
+    "Dependencies due for longer than a tick and a second and not yet claimed: while above 0, "
+    "the prober is behind and probes them less often than declared.",
+)
+SCHEDULE_LAG = Family(
+    "seahealth_probe_schedule_lag_seconds",
+    "gauge",
+    "How long the most overdue of seahealth_probe_backlog's dependencies has been due; 0 when "
+    "none is.",
+)
 # Prometheus' window names for the stored uptime windows.
 WINDOWS = {"uptime_24h": "1d", "uptime_7d": "7d", "uptime_30d": "30d"}
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")
@@ -52,11 +65,11 @@ COLUMNS = ("id", "name", "kind", *WINDOWS, "metrics_text")
 
 
 def exposition_text() -> str:
-    """The whole of /metrics, from two queries (three when some rows need rendering afresh).
+    """The whole of /metrics, from three queries (four when some rows need rendering afresh).
 
     Per row, only stored text and numbers are read: at 10,000 rows, converting each one's
     datetimes and statuses would cost a fifth of the scrape. The service's status and the
-    newest probe come from the database, grouped.
+    newest probe come from the database, grouped; the backlog from the scheduler's index.
     """
     rows = list(Dependency.objects.active().order_by("name").values_list(*COLUMNS, named=True))
     per_row: list[list[str] | None] = [exposition.blocks(row.metrics_text) for row in rows]
@@ -71,6 +84,13 @@ def exposition_text() -> str:
         parts.append(family.header())
         parts += [found[i] for found in per_row]  # type: ignore[index]
     parts += _uptimes(rows)
+    parts += _service()
+    parts += _backlog()
+    return "".join(parts)
+
+
+def _service() -> list[str]:
+    """The service's status and the newest probe, from the active rows grouped."""
     groups = list(
         Dependency.objects.active()
         .values("status", "critical")
@@ -79,7 +99,7 @@ def exposition_text() -> str:
         .order_by()
     )
     overall = service_status((Status(group.status), group.critical) for group in groups)
-    parts.append(SERVICE_STATUS.header())
+    parts = [SERVICE_STATUS.header()]
     parts += [
         f'{SERVICE_STATUS.name}{{status="{each.value}"}} {"1.0" if each is overall else "0.0"}\n'
         for each in ServiceStatus
@@ -88,7 +108,17 @@ def exposition_text() -> str:
     newest = max((group.newest for group in groups if group.newest is not None), default=None)
     if newest is not None:
         parts.append(f"{LAST_PROBE.name} {exposition.number(newest.timestamp())}\n")
-    return "".join(parts)
+    return parts
+
+
+def _backlog() -> list[str]:
+    behind = backlog.measure()
+    return [
+        BACKLOG.header(),
+        f"{BACKLOG.name} {exposition.number(behind.count)}\n",
+        SCHEDULE_LAG.header(),
+        f"{SCHEDULE_LAG.name} {exposition.number(behind.lag_seconds)}\n",
+    ]
 
 
 def _uptimes(rows: list[tuple[Any, ...]]) -> list[str]:

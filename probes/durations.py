@@ -1,4 +1,4 @@
-"""Durations as declared in dependencies.yaml: 500ms, 5s, 2m, 1h, 14d."""
+"""Durations as declared in dependencies.yaml (500ms, 5s, 2m, 1h, 14d), and as people read them."""
 
 from __future__ import annotations
 
@@ -32,3 +32,15 @@ def format_duration(seconds: float) -> str:
     exact = Decimal(repr(round(seconds, 6)))
     millis = exact * 1000
     return f"{millis.normalize():f}ms" if millis >= 1 or exact == 0 else f"{exact.normalize():f}s"
+
+
+# The largest unit that fits, for a span a person reads: 45 s, 12 min, 3 h, 8 d.
+_ROUGH_UNITS = ((86400.0, "d"), (3600.0, "h"), (60.0, "min"))
+
+
+def rough_duration(seconds: float) -> str:
+    """`seconds` (not negative) in its largest whole unit, rounded down: "3 min", not "3.2m"."""
+    for size, unit in _ROUGH_UNITS:
+        if seconds >= size:
+            return f"{int(seconds // size)} {unit}"
+    return f"{int(seconds)} s"

@@ -11,6 +11,7 @@ from celery import shared_task
 from django.conf import settings
 
 from probes import retention, rollups
+from probes.backlog import BacklogWarnings
 from probes.declaration_watcher import DeclarationWatcher
 from probes.engine import run_batch_sync
 from probes.recording import record
@@ -18,6 +19,8 @@ from probes.scheduler import batches, claim_due, load_jobs
 
 # One per worker process: it remembers what it last synced, so an unchanged file costs a stat().
 _watcher: DeclarationWatcher | None = None
+# One per worker process too: each worker that runs dispatch_due warns once a minute at most.
+_backlog_warnings = BacklogWarnings()
 
 
 def _declarations() -> DeclarationWatcher:
@@ -29,7 +32,8 @@ def _declarations() -> DeclarationWatcher:
 
 @shared_task(ignore_result=True)
 def dispatch_due() -> int:
-    """Sync a changed declaration, claim what is due, send it out in batches."""
+    """Sync a changed declaration, claim what is due, send it out in batches; warn of what
+    is left due past its time."""
     _declarations().sync_if_changed()
     jobs = claim_due(limit=settings.SEAHEALTH_CLAIM_LIMIT)
     for batch in batches(jobs, settings.SEAHEALTH_BATCH_SIZE):
@@ -38,6 +42,8 @@ def dispatch_due() -> int:
         # datetime here, not a timedelta.
         shortest = min(job.spec.interval for job in batch)
         probe_batch.apply_async(args=[[job.dependency_id for job in batch]], expires=shortest)
+    # What this claim left due, after the batches are sent: a failure here loses none of them.
+    _backlog_warnings.check()
     return len(jobs)
 
 

@@ -298,6 +298,11 @@ SEAHEALTH_PUBLIC_DASHBOARD = env_bool("SEAHEALTH_PUBLIC_DASHBOARD", default=Fals
 # /health/ready fails when the prober recorded nothing for this long (`90s`, `5m`); unset, it
 # is three times the shortest interval declared.
 SEAHEALTH_READY_MAX_AGE = env_duration("SEAHEALTH_READY_MAX_AGE", None)
+# /health/ready fails when the prober is behind: a dependency has been due for this long and
+# no claim has taken it (probes/backlog.py). Unset, the max age above: however the prober
+# fails, stopped or falling behind, the state may grow this old. Keep it above the longest
+# probe timeout: a web process sees a claim only when a recording follows it.
+SEAHEALTH_READY_MAX_LAG = env_duration("SEAHEALTH_READY_MAX_LAG", None)
 # How long each web process answers /health/* from its copy of the state before it asks the
 # database whether the state moved, in seconds: answers are at most this much older than
 # the database. 0 asks on every request (one query; a round trip PostgreSQL may make cost

@@ -50,6 +50,8 @@ NONSENSE = [
     ("SEAHEALTH_TICK_SECONDS", "inf"),
     ("SEAHEALTH_HEALTH_RECHECK_SECONDS", "often"),
     ("SEAHEALTH_RAW_RETENTION", "a week"),
+    ("SEAHEALTH_READY_MAX_LAG", "2 minutes"),
+    ("SEAHEALTH_READY_MAX_LAG", "0s"),
     ("SEAHEALTH_ROLLUP_RETENTION", "0d"),
     ("LOG_LEVEL", "LOUD"),
     ("LOG_LEVEL", "20"),

@@ -30,6 +30,9 @@ def checked(seconds: float):
 def up(name: str, critical: bool = True, **fields):
     values = {"status": "up", "status_since": checked(600), "last_result": "success"}
     values |= {"last_checked_at": checked(9), "last_latency_ms": 41.23, **fields}
+    # As a prober that keeps up leaves it: due again one interval after its last check.
+    interval = values.get("interval", timedelta(seconds=30))
+    values.setdefault("next_due_at", values["last_checked_at"] + interval)
     return make_dependency(name, critical=critical, **values)
 
 
@@ -248,6 +251,54 @@ class TestReady:
     def test_not_ready_before_a_first_probe(self, client) -> None:
         make_dependency("api")
         assert client.get("/health/ready").status_code == 503
+
+
+@freeze_time(T0)
+class TestReadyWhileBehind:
+    """Three of the 30 s interval and 5 s: /health/ready's max age, and its max lag unless set."""
+
+    def rows(self, *overdue_seconds: float) -> None:
+        up("api", last_checked_at=checked(5))  # the prober records: not stopped
+        for n, seconds in enumerate(overdue_seconds):
+            make_dependency(f"waiting-{n}", next_due_at=checked(seconds))
+
+    def test_not_ready_when_a_dependency_waits_longer_than_the_max_lag(self, client) -> None:
+        self.rows(120, 60)
+        response = client.get("/health/ready")
+        assert response.status_code == 503
+        assert response.json() == {
+            "status": "fail",
+            "output": "the prober is behind: 2 dependencies overdue, the oldest by 2 min "
+            "(max lag 0:01:35)",
+        }
+
+    def test_ready_while_the_backlog_is_younger_than_the_max_lag(self, client) -> None:
+        self.rows(90, 60)
+        assert client.get("/health/ready").status_code == 200
+
+    def test_the_max_lag_can_be_set(self, client, settings) -> None:
+        self.rows(60)
+        settings.SEAHEALTH_READY_MAX_LAG = timedelta(seconds=45)
+        response = client.get("/health/ready")
+        assert response.status_code == 503
+        assert response.json()["output"].endswith("overdue, the oldest by 1 min (max lag 0:00:45)")
+
+    def test_the_lag_is_measured_afresh_on_the_rows_kept(self, client, settings) -> None:
+        settings.SEAHEALTH_READY_MAX_AGE = timedelta(hours=1)
+        settings.SEAHEALTH_READY_MAX_LAG = timedelta(seconds=90)
+        self.rows(60)
+        assert client.get("/health/ready").status_code == 200
+        with freeze_time(T0 + timedelta(seconds=40)), CaptureQueriesContext(connection) as captured:
+            response = client.get("/health/ready")
+        assert response.status_code == 503
+        # api, due 25 s after the snapshot was read, is now late too.
+        assert "2 dependencies overdue, the oldest by 1 min" in response.json()["output"]
+        assert len(captured) == 1  # whether the state moved: it did not, the rows are kept
+
+    def test_an_open_breaker_waiting_for_its_trial_is_not_behind(self, client) -> None:
+        self.rows()
+        down("mailer", critical=False, next_due_at=T0 + timedelta(seconds=50))
+        assert client.get("/health/ready").status_code == 200
 
 
 def test_a_503_answer_is_not_logged_as_a_server_error(client, caplog) -> None:

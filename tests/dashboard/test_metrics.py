@@ -8,6 +8,7 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from freezegun import freeze_time
 from prometheus_client.parser import text_string_to_metric_families
 
 from probes.declarations import parse_declaration
@@ -16,7 +17,7 @@ from probes.outcomes import ErrorClass, Outcome
 from probes.recording import record
 from probes.scheduler import job_for
 from probes.sync import sync
-from tests.factories import make_dependency
+from tests.factories import T0, make_dependency
 
 pytestmark = pytest.mark.django_db
 
@@ -193,12 +194,35 @@ def test_no_url_secret_or_error_text_in_any_label(client) -> None:
     }
 
 
+@freeze_time(T0)
+def test_the_probers_backlog_and_how_late_the_oldest_is(client, settings) -> None:
+    settings.SEAHEALTH_TICK_SECONDS = 1.0  # the grace: 2 s
+    make_dependency("late", next_due_at=T0 - timedelta(seconds=90.25))
+    make_dependency("later", next_due_at=T0 - timedelta(seconds=30))
+    make_dependency("on-time", next_due_at=T0 - timedelta(seconds=1))  # the next tick's
+    make_dependency("gone", archived_at=T0, next_due_at=T0 - timedelta(hours=1))
+    text = client.get("/metrics").content.decode()
+    assert "# TYPE seahealth_probe_backlog gauge\nseahealth_probe_backlog 2.0\n" in text
+    assert (
+        "# TYPE seahealth_probe_schedule_lag_seconds gauge\n"
+        "seahealth_probe_schedule_lag_seconds 90.25\n"
+    ) in text
+    assert "# HELP seahealth_probe_backlog Dependencies due for longer than" in text
+
+
+def test_a_prober_that_keeps_up_has_no_backlog(client) -> None:
+    make_dependency("api", next_due_at=timezone.now() + timedelta(seconds=30))
+    samples = scrape(client)
+    assert value(samples, "seahealth_probe_backlog") == 0
+    assert value(samples, "seahealth_probe_schedule_lag_seconds") == 0
+
+
 def test_archived_dependencies_are_not_exported(client) -> None:
     make_dependency("old", archived_at=timezone.now())
     assert not [key for key in scrape(client) if ("dependency", "old") in key[1]]
 
 
-def test_answers_from_two_queries_whatever_the_number_of_dependencies(client) -> None:
+def test_answers_from_three_queries_whatever_the_number_of_dependencies(client) -> None:
     def queries_with(count: int) -> int:
         for n in range(count):
             probe(make_dependency(f"dep-{count}-{n}"), OK, n)
@@ -206,8 +230,8 @@ def test_answers_from_two_queries_whatever_the_number_of_dependencies(client) ->
             client.get("/metrics")
         return len(captured)
 
-    # The rows, and the statuses and newest probe grouped.
-    assert queries_with(10) == queries_with(200) == 2
+    # The rows, the statuses and newest probe grouped, and the backlog.
+    assert queries_with(10) == queries_with(200) == 3
 
 
 def _recorded_rows() -> None:
@@ -222,6 +246,7 @@ def _recorded_rows() -> None:
     make_dependency("new")
 
 
+@freeze_time(T0)  # one moment for both scrapes: the schedule lag is measured at each
 def test_rows_without_stored_samples_are_rendered_alike(client) -> None:
     """Declared since, changed by sync or stored by an older release: rendered at scrape."""
     _recorded_rows()
@@ -230,7 +255,7 @@ def test_rows_without_stored_samples_are_rendered_alike(client) -> None:
     Dependency.objects.filter(name="mailer").update(metrics_text="v0\x1eanything")
     with CaptureQueriesContext(connection) as captured:
         rendered = client.get("/metrics").content.decode()
-    assert len(captured) == 3  # and the rows to render
+    assert len(captured) == 4  # and the rows to render
     assert rendered == stored
     assert 'seahealth_probes_total{dependency="api",kind="http",outcome="failure"} 1.0' in stored
 

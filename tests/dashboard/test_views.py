@@ -7,11 +7,12 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from freezegun import freeze_time
 
 from probes import rollups
 from probes.models import BreakerTransition, Period, ProbeResult, Rollup
 from probes.rollups import bucket_start
-from tests.factories import make_dependency
+from tests.factories import T0, make_dependency
 
 pytestmark = pytest.mark.django_db
 
@@ -207,6 +208,29 @@ class TestStatusPage:
         dependency("api")
         page = viewer.get("/?q=zzz").content.decode()
         assert "No dependency matches these filters." in page
+
+    @freeze_time(T0)
+    @pytest.mark.parametrize("headers", [{}, HTMX])
+    def test_says_when_the_prober_is_behind_whatever_the_filters(self, viewer, headers) -> None:
+        now = timezone.now()
+        dependency("fine", next_due_at=now + timedelta(seconds=30))
+        dependency("waiting", next_due_at=now - timedelta(minutes=3, seconds=20))
+        dependency("waiting-too", next_due_at=now - timedelta(seconds=40))
+        page = viewer.get("/?q=fine", **headers).content.decode()
+        assert names_in_order(page) == ["fine"]
+        assert (
+            '<p class="behind"><strong>The prober is behind:</strong> 2 dependencies overdue, '
+            "the oldest by 3 min. Until it catches up, dependencies are probed less often than "
+            "declared.</p>"
+        ) in page
+
+    @freeze_time(T0)
+    def test_says_nothing_of_the_prober_while_it_keeps_up(self, viewer) -> None:
+        now = timezone.now()
+        dependency("fine", next_due_at=now + timedelta(seconds=30))
+        dependency("just-due", next_due_at=now)  # the next tick claims it
+        dependency("old", archived_at=now, next_due_at=now - timedelta(days=3))
+        assert "prober is behind" not in viewer.get("/").content.decode()
 
     def test_archived_dependencies_are_not_listed(self, viewer) -> None:
         dependency("old", archived_at=timezone.now())

@@ -8,6 +8,7 @@ import shutil
 import socket
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -151,18 +152,22 @@ def prometheus_binary() -> str:
 def test_prometheus_scrapes_with_the_token_and_the_rules_select_the_series(
     prometheus_binary: str, site: Site, start_process: StartProcess, tmp_path: Path
 ) -> None:
-    # Probed just now: the prober counts as running.
-    make_dependency("payments", critical=True, status="up", last_checked_at=timezone.now())
+    # Probed just now: the prober counts as running, and is not behind (nothing is overdue).
+    now = timezone.now()
+    ahead = now + timedelta(hours=1)
+    make_dependency("payments", critical=True, status="up", last_checked_at=now, next_due_at=ahead)
     make_dependency(
         "ledger",
         kind="rpc",
         critical=True,
         status="down",
         breaker_state="open",
-        breaker_opened_at=timezone.now(),
-        last_checked_at=timezone.now(),
+        breaker_opened_at=now,
+        last_checked_at=now,
+        next_due_at=ahead,
     )
-    make_dependency("mailer", kind="smtp", critical=True)  # not probed yet: unknown
+    # Not probed yet: unknown.
+    make_dependency("mailer", kind="smtp", critical=True, next_due_at=ahead)
     site.start(SEAHEALTH_METRICS_TOKEN=TOKEN)
     prometheus = start_prometheus(
         prometheus_binary, start_process, write_config(tmp_path, site), tmp_path

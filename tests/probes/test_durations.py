@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from probes.durations import format_duration, parse_duration
+from probes.durations import format_duration, parse_duration, rough_duration
 
 
 @pytest.mark.parametrize(
@@ -79,3 +79,20 @@ def test_a_formatted_duration_parses_back_to_the_same_seconds(text: str) -> None
     seconds = parse_duration(text)
 
     assert parse_duration(format_duration(seconds)) == pytest.approx(seconds, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (0, "0 s"),
+        (2.7, "2 s"),
+        (59.9, "59 s"),
+        (60, "1 min"),
+        (3599, "59 min"),
+        (3600, "1 h"),
+        (86399, "23 h"),
+        (694000, "8 d"),
+    ],
+)
+def test_a_rough_duration_is_its_largest_whole_unit(seconds: float, text: str) -> None:
+    assert rough_duration(seconds) == text
