@@ -233,6 +233,8 @@ def run(
         for process in reversed(processes):
             stop(process)
     figures = measure(shape, database, begun, ended, count, interval, slow, args)
+    if not figures.recorded:
+        print(f"  nothing recorded: see the logs in {workdir}", file=sys.stderr)
     figures.cpu_ms = (cpu_after - cpu_before) * 1000 / max(figures.recorded * duration, 1)
     figures.blackbox_p50, figures.blackbox_p99 = percentiles(sampler.samples)
     if database.startswith("postgres"):
@@ -241,7 +243,7 @@ def run(
 
 
 def declared(count: int, interval: int, slow: int, slow_interval: int) -> str:
-    lines = ["defaults: {kind: http, timeout: 5s}", "dependencies:"]
+    lines = [f"defaults: {{kind: http, timeout: {min(5, interval)}s}}", "dependencies:"]
     lines += [
         f"  - {{name: dep-{n}, url: 'http://127.0.0.1:{NGINX_PORT}/{n}', interval: {interval}s}}"
         for n in range(count)

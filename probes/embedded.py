@@ -28,6 +28,7 @@ from django.db import DatabaseError, close_old_connections, connections
 from django.utils import timezone
 
 from probes import retention, rollups
+from probes.backlog import BacklogWarnings
 from probes.declaration_watcher import DeclarationWatcher
 from probes.engine import Job
 from probes.probing_process import Outcomes, ProbingProcess
@@ -70,6 +71,7 @@ class EmbeddedProber:
     max_in_flight: int  # probes claimed and not yet recorded
     prune: Every = field(default_factory=lambda: Every(retention.EVERY_SECONDS))
     uptimes: Every = field(default_factory=lambda: Every(rollups.REFRESH_SECONDS))
+    backlog_warnings: BacklogWarnings = field(default_factory=BacklogWarnings)
 
     def __post_init__(self) -> None:
         self._claimed: dict[int, Job] = {}  # by the number each was sent under, until recorded
@@ -85,7 +87,7 @@ class EmbeddedProber:
         flight get STOP_GRACE to finish, then those still running are abandoned (their
         dependencies are due again at their next interval).
         """
-        self._probing.start()
+        await self._probing.started()
         recorder = asyncio.create_task(self._record_every(stop))
         try:
             while not stop.is_set():
@@ -131,6 +133,8 @@ class EmbeddedProber:
     def _sync_and_claim(self, room: int, ahead: float) -> list[Job]:
         close_old_connections()
         self.watcher.sync_if_changed()
+        # Before the claim, and whether or not there is room: no room is when it is behind.
+        self.backlog_warnings.check()
         return claim_due(limit=room, ahead=ahead) if room > 0 else []
 
     async def _record_every(self, stop: asyncio.Event) -> None:

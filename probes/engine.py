@@ -113,6 +113,8 @@ async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Ou
             error_class=ErrorClass.INTERNAL,
             detail=f"the probe crashed ({type(exc).__name__}); see the prober's log",
         )
+    finally:
+        ctx.release()  # cancelled too: a long-lived batch must not count it as running
     return _finish(declared, outcome, ctx, secrets)
 
 

@@ -33,6 +33,9 @@ from probes.outcomes import Outcome
 log = logging.getLogger(__name__)
 
 STOP = "stop"
+READY = "ready"
+# How long the child may take to start (an interpreter, Django, the kinds' modules).
+START_TIMEOUT = 60.0
 # Outcomes go back in small groups: a message per probe would wake the parent for each.
 SEND_EVERY = 0.05  # seconds
 # The HTTP client's connection limit: probes are bounded by what the parent claims, not here.
@@ -57,6 +60,13 @@ class ProbingProcess:
         self._conn: Connection | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self._stopping = False
+        self._ready = asyncio.Event()
+
+    async def started(self) -> None:
+        """Start the child and wait until it can probe: a job sent sooner would start late."""
+        self.start()
+        async with asyncio.timeout(START_TIMEOUT):
+            await self._ready.wait()
 
     def start(self) -> None:
         context = multiprocessing.get_context("spawn")
@@ -67,6 +77,7 @@ class ProbingProcess:
         self._process.start()
         child.close()
         self._stopping = False
+        self._ready.clear()
         asyncio.get_running_loop().add_reader(self._conn.fileno(), self._readable)
 
     def send(self, jobs: Numbered) -> None:
@@ -91,7 +102,11 @@ class ProbingProcess:
         conn = self._conn
         try:
             while conn is not None and conn.poll():
-                self.received(conn.recv())
+                message = conn.recv()
+                if message == READY:
+                    self._ready.set()
+                else:
+                    self.received(message)
         except (EOFError, OSError):
             stopping = self._stopping
             code = self._process.exitcode if self._process else None
@@ -137,6 +152,7 @@ class _Child:
         loop = asyncio.get_running_loop()
         loop.add_reader(self.conn.fileno(), self._readable)
         sender = asyncio.create_task(self._send_every())
+        self.conn.send(READY)
         try:
             await self.stopped.wait()
             if self.running:

@@ -81,9 +81,7 @@ def test_once_with_a_broken_file_probes_what_the_database_holds_and_fails(
 
 
 def _run_prober_in_background(path: Path) -> tuple[threading.Thread, Callable[[], None]]:
-    prober = EmbeddedProber(
-        DeclarationWatcher(path), tick=0.1, claim_limit=100, max_in_flight=100
-    )
+    prober = EmbeddedProber(DeclarationWatcher(path), tick=0.1, claim_limit=100, max_in_flight=100)
     return _run_in_background(prober)
 
 
