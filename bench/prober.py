@@ -9,9 +9,10 @@ prometheus-blackbox-exporter. Then, for each shape of the prober (--shapes):
   (--database-url) with Redis (--broker-url), as docker-compose.yml runs it;
 
 it declares --dependencies http dependencies on nginx every --interval (10,000 every 30 s:
-333 probes/s) and --slow on the slow peer, runs the prober for --duration seconds after one
-interval of warm-up, and reads what it recorded. Once more with far more demanded than it
-can do (--max-dependencies every --max-interval) for the most it sustains. Meanwhile a
+333 probes/s) and --slow on the slow peer, runs the prober for --duration seconds after
+two intervals of warm-up (first probes set a random phase), and reads what it recorded.
+Once more with far more demanded than it can do (--max-dependencies every --max-interval),
+for the most it sustains. Meanwhile a
 thread asks blackbox_exporter to probe the slow peer every 0.2 s, and wrk loads
 blackbox_exporter's /probe on nginx for its throughput.
 
@@ -116,7 +117,10 @@ def main() -> int:
     finally:
         for process in reversed(started):
             stop(process)
-        shutil.rmtree(workdir, ignore_errors=True)
+        if not os.environ.get("KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            print("kept", workdir)
     return 0
 
 
@@ -219,7 +223,8 @@ def run(
     )
     processes = start_prober(shape, env, workdir)
     sampler = BlackboxSampler()
-    warmup = 10 if most else interval + 5
+    # A first probe sets a random phase one to two intervals ahead: two intervals settle it.
+    warmup = 10 if most else 2 * interval + 5
     duration = args.max_duration if most else args.duration
     try:
         print(f"  warming up for {warmup}s, then measuring for {duration}s")
@@ -345,6 +350,19 @@ def measure(
     ]
     figures.gap_p50, figures.gap_p99 = percentiles(gaps)
     figures.latency_p50, figures.latency_p99 = percentiles(slow_latencies)
+    worst = sorted(
+        (
+            (latency, (at - begun).total_seconds())
+            for name, at, latency in rows
+            if name.startswith("slow-") and latency is not None and at <= ended
+        ),
+        reverse=True,
+    )[:5]
+    if worst:
+        print(
+            "  slowest on the slow peer: "
+            + ", ".join(f"{ms:.0f} ms at +{t:.0f}s" for ms, t in worst)
+        )
     total = len(rows)
     figures.bytes_per_10k = size / total * 10_000 if total else None
     return figures

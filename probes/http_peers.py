@@ -6,6 +6,7 @@ connection an answer came on."""
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import httpx
@@ -77,6 +78,22 @@ def tls_observations(response: httpx.Response) -> dict[str, Any]:
     """The certificate and TLS version of the connection that brought `response`."""
     stream = response.extensions.get("network_stream")
     return tls.observe(stream.get_extra_info("ssl_object")) if stream is not None else {}
+
+
+class FirstByte:
+    """How long a request waited for its answer: from sending its headers to the answer's
+    headers, as httpx's trace tells it (`extensions={"trace": timer.trace}`). The latency
+    of a peer that speaks HTTP, without the connect and TLS handshake before it."""
+
+    def __init__(self) -> None:
+        self.ms: float | None = None
+        self._sent: float | None = None
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        if event == "http11.send_request_headers.started":
+            self._sent = time.perf_counter()
+        elif event == "http11.receive_response_headers.complete" and self._sent is not None:
+            self.ms = round((time.perf_counter() - self._sent) * 1000, 3)
 
 
 def refusal_class(status: int) -> ErrorClass:

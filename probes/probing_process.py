@@ -17,10 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
+import queue
 import signal
+import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import Any
@@ -135,6 +138,9 @@ def serve(conn: Connection) -> None:
     import django
 
     django.setup()
+    # What is loaded by now stays: the collector never walks it again, and its pauses (which
+    # land in the latency of the probes they interrupt) stay short.
+    gc.freeze()
     asyncio.run(_Child(conn).run())
 
 
@@ -147,12 +153,15 @@ class _Child:
         self.stopped = asyncio.Event()
         self.grace = 0.0
         self.prepared: set[str] = set()
+        self.outbox: queue.SimpleQueue[Outcomes | str | None] = queue.SimpleQueue()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         loop.add_reader(self.conn.fileno(), self._readable)
         sender = asyncio.create_task(self._send_every())
-        self.conn.send(READY)
+        outbox = threading.Thread(target=self._send_outbox, name="seahealth-outbox", daemon=True)
+        outbox.start()
+        self.outbox.put(READY)
         try:
             await self.stopped.wait()
             if self.running:
@@ -165,6 +174,8 @@ class _Child:
             loop.remove_reader(self.conn.fileno())
             sender.cancel()
             self._send()
+            self.outbox.put(None)
+            await asyncio.to_thread(outbox.join)
             await self.batch.aclose()
             self.conn.close()
 
@@ -207,5 +218,11 @@ class _Child:
     def _send(self) -> None:
         if self.done:
             done, self.done = self.done, []
+            self.outbox.put(done)
+
+    def _send_outbox(self) -> None:
+        """The sender thread: a pipe write blocks while the parent is not reading (busy, or
+        paused by its garbage collector), and the event loop must never wait on it."""
+        while (message := self.outbox.get()) is not None:
             with contextlib.suppress(OSError):
-                self.conn.send(done)
+                self.conn.send(message)

@@ -176,7 +176,8 @@ async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
         _check_body(spec, body, truncated, observations)
     if spec.expect_json is not None:
         _check_json(spec, body, truncated, observations)
-    return Outcome(observations=observations)
+    # The peer's latency: from the request sent to the answer's headers.
+    return Outcome(observations=observations, latency_ms=phases.timings.get("first_byte"))
 
 
 def answer_observations(response: httpx.Response) -> dict[str, Any]:

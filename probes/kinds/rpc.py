@@ -131,7 +131,10 @@ def _verdict(spec: Spec, chain_id: Any, block: Any, syncing: Any, observations: 
         if hasattr(syncing, "get") and syncing.get("highestBlock"):
             progress = f" (block {syncing.get('currentBlock')} of {syncing.get('highestBlock')})"
         warnings.append(f"the node is syncing{progress}")
-    return Outcome(observations=observations, warnings=tuple(warnings))
+    # The peer's latency: over HTTP, the slowest of the three calls' waits for its answer
+    # (none over a websocket: the whole probe, then).
+    latency = observations.get("timings_ms", {}).get("first_byte")
+    return Outcome(observations=observations, warnings=tuple(warnings), latency_ms=latency)
 
 
 def _wrong_shape(call: str, answer: Any, observations: dict) -> ProbeError:

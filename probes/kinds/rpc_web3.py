@@ -20,6 +20,7 @@ from probes.classify import classify_network_error
 from probes.context import ProbeContext
 from probes.http_peers import (
     HTTPX_ERRORS,
+    FirstByte,
     classify_httpx_error,
     excerpt_body,
     read_limited,
@@ -109,14 +110,23 @@ class SharedClientProvider(AsyncJSONBaseProvider):
 
     async def make_request(self, method: str, params: Any) -> Any:
         request = self.encode_rpc_request(method, params)
+        timer = FirstByte()
         try:
             async with self.ctx.http.stream(
-                "POST", self.url, content=request, headers=self.headers
+                "POST",
+                self.url,
+                content=request,
+                headers=self.headers,
+                extensions={"trace": timer.trace},
             ) as response:
                 self.observations.update(tls_observations(response))
                 body, truncated = await read_limited(response, MAX_ANSWER_SIZE)
         except HTTPX_ERRORS as exc:
             raise classify_httpx_error(exc) from exc
+        if timer.ms is not None:
+            # The calls go at once: the node's latency is the slowest one's wait.
+            timings = self.observations.setdefault("timings_ms", {})
+            timings["first_byte"] = max(timer.ms, timings.get("first_byte", 0.0))
         if response.status_code != 200:
             code = response.status_code
             status = f"{code} {response.reason_phrase}".strip()

@@ -25,7 +25,7 @@ from botocore.exceptions import ClientError
 from botocore.model import OperationModel
 from botocore.parsers import create_parser
 
-from probes.http_peers import read_limited, tls_observations
+from probes.http_peers import FirstByte, read_limited, tls_observations
 
 # An answer to these operations is an error document or a canary: a few hundred bytes.
 MAX_ANSWER_SIZE = 1024 * 1024
@@ -66,6 +66,7 @@ class Answer:
     parsed: dict[str, Any]  # as botocore's call would return it
     body: bytes  # as read, at most the limit send() was given
     tls: dict[str, Any]  # what the connection showed of its certificate
+    first_byte_ms: float | None  # from the request sent to the answer's headers
 
 
 def prepare(client: BaseClient, operation: str, params: dict[str, Any]) -> Request:
@@ -105,13 +106,18 @@ async def send(http: httpx.AsyncClient, request: Request, limit: int = MAX_ANSWE
     An answer of 300 or more raises botocore's ClientError (NoSuchKey, ...), as the call
     would have; what httpx raises passes through.
     """
+    timer = FirstByte()
     async with http.stream(
-        request.method, request.url, headers=request.headers, content=request.body or None
+        request.method,
+        request.url,
+        headers=request.headers,
+        content=request.body or None,
+        extensions={"trace": timer.trace},
     ) as response:
         tls = tls_observations(response)
         # An error document is read whole (up to the bound): it says what went wrong.
         body, _ = await read_limited(response, limit if response.is_success else MAX_ANSWER_SIZE)
-    return Answer(_parse(request, response, body), body, tls)
+    return Answer(_parse(request, response, body), body, tls, timer.ms)
 
 
 def _parse(request: Request, response: httpx.Response, body: bytes) -> dict[str, Any]:

@@ -26,6 +26,7 @@ async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
     if region:
         observations["bucket_region"] = region
     observations.update(head.tls)
+    latency = head.first_byte_ms  # the peer's latency: HeadBucket's, from request to answer
     if spec.write_check:
         try:
             await _write_check(spec, ctx)
@@ -33,7 +34,7 @@ async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
             exc.observations = {**observations, **exc.observations}
             raise
         observations["write_check"] = "ok"
-    return Outcome(observations=observations)
+    return Outcome(observations=observations, latency_ms=latency)
 
 
 async def _write_check(spec: Spec, ctx: ProbeContext) -> None:

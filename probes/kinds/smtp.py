@@ -130,12 +130,14 @@ async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
                 await _authenticate(client, spec)
         with _step(ctx, "NOOP", observations):
             await client.noop()
+        # The peer's latency: one round trip on the session set up (NOOP, nothing else).
+        latency = ctx.steps[-1].ms
         with _step(ctx, "QUIT", observations):
             await client.quit()
     finally:
         # A failure or the deadline's cancellation must not leave the connection open.
         client.close()
-    return Outcome(observations=observations)
+    return Outcome(observations=observations, latency_ms=round(latency, 3))
 
 
 def local_name() -> str:

@@ -89,6 +89,16 @@ def test_slower_than_max_latency_is_degraded(http_server) -> None:
     assert warning.endswith(" ms, over max_latency 100ms")
 
 
+def test_the_latency_is_the_wait_for_the_answer_not_the_connect(http_server) -> None:
+    http_server.routes["/health"] = Route(delay=0.2)
+    outcome = probe({"url": http_server.url()})
+    timings = outcome.observations["timings_ms"]
+    assert outcome.latency_ms == timings["first_byte"]
+    assert outcome.latency_ms >= 200
+    # The connect is its own timing, not part of the latency.
+    assert outcome.latency_ms < sum(step.ms for step in outcome.steps)
+
+
 def test_connection_refused_is_a_connect_error() -> None:
     outcome = probe({"url": f"http://127.0.0.1:{unused_port()}/health"})
     assert outcome.error_class is ErrorClass.CONNECT

@@ -107,6 +107,9 @@ class TestAgainstGanache:
             "eth_getBlockByNumber(latest)",
             "eth_syncing",
         }
+        # The slowest call's wait for its answer.
+        assert outcome.latency_ms == observations["timings_ms"]["first_byte"]
+        assert 0 < outcome.latency_ms <= max(step.ms for step in outcome.steps)
 
     def test_the_same_node_over_websocket(self, ganache) -> None:
         outcome = probe({"url": ganache.replace("http://", "ws://"), "chain_id": CHAIN_ID})

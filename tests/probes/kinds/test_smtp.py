@@ -180,6 +180,14 @@ def test_starttls_and_auth_is_up_with_banner_extensions_and_certificate(smtp_ser
     assert PASSWORD not in repr(outcome)
 
 
+def test_the_latency_is_the_noop_round_trip(smtp_server) -> None:
+    server = smtp_server("starttls")
+    outcome = probe(server.spec("starttls", **CREDENTIALS), ca_file=server.ca_file)
+    [noop] = [step for step in outcome.steps if step.name == "NOOP"]
+    assert outcome.latency_ms == round(noop.ms, 3)
+    assert outcome.latency_ms < sum(step.ms for step in outcome.steps)
+
+
 def test_implicit_tls_and_auth_is_up(smtp_server) -> None:
     server = smtp_server("implicit")
     outcome = probe(server.spec("implicit", **CREDENTIALS), ca_file=server.ca_file)

@@ -1,0 +1,254 @@
+"""What history costs on disk and in time: bytes per result, the size of 1,000 dependencies
+kept 30 days, the 30-day uptime of all of them, and whether pruning keeps up at 10,000.
+
+1. Records probes of --dependencies http dependencies every 30 s for --hours (as recording
+   does: a result, its minute, hour and day rollups, the row's state), at that size and
+   again at twice it, and reads each table's size (SQLite's dbstat; PostgreSQL's
+   pg_total_relation_size). Equal bytes per result at both sizes: it grows linearly.
+2. From those figures, the size of 1,000 dependencies probed every 30 s for 30 days, as
+   retention keeps them: raw results and minute rollups for 7 days (SEAHEALTH_RAW_RETENTION),
+   hour and day rollups for the 30 days.
+3. Loads 30 days of hour and day rollups for 1,000 dependencies and times
+   rollups.refresh_uptimes(): the 24h, 7d and 30d uptime of every one of them.
+4. Loads --prune-rows results and minute rollups past their retention and times
+   retention.prune(): rows deleted per second, against what 10,000 dependencies every
+   30 s write (333 results and 167 minute rollups a second).
+
+    .venv/bin/python bench/storage.py
+    .venv/bin/python bench/storage.py --database-url postgres://postgres@127.0.0.1:5432/postgres
+
+A fresh database: SQLite in a temporary directory, or `seahealth_bench_storage` on the
+PostgreSQL server (dropped after).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import django
+
+ROOT = Path(__file__).resolve().parents[1]
+INTERVAL = timedelta(seconds=30)
+TABLES = ("probes_proberesult", "probes_rollup")
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dependencies", type=int, default=100)
+    parser.add_argument("--hours", type=int, default=6)
+    parser.add_argument("--prune-rows", type=int, default=300_000)
+    parser.add_argument("--database-url", help="a PostgreSQL server (default: SQLite)")
+    return parser.parse_args()
+
+
+ARGS = parse_args()
+WORKDIR = Path(tempfile.mkdtemp(prefix="seahealth-bench-storage-"))
+sys.path.insert(0, str(ROOT))
+os.environ.pop("DATABASE_URL_FILE", None)
+os.environ.update(
+    DJANGO_SETTINGS_MODULE="seahealth.settings",
+    DATABASE_URL=ARGS.database_url or f"sqlite:///{WORKDIR / 'storage.sqlite3'}",
+    SECRET_KEY="bench-only-not-a-secret-" + "x" * 40,
+    LOG_LEVEL="WARNING",
+)
+django.setup()
+
+from django.conf import settings  # noqa: E402
+from django.db import connection  # noqa: E402
+
+from probes import recording, retention, rollups  # noqa: E402
+from probes.dependency_spec import DependencySpec  # noqa: E402
+from probes.engine import Job  # noqa: E402
+from probes.kinds import http  # noqa: E402
+from probes.models import Dependency, Period, ProbeResult, Rollup  # noqa: E402
+from probes.outcomes import Outcome  # noqa: E402
+
+
+def main() -> int:
+    db = connection.settings_dict
+    db["TEST"]["NAME"] = db["NAME"] if connection.vendor == "sqlite" else "seahealth_bench_storage"
+    name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        print(f"database: {connection.vendor}")
+        sizes = [growth(ARGS.dependencies * scale) for scale in (1, 2)]
+        project(sizes[-1])
+        uptimes()
+        pruning()
+    finally:
+        connection.creation.destroy_test_db(name, verbosity=0)
+        shutil.rmtree(WORKDIR, ignore_errors=True)
+    return 0
+
+
+def declare(count: int, first: int = 0) -> list[Job]:
+    rows = [
+        Dependency(
+            name=f"dep-{first + n}",
+            next_due_at=datetime.now(UTC),
+            **DependencySpec(
+                name=f"dep-{first + n}",
+                kind="http",
+                target=http.Spec(url=f"https://api-{first + n}.example.com/health"),
+            ).row_values(),
+        )
+        for n in range(count)
+    ]
+    Dependency.objects.bulk_create(rows, batch_size=1000)
+    created = Dependency.objects.filter(name__in=[row.name for row in rows]).order_by("id")
+    return [Job(row.id, DependencySpec.from_row(row)) for row in created]
+
+
+def growth(count: int) -> tuple[float, float]:
+    """Record `count` dependencies every 30 s for --hours; bytes per result row and per
+    rollup row, indexes included."""
+    Dependency.objects.all().delete()
+    jobs = declare(count)
+    steps = int(timedelta(hours=ARGS.hours) / INTERVAL)
+    start = datetime.now(UTC) - timedelta(hours=ARGS.hours)
+    began = time.perf_counter()
+    for step in range(steps):
+        at = start + INTERVAL * step
+        recording.record([(job, outcome(at, job.dependency_id, step)) for job in jobs])
+    took = time.perf_counter() - began
+    results, buckets = ProbeResult.objects.count(), Rollup.objects.count()
+    sizes = table_sizes()
+    per_result = sizes["probes_proberesult"] / results
+    per_rollup = sizes["probes_rollup"] / buckets
+    print(
+        f"{count:,} dependencies, {ARGS.hours} h every 30 s: {results:,} results recorded in "
+        f"{took:.0f} s ({results / took:,.0f}/s); {per_result:,.0f} bytes a result, "
+        f"{per_rollup:,.0f} a rollup ({buckets:,} rollups), indexes included"
+    )
+    return per_result, per_rollup
+
+
+def outcome(at: datetime, salt: int, step: int) -> Outcome:
+    """An answer as the http kind records it: its status and timings."""
+    latency = 20 + (salt * 7 + step * 13) % 60
+    return Outcome(
+        observations={
+            "status_code": 200,
+            "timings_ms": {"connect": 0.412, "first_byte": float(latency)},
+        },
+        latency_ms=float(latency),
+        checked_at=at,
+    )
+
+
+def table_sizes() -> dict[str, int]:
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            sizes = {}
+            for table in TABLES:
+                cursor.execute(
+                    "SELECT SUM(s.pgsize) FROM dbstat s JOIN sqlite_schema m ON s.name = m.name "
+                    "WHERE m.tbl_name = %s",
+                    [table],
+                )
+                sizes[table] = cursor.fetchone()[0] or 0
+            return sizes
+        sizes = {}
+        for table in TABLES:
+            cursor.execute("SELECT pg_total_relation_size(%s)", [table])
+            sizes[table] = cursor.fetchone()[0]
+        return sizes
+
+
+def project(sizes: tuple[float, float]) -> None:
+    """1,000 dependencies every 30 s, 30 days, as retention keeps them."""
+    per_result, per_rollup = sizes
+    raw_days = settings.SEAHEALTH_RAW_RETENTION.days
+    results = 1000 * raw_days * 24 * 60 * 2  # two a minute
+    buckets = 1000 * (raw_days * 24 * 60 + 30 * 24 + 30)  # minutes kept raw_days; hours, days
+    raw, kept = per_result * results, per_rollup * buckets
+    print(
+        f"\n1,000 dependencies every 30 s, 30 days kept ({raw_days} d raw): "
+        f"{results / 1e6:.1f} M results, {raw / 1024**3:.2f} GiB; {buckets / 1e6:.1f} M "
+        f"rollups, {kept / 1024**3:.2f} GiB; in all {(raw + kept) / 1024**3:.2f} GiB"
+    )
+
+
+def uptimes() -> None:
+    Dependency.objects.all().delete()
+    jobs = declare(1000)
+    now = datetime.now(UTC)
+    rows = []
+    for job in jobs:
+        for period, length, count in (
+            (Period.HOUR, timedelta(hours=1), 24 * 30),
+            (Period.DAY, timedelta(days=1), 30),
+        ):
+            start = rollups.bucket_start(now, period)
+            rows += [
+                Rollup(
+                    dependency_id=job.dependency_id,
+                    period=period,
+                    start=start - length * i,
+                    count=120,
+                    failures=i % 3,
+                    latency_count=120,
+                    latency_sum=3000.0,
+                    histogram=[0] * 15,
+                )
+                for i in range(count)
+            ]
+    Rollup.objects.bulk_create(rows, batch_size=5000)
+    began = time.perf_counter()
+    changed = rollups.refresh_uptimes(now)
+    print(
+        f"\nthe 24h, 7d and 30d uptime of 1,000 dependencies ({len(rows):,} hour and day "
+        f"rollups): {(time.perf_counter() - began) * 1000:,.0f} ms ({changed} rows stored)"
+    )
+
+
+def pruning() -> None:
+    Dependency.objects.all().delete()
+    jobs = declare(100)
+    old = datetime.now(UTC) - settings.SEAHEALTH_RAW_RETENTION - timedelta(days=1)
+    each = ARGS.prune_rows // len(jobs)
+    results, minutes = [], []
+    for job in jobs:
+        for i in range(each):
+            at = old - INTERVAL * i
+            results.append(
+                ProbeResult(
+                    dependency_id=job.dependency_id,
+                    checked_at=at,
+                    result="success",
+                    latency_ms=20.0,
+                    observations={"status_code": 200},
+                )
+            )
+            if i % 2 == 0:
+                minutes.append(
+                    Rollup(
+                        dependency_id=job.dependency_id,
+                        period=Period.MINUTE,
+                        start=rollups.bucket_start(at, Period.MINUTE),
+                        count=2,
+                        histogram=[0] * 15,
+                    )
+                )
+    ProbeResult.objects.bulk_create(results, batch_size=5000)
+    Rollup.objects.bulk_create(minutes, batch_size=5000)
+    began = time.perf_counter()
+    deleted = retention.prune()
+    took = time.perf_counter() - began
+    rows = sum(deleted.values())
+    need = 10_000 * 3 / 60  # 2 results and 1 minute rollup a minute each
+    print(
+        f"\npruning: {rows:,} rows past retention deleted in {took:.1f} s, {rows / took:,.0f}/s; "
+        f"10,000 dependencies every 30 s write {need:,.0f}/s: pruning keeps up "
+        f"{rows / took / need:.0f} times over"
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
