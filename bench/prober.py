@@ -69,11 +69,14 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--slow-interval", type=int, default=5, help="seconds")
     parser.add_argument("--slow-delay", type=float, default=0.1, help="seconds")
     parser.add_argument("--duration", type=int, default=90, help="seconds measured")
-    parser.add_argument("--max-dependencies", type=int, default=6_000)
-    parser.add_argument("--max-interval", type=int, default=2, help="seconds")
+    parser.add_argument("--max-dependencies", type=int, default=10_000)
+    parser.add_argument("--max-interval", type=int, default=5, help="seconds")
     parser.add_argument("--max-duration", type=int, default=30, help="seconds measured")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--broker-url", default="redis://127.0.0.1:6379/13")
+    parser.add_argument(
+        "--env", action="append", default=[], help="NAME=VALUE for the prober's processes"
+    )
     return parser.parse_args()
 
 
@@ -218,6 +221,7 @@ def run(
     declaration.write_text(declared(count, interval, slow, args.slow_interval))
     database = database_url(shape, workdir, args.database_url)
     env = environment(database, declaration, args.broker_url)
+    env |= dict(pair.split("=", 1) for pair in args.env)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )
@@ -482,7 +486,8 @@ def table(rows: list[tuple[str, ...]]) -> str:
 def spawn(
     command: list[str], env: dict[str, str] | None = None, log: Path | None = None
 ) -> subprocess.Popen:
-    out = open(log / f"{Path(command[-1]).name}.log", "ab") if log else subprocess.DEVNULL  # noqa: SIM115
+    name = next((part for part in command if part in ("runprobes", "worker", "beat")), "peer")
+    out = open(log / f"{name}.log", "ab") if log else subprocess.DEVNULL  # noqa: SIM115
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
     )

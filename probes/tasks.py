@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
+from kombu.exceptions import ChannelError
 
 from probes import retention, rollups
 from probes.backlog import BacklogWarnings
@@ -35,7 +36,12 @@ def dispatch_due() -> int:
     """Sync a changed declaration, claim what is due, send it out in batches; warn of what
     is left due past its time."""
     _declarations().sync_if_changed()
-    jobs = claim_due(limit=settings.SEAHEALTH_CLAIM_LIMIT)
+    # Batches still waiting count against the claim: claims keep the workers' pace, and what
+    # they cannot keep up with stays unclaimed, overdue and seen (the backlog), rather than
+    # claimed, queued and expired unprobed.
+    waiting = _waiting_messages() * settings.SEAHEALTH_BATCH_SIZE
+    room = settings.SEAHEALTH_CLAIM_LIMIT - waiting
+    jobs = claim_due(limit=room) if room > 0 else []
     for batch in batches(jobs, settings.SEAHEALTH_BATCH_SIZE):
         # A batch that waited in the queue a whole interval is stale: the next claim has
         # taken its place, so it expires rather than probe twice. Celery takes seconds or a
@@ -45,6 +51,18 @@ def dispatch_due() -> int:
     # What this claim left due, after the batches are sent: a failure here loses none of them.
     _backlog_warnings.check()
     return len(jobs)
+
+
+def _waiting_messages() -> int:
+    """The messages waiting in the queue the batches go to (dispatch_due's among them)."""
+    app = probe_batch.app
+    with app.connection_for_read() as connection:
+        queue = app.conf.task_default_queue
+        try:
+            declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+        except ChannelError:  # not there yet: no message was ever sent to it
+            return 0
+        return declared.message_count
 
 
 @shared_task(ignore_result=True)

@@ -269,6 +269,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = 240
 # the claim already moved those dependencies to their next interval.
 CELERY_TASK_ACKS_LATE = False
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes the database connection before and after every task unless
+# told to reuse it: a new PostgreSQL connection twice a batch cost more than the batch's
+# queries. Reused for this many tasks (and CONN_MAX_AGE, CONN_HEALTH_CHECKS still apply).
+CELERY_DB_REUSE_MAX = 500
 CELERY_BEAT_SCHEDULE = {
     "dispatch-due": {
         "task": "probes.tasks.dispatch_due",
@@ -319,8 +323,9 @@ SEAHEALTH_DEPENDENCIES = Path(env.str("SEAHEALTH_DEPENDENCIES", default="") or "
 SEAHEALTH_TICK_SECONDS = env_positive("SEAHEALTH_TICK_SECONDS", 1.0, float)
 # Dependencies probed together with one shared HTTP client, in one Celery task.
 SEAHEALTH_BATCH_SIZE = env_positive("SEAHEALTH_BATCH_SIZE", 50)
-# Most dependencies claimed in one tick; the rest wait for the next tick.
-SEAHEALTH_CLAIM_LIMIT = env_positive("SEAHEALTH_CLAIM_LIMIT", 1000)
+# Most dependencies claimed in one tick; the rest wait for the next tick. With Celery, the
+# batches still waiting in the queue count against it.
+SEAHEALTH_CLAIM_LIMIT = env_positive("SEAHEALTH_CLAIM_LIMIT", 2000)
 # Most probes runprobes has claimed and not yet recorded (it claims two ticks ahead: at 10,000
 # dependencies every 30 s, some 700).
 SEAHEALTH_MAX_IN_FLIGHT = env_positive("SEAHEALTH_MAX_IN_FLIGHT", 5000)

@@ -40,6 +40,7 @@ def sent(monkeypatch, settings, declaration: Path) -> list[list[int]]:
         batches.append(args[0])
 
     monkeypatch.setattr(tasks.probe_batch, "apply_async", send)
+    monkeypatch.setattr(tasks, "_waiting_messages", lambda: 0)
     return batches
 
 
