@@ -21,11 +21,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, close_old_connections, connections
-from django.utils import timezone
 
 from probes import retention, rollups
 from probes.backlog import BacklogWarnings
@@ -105,13 +103,12 @@ class EmbeddedProber:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=RECORD_EVERY)
         finally:
-            stopped_at = timezone.now()
             await self._probing.stop(STOP_GRACE)
             recorder.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await recorder
             await self._record()
-            await self._give_back_unstarted(stopped_at)
+            await self._give_back(self._probing.unstarted)
             self._abandon("stopped")
             for housekeeping in self._housekeeping.values():
                 await housekeeping  # a prune stops after its current batch
@@ -158,17 +155,12 @@ class EmbeddedProber:
             # Not retried: these dependencies are due again at their next interval.
             log.error("lost %d probe results, the database refused them: %s", len(outcomes), exc)
 
-    async def _give_back_unstarted(self, stopped_at: datetime) -> None:
-        """Claims of probes that never started (claimed ahead): due again when they were."""
-        unstarted = {
-            number: job
-            for number, job in self._claimed.items()
-            if job.start_at and job.start_at > stopped_at
-        }
+    async def _give_back(self, numbers: list[int]) -> None:
+        """The claims of probes the child never started (claimed ahead, not yet due): due
+        again when they were, not an interval later."""
+        unstarted = [self._claimed.pop(number) for number in numbers if number in self._claimed]
         with contextlib.suppress(DatabaseError):
-            await sync_to_async(unclaim)(unstarted.values())
-        for number in unstarted:
-            del self._claimed[number]
+            await sync_to_async(unclaim)(unstarted)
 
     def _child_died(self, exit_code: int) -> None:
         log.error("the probing process died (exit code %s): starting another", exit_code)

@@ -25,6 +25,7 @@ import queue
 import signal
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 
 STOP = "stop"
 READY = "ready"
+# Before it exits, the child sends (UNSTARTED, [numbers]): the jobs it never started.
+UNSTARTED = "unstarted"
 # How long the child may take to start (an interpreter, Django, the kinds' modules).
 START_TIMEOUT = 60.0
 # Outcomes go back in small groups: a message per probe would wake the parent for each.
@@ -60,6 +63,7 @@ class ProbingProcess:
     def __init__(self, received: Callable[[Outcomes], None], died: Callable[[int], None]):
         self.received = received
         self.died = died
+        self.unstarted: list[int] = []  # numbers of the jobs the child never started
         self._conn: Connection | None = None
         self._process: multiprocessing.process.BaseProcess | None = None
         self._stopping = False
@@ -81,6 +85,7 @@ class ProbingProcess:
         child.close()
         self._stopping = False
         self._ready.clear()
+        self.unstarted = []
         asyncio.get_running_loop().add_reader(self._conn.fileno(), self._readable)
 
     def send(self, jobs: Numbered) -> None:
@@ -108,6 +113,8 @@ class ProbingProcess:
                 message = conn.recv()
                 if message == READY:
                     self._ready.set()
+                elif isinstance(message, tuple) and message[0] == UNSTARTED:
+                    self.unstarted += message[1]
                 else:
                     self.received(message)
         except (EOFError, OSError):
@@ -148,12 +155,13 @@ class _Child:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.batch = Batch(MAX_CONNECTIONS)
+        self.waiting: dict[asyncio.Task[None], int] = {}  # until due: task -> job number
         self.running: set[asyncio.Task[None]] = set()
         self.done: Outcomes = []
         self.stopped = asyncio.Event()
         self.grace = 0.0
         self.prepared: set[str] = set()
-        self.outbox: queue.SimpleQueue[Outcomes | str | None] = queue.SimpleQueue()
+        self.outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -164,6 +172,10 @@ class _Child:
         self.outbox.put(READY)
         try:
             await self.stopped.wait()
+            # A probe not yet due is not started at all: the parent gives its claim back.
+            for task in self.waiting:
+                task.cancel()
+            self.outbox.put((UNSTARTED, list(self.waiting.values())))
             if self.running:
                 _, late = await asyncio.wait(self.running, timeout=self.grace)
                 for task in late:
@@ -201,10 +213,16 @@ class _Child:
         self.batch.prepare({job.spec.ca_file or None for _, job in jobs})
         for number, job in jobs:
             task = asyncio.create_task(self._probe(number, job))
-            self.running.add(task)
+            self.waiting[task] = number
             task.add_done_callback(self.running.discard)
 
     async def _probe(self, number: int, job: Job) -> None:
+        task = asyncio.current_task()
+        delay = (job.start_at - datetime.now(UTC)).total_seconds() if job.start_at else 0.0
+        if delay > 0:
+            await asyncio.sleep(delay)
+        del self.waiting[task]
+        self.running.add(task)
         ctx = self.batch.probe_context(job.spec.ca_file or None, job.spec.timeout)
         outcome = await run_one(job, ctx, os.environ)
         # Not `self.done.append(await ...)`: that would append to the list sent meanwhile.

@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -45,6 +46,7 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _answer(self) -> None:
+        self.server.arrivals.append(datetime.now(UTC))
         self.server.requests.append((self.command, self.path, dict(self.headers)))
         routes = self.server.routes
         # "*" answers any path no route names.
@@ -75,11 +77,12 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address, routes, requests, released, ssl_context):
-        self.routes = routes
-        self.requests = requests
+    def __init__(self, address, owner, released):
+        self.routes = owner.routes
+        self.requests = owner.requests
+        self.arrivals = owner.arrivals
         self.released = released
-        self.ssl_context = ssl_context
+        self.ssl_context = owner.ssl_context
         super().__init__(address, _Handler)
 
     def get_request(self):
@@ -100,6 +103,7 @@ class LocalHTTPServer:
     def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Route] = {"/health": Route()}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.arrivals: list[datetime] = []  # when each request came
         self.ssl_context = ssl_context
         self.port = 0
         self._server: _Server | None = None
@@ -114,9 +118,7 @@ class LocalHTTPServer:
 
     def start(self) -> LocalHTTPServer:
         self._released = threading.Event()
-        server = _Server(
-            ("127.0.0.1", self.port), self.routes, self.requests, self._released, self.ssl_context
-        )
+        server = _Server(("127.0.0.1", self.port), self, self._released)
         self.port = server.server_address[1]
         threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -7,6 +7,7 @@ rather than hold the test's transaction open, which on SQLite would lock the pro
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import subprocess
 import sys
@@ -195,3 +196,46 @@ def test_runprobes_stores_uptimes_at_start_and_every_minute(tmp_path) -> None:
         stop()
         thread.join(timeout=10)
     assert not thread.is_alive()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_probing_process_that_dies_is_started_again(tmp_path, http_server, caplog) -> None:
+    path = tmp_path / "dependencies.yaml"
+    write(path, http_entry("api", http_server.url()))
+    prober = EmbeddedProber(DeclarationWatcher(path), tick=0.1, claim_limit=100, max_in_flight=100)
+    thread, stop = _run_in_background(prober)
+    try:
+        wait_for(lambda: ProbeResult.objects.exists(), 30)
+        first = prober._probing._process
+        os.kill(first.pid, signal.SIGKILL)
+        wait_for(lambda: prober._probing._process not in (None, first), 30)
+        probed = ProbeResult.objects.count()
+        wait_for(lambda: ProbeResult.objects.count() >= probed + 2, 30)
+    finally:
+        stop()
+        thread.join(timeout=15)
+    assert not thread.is_alive()
+    assert "the probing process died (exit code -9): starting another" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_claims_made_ahead_and_not_started_are_given_back_at_a_stop(tmp_path, http_server) -> None:
+    path = tmp_path / "dependencies.yaml"
+    write(path, http_entry("api", http_server.url(), interval="30s"))
+    call_command("sync_dependencies", str(path))
+    later = timezone.now() + timedelta(hours=1)
+    Dependency.objects.update(next_due_at=later, last_checked_at=timezone.now())
+    # Ticks of a second claim two seconds ahead: the claim comes before it is due.
+    prober = EmbeddedProber(DeclarationWatcher(path), tick=1.0, claim_limit=100, max_in_flight=100)
+    thread, stop = _run_in_background(prober)
+    try:
+        wait_for(lambda: prober._probing._ready.is_set(), 30)
+        due = timezone.now() + timedelta(seconds=1.8)
+        Dependency.objects.update(next_due_at=due)
+        wait_for(lambda: Dependency.objects.get().next_due_at > due, 30)  # claimed
+    finally:
+        stop()
+        thread.join(timeout=15)
+    assert not thread.is_alive()
+    assert not ProbeResult.objects.exists()
+    assert Dependency.objects.get().next_due_at == due

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 
 import httpx
@@ -95,3 +97,13 @@ def test_a_probe_crash_is_a_recorded_internal_failure_and_logs_no_secret(
 def test_an_empty_batch_opens_nothing(monkeypatch) -> None:
     monkeypatch.setattr(httpx, "AsyncClient", None)  # would raise if the engine built one
     assert asyncio.run(run_batch([], environ={})) == []
+
+
+def test_a_job_starts_when_it_is_due_not_before(http_server) -> None:
+    start_at = datetime.now(UTC) + timedelta(seconds=0.5)
+    later = dataclasses.replace(job(1, {"url": http_server.url()}), start_at=start_at)
+
+    [(_, outcome)] = asyncio.run(run_batch([later], environ={}))
+
+    assert outcome.ok
+    assert http_server.arrivals[0] >= start_at

@@ -10,7 +10,7 @@ from freezegun import freeze_time
 
 from probes.kinds import http
 from probes.models import Dependency
-from probes.scheduler import batches, claim_due, next_due_at
+from probes.scheduler import batches, claim_due, next_due_at, unclaim
 from tests.factories import T0, make_dependency
 
 INTERVAL = timedelta(seconds=30)
@@ -64,6 +64,30 @@ class TestClaimDue:
         for _ in range(10):
             assert [job.spec.name for job in claim_due(limit=10, now=tick)] == ["fast"]
             tick += timedelta(seconds=1, milliseconds=30)
+
+    def test_claims_ahead_what_comes_due_and_each_job_starts_when_due(self) -> None:
+        make_dependency("overdue", next_due_at=T0 - timedelta(seconds=3), last_checked_at=T0)
+        make_dependency("soon", next_due_at=T0 + timedelta(seconds=1.5), last_checked_at=T0)
+        make_dependency("later", next_due_at=T0 + timedelta(seconds=3), last_checked_at=T0)
+
+        jobs = claim_due(limit=10, now=T0, ahead=2.0)
+
+        assert {job.spec.name: job.start_at for job in jobs} == {
+            "overdue": T0,  # at once
+            "soon": T0 + timedelta(seconds=1.5),  # when it is due, not when it was claimed
+        }
+        due = dict(Dependency.objects.values_list("name", "next_due_at"))
+        assert due["soon"] == T0 + timedelta(seconds=1.5) + INTERVAL  # its phase kept
+        assert due["later"] == T0 + timedelta(seconds=3)
+
+    def test_unclaim_gives_a_claim_that_never_started_back(self) -> None:
+        make_dependency("soon", next_due_at=T0 + timedelta(seconds=1), last_checked_at=T0)
+        [job] = claim_due(limit=10, now=T0, ahead=2.0)
+
+        unclaim([job])
+
+        assert Dependency.objects.get().next_due_at == T0 + timedelta(seconds=1)
+        assert [j.spec.name for j in claim_due(limit=10, now=T0, ahead=2.0)] == ["soon"]
 
     @freeze_time(T0)
     def test_uses_the_clock_when_no_time_is_given(self) -> None:
