@@ -10,9 +10,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from probes.declarations import DeclarationError, decode, parse_declaration, read_bytes
+from probes.declarations import DeclarationError, decode, parse_document, read_bytes
 from probes.excerpts import shorten
-from probes.sync import SyncReport, sync
+from probes.sync import SyncReport, sync_declaration
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +50,14 @@ class DeclarationWatcher:
         self._digest = digest
         source = str(self.path)
         try:
-            specs = parse_declaration(decode(data, source), source)
+            declaration = parse_document(decode(data, source), source)
         except DeclarationError as exc:
             return self._refused(str(exc))
         except Exception as exc:  # a bug in reading must not stop the prober
             log.exception("reading %s crashed (a bug in seahealth)", self.path)
             return self._refused(f"{self.path}: declaration refused: {_failure(exc)}")
         try:
-            report = sync(specs)
+            report = sync_declaration(declaration)
         except (OperationalError, InterfaceError) as exc:
             # The database is away or busy, not the declaration wrong: try again next time.
             self._digest = None

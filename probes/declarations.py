@@ -11,12 +11,14 @@ import logging
 import math
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from django.db import models
 
+from notifications.declaration import NotificationsSpec, parse_notifications
 from probes import json_values, located_yaml
 from probes.breaker import Policy
 from probes.dependency_spec import DECLARED_AS, DependencySpec
@@ -35,7 +37,7 @@ COMMON_FIELDS = tuple(
     for field in dataclasses.fields(DependencySpec)
     if field.name != "target"
 )
-TOP_LEVEL = ("defaults", "dependencies")
+TOP_LEVEL = ("defaults", "dependencies", "notifications")
 SHORTEST_INTERVAL = 1.0
 GROUP_MAX_LENGTH = Dependency._meta.get_field("group").max_length
 CA_FILE_MAX_LENGTH = Dependency._meta.get_field("ca_file").max_length
@@ -46,6 +48,14 @@ LARGEST_THRESHOLD = 1000
 LARGEST_FILE = 8 * 1024 * 1024
 # Every default of an entry, from the one place that holds them.
 _DEFAULTS = DependencySpec(name="", kind="", target=None)
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What a dependencies.yaml declares: the dependencies, and whom to tell of them."""
+
+    dependencies: list[DependencySpec]
+    notifications: NotificationsSpec = dataclasses.field(default_factory=NotificationsSpec)
 
 
 class DeclarationError(Exception):
@@ -60,12 +70,16 @@ class DeclarationError(Exception):
 
 
 def load_declaration(path: Path) -> list[DependencySpec]:
+    return load_document(path).dependencies
+
+
+def load_document(path: Path) -> Declaration:
     try:
         data = read_bytes(path)
     except OSError as exc:
         problem = _file_problem(str(path), f"cannot read it: {exc.strerror or exc}")
         raise DeclarationError([problem]) from exc
-    return parse_declaration(decode(data, str(path)), str(path))
+    return parse_document(decode(data, str(path)), str(path))
 
 
 def read_bytes(path: Path) -> bytes:
@@ -91,6 +105,11 @@ def _file_problem(source: str, message: str) -> Problem:
 
 def parse_declaration(text: str, source: str) -> list[DependencySpec]:
     """Every dependency declared in `text`; DeclarationError listing every problem otherwise."""
+    return parse_document(text, source).dependencies
+
+
+def parse_document(text: str, source: str) -> Declaration:
+    """Everything `text` declares; DeclarationError listing every problem otherwise."""
     problems: list[Problem] = []
     try:
         document = located_yaml.load(text)
@@ -107,7 +126,6 @@ def parse_declaration(text: str, source: str) -> list[DependencySpec]:
     top = Fields(document, source, "top level", problems)
     defaults = top.value("defaults", {})
     entries = top.value("dependencies")
-    top.reject_unread(TOP_LEVEL)
     if not isinstance(defaults, Mapping):
         top.problem("defaults", "expected a mapping of fields")
         defaults = {}
@@ -139,9 +157,12 @@ def parse_declaration(text: str, source: str) -> list[DependencySpec]:
         spec = _parse_entry(index, entry, defaults, source, problems)
         if spec is not None:
             specs.append(spec)
+    # Routes are checked against the dependencies only when those were all read.
+    notifications = parse_notifications(top.section("notifications"), None if problems else specs)
+    top.reject_unread(TOP_LEVEL)
     if problems:
         raise DeclarationError(problems)
-    return specs
+    return Declaration(specs, notifications)
 
 
 def _yaml_problem(exc: yaml.YAMLError, source: str) -> Problem:

@@ -2,11 +2,11 @@
 
 This process keeps the database: every tick it syncs a changed declaration and claims what
 comes due within the next two ticks; it records outcomes as they come back, a few times a
-second; every minute it stores the uptime windows on the rows, every ten minutes it prunes
-history. The probes run in a child (probing_process.py), each started when its dependency is
-due, so that none of this work lands in the latency a probe measures. The database is
-reached through one thread (sync_to_async is thread-sensitive by default), which suits
-SQLite's single writer.
+second; every second it sends the notifications due, every minute it stores the uptime
+windows on the rows, every ten minutes it prunes history. The probes run in a child
+(probing_process.py), each started when its dependency is due, so that none of this work
+lands in the latency a probe measures. The database is reached through one thread
+(sync_to_async is thread-sensitive by default), which suits SQLite's single writer.
 
 A child that dies is started again; the probes it had are due again at their next interval.
 """
@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, close_old_connections, connections
 
+from notifications import sender
 from probes import retention, rollups
 from probes.backlog import BacklogWarnings
 from probes.declaration_watcher import DeclarationWatcher
@@ -43,6 +44,8 @@ RECORD_EVERY = 0.2  # seconds
 # What a tick claims: what comes due within this many ticks, so that each probe can start
 # when it is due, even when the next tick comes late.
 LOOK_AHEAD_TICKS = 2
+# How often notifications are sent (notifications/sender.py): what is due, every second.
+NOTIFY_EVERY = 1.0
 
 
 @dataclass
@@ -69,6 +72,7 @@ class EmbeddedProber:
     max_in_flight: int  # probes claimed and not yet recorded
     prune: Every = field(default_factory=lambda: Every(retention.EVERY_SECONDS))
     uptimes: Every = field(default_factory=lambda: Every(rollups.REFRESH_SECONDS))
+    notifications: Every = field(default_factory=lambda: Every(NOTIFY_EVERY))
     backlog_warnings: BacklogWarnings = field(default_factory=BacklogWarnings)
 
     def __post_init__(self) -> None:
@@ -110,6 +114,13 @@ class EmbeddedProber:
             await self._record()
             await self._give_back(self._probing.unstarted)
             self._abandon("stopped")
+            sending = self._housekeeping.pop("notifications", None)
+            if sending is not None:
+                # Not waited for: a message sent and not yet marked is sent again, with
+                # the same id, once its lease ends (at least once).
+                sending.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sending
             for housekeeping in self._housekeeping.values():
                 await housekeeping  # a prune stops after its current batch
             await sync_to_async(connections.close_all)()
@@ -180,6 +191,7 @@ class EmbeddedProber:
         for name, every, work in (
             ("uptimes", self.uptimes, self._refresh_uptimes),
             ("prune", self.prune, lambda: self._prune_history(stop)),
+            ("notifications", self.notifications, self._send_notifications),
         ):
             running = self._housekeeping.get(name)
             if (running is None or running.done()) and every.due():
@@ -190,6 +202,15 @@ class EmbeddedProber:
             await sync_to_async(rollups.refresh_uptimes)()
         except DatabaseError as exc:
             log.error("cannot refresh uptimes, will retry in %gs: %s", self.uptimes.seconds, exc)
+
+    async def _send_notifications(self) -> None:
+        """The database steps on its thread, the network on this loop."""
+        try:
+            claimed = await sync_to_async(sender.take)()
+            if claimed:
+                await sync_to_async(sender.settle)(await sender.deliver(claimed))
+        except DatabaseError as exc:
+            log.error("cannot send notifications, will retry in %gs: %s", NOTIFY_EVERY, exc)
 
     async def _prune_history(self, stop: asyncio.Event) -> None:
         steps = retention.pruning()

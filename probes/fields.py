@@ -170,8 +170,8 @@ class Fields:
             return None
         return value
 
-    def duration(self, name: str, default: Any = _MISSING) -> Any:
-        """Seconds, from `500ms`, `5s`, `2m` or `1h`."""
+    def duration(self, name: str, default: Any = _MISSING, *, zero: bool = False) -> Any:
+        """Seconds, from `500ms`, `5s`, `2m` or `1h`; `zero` allows `0s` (no wait)."""
         given, value = self._given(name, default)
         if not given:
             return value
@@ -180,6 +180,8 @@ class Fields:
         except ValueError as exc:
             self.problem(name, str(exc))
             return None
+        if zero and seconds == 0:
+            return 0.0
         if not 0 < seconds <= LONGEST_DURATION:
             self.problem(
                 name, f"must be longer than zero and at most {LONGEST_DURATION // 86400:g} days"

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
+from notifications.routing import Change, record_changes
 from probes import breaker, exposition, rollups
 from probes.dependency_spec import DependencySpec
 from probes.engine import Job
@@ -88,14 +90,20 @@ def _store(facts: list[_Fact]) -> None:
 
 
 def _project(facts: list[_Fact]) -> None:
+    changes = []
     for fact in facts:
         row, outcome = fact.row, fact.outcome
+        previous = row.status
         _current_state(row, outcome, fact.state)
+        if row.status != previous:
+            changes.append(Change(row, previous))
         row.recent = recent_checks(row.recent, outcome)
         row.totals = count_totals(row.totals, outcome, fact.transitions)
         row.metrics_text = exposition.render(row)
     update_rows(Dependency, (fact.row for fact in facts), STATE_FIELDS)
     rollups.add([(fact.row.id, fact.outcome) for fact in facts])
+    # The outbox: whom to tell, written with the change it tells of.
+    record_changes(changes, timezone.now())
     StateVersion.bump()
 
 

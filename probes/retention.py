@@ -5,7 +5,9 @@ repeat the raw results and would be by far the biggest table. Hour and day rollu
 every uptime figure and the longer charts come from, are kept for
 SEAHEALTH_ROLLUP_RETENTION. No kind of row is ever kept for less than the longest window
 read from it, so pruning never changes an uptime figure or a chart. Breaker transitions
-are kept: one row per change of state, the dependency page's timeline.
+are kept: one row per change of state, the dependency page's timeline. Notifications sent,
+dead or cancelled are kept for SEAHEALTH_NOTIFICATION_RETENTION; one still to be sent or
+reminded of, however old, is not pruned.
 
 Each batch is its own transaction, a few thousand rows picked and deleted by id, so no
 table is locked for long: the prober's claims and records go in between.
@@ -20,6 +22,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from notifications.models import UNFINISHED, Event, Message, MessageState
 from probes import rollups
 from probes.models import Period, ProbeResult, Rollup
 
@@ -38,6 +41,8 @@ def kept() -> dict[str, timedelta]:
         "minute_rollups": max(raw, _longest_window(Period.MINUTE)),
         "hour_rollups": max(rolled_up, _longest_window(Period.HOUR)),
         "day_rollups": max(rolled_up, _longest_window(Period.DAY)),
+        "notification_messages": settings.SEAHEALTH_NOTIFICATION_RETENTION,
+        "notification_events": settings.SEAHEALTH_NOTIFICATION_RETENTION,
     }
 
 
@@ -62,6 +67,16 @@ def expired(now: datetime | None = None) -> dict[str, models.QuerySet]:
         # A bucket goes once all it counts is past its retention: it ends by the cutoff.
         last_start = now - keep[kind] - rollups.PERIOD_LENGTH[period]
         rows[kind] = Rollup.objects.filter(period=period, start__lte=last_start)
+    rows["notification_messages"] = Message.objects.filter(
+        state__in=[MessageState.SENT, MessageState.DEAD],
+        finished_at__lt=now - keep["notification_messages"],
+    )
+    # An event goes with its deliveries, once none is left to send or to remind of.
+    rows["notification_events"] = (
+        Event.objects.filter(created_at__lt=now - keep["notification_events"])
+        .exclude(deliveries__state__in=UNFINISHED)
+        .exclude(deliveries__remind_at__isnull=False)
+    )
     return rows
 
 

@@ -7,6 +7,7 @@ comes back if it returns.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from notifications.sync import sync_notifications
+from probes.declarations import Declaration
 from probes.dependency_spec import DependencySpec
 from probes.models import Dependency, StateVersion
 
@@ -25,10 +28,13 @@ class SyncReport:
     archived: tuple[str, ...] = ()
     restored: tuple[str, ...] = ()
     unchanged: int = 0
+    notifications: tuple[str, ...] = ()  # channels and routes changed
 
     @property
     def changed(self) -> bool:
-        return bool(self.created or self.updated or self.archived or self.restored)
+        return bool(
+            self.created or self.updated or self.archived or self.restored or self.notifications
+        )
 
     def __str__(self) -> str:
         parts = [
@@ -41,7 +47,17 @@ class SyncReport:
             )
             if names
         ]
-        return "; ".join([*parts, f"unchanged {self.unchanged}"])
+        notified = [f"notifications: {', '.join(self.notifications)}"] if self.notifications else []
+        return "; ".join([*parts, f"unchanged {self.unchanged}", *notified])
+
+
+def sync_declaration(declaration: Declaration, now: datetime | None = None) -> SyncReport:
+    """Make the dependencies, channels and routes match the declaration, all or nothing."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        report = sync(declaration.dependencies, now)
+        changes = sync_notifications(declaration.notifications, now)
+    return dataclasses.replace(report, notifications=tuple(changes))
 
 
 def sync(specs: list[DependencySpec], now: datetime | None = None) -> SyncReport:

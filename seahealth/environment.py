@@ -95,6 +95,32 @@ def env_duration(name: str, default: str | None) -> timedelta | None:
     return timedelta(seconds=seconds)
 
 
+# Django's mail backends, as django-environ names them in EMAIL_URL.
+EMAIL_SCHEMES = frozenset(
+    {"smtp", "smtps", "smtp+tls", "smtp+ssl", "consolemail", "filemail", "memorymail", "dummymail"}
+)
+
+
+def env_email(name: str, default: str) -> dict:
+    """Django's EMAIL_* settings from one URL (smtp+tls://user:password@host:587), which may
+    come from NAME_FILE: it holds a password."""
+    url = env_secret(name) or default
+    _scheme(name, url, EMAIL_SCHEMES, "smtp+tls://user:password@smtp.example.com:587")
+    try:
+        return environ.Env.email_url_config(url)
+    except (ValueError, KeyError) as exc:
+        raise ImproperlyConfigured(f"{name} is not a mail URL ({type(exc).__name__})") from exc
+
+
+def env_base_url(name: str, default: str) -> str:
+    """The address people reach the pages at, without a trailing slash."""
+    url = _text(name) or default
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ImproperlyConfigured(f"{name} must be an http:// or https:// URL, got {url!r}")
+    return url.rstrip("/")
+
+
 def env_log_level(name: str, default: str) -> str:
     level = (_text(name) or default).upper()
     if level not in LOG_LEVELS:

@@ -17,10 +17,12 @@ from django.core.exceptions import ImproperlyConfigured
 from probes.durations import format_duration
 from seahealth.environment import (
     env,
+    env_base_url,
     env_bool,
     env_broker_url,
     env_database,
     env_duration,
+    env_email,
     env_hosts,
     env_log_level,
     env_origins,
@@ -87,6 +89,7 @@ INSTALLED_APPS = [
     "axes",
     "probes",
     "dashboard",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -286,6 +289,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,  # as often as runprobes does it (probes.rollups.REFRESH_SECONDS)
         "options": {"expires": 55.0},
     },
+    "send-notifications": {
+        "task": "notifications.tasks.send_notifications",
+        "schedule": 2.0,
+        # Only the newest is needed: each sends everything due.
+        "options": {"expires": 10.0},
+    },
     "prune-history": {
         "task": "probes.tasks.prune_history",
         # As often as runprobes prunes (probes.retention.EVERY_SECONDS).
@@ -345,3 +354,22 @@ if SEAHEALTH_ROLLUP_RETENTION < SEAHEALTH_RAW_RETENTION:
         f"({format_duration(SEAHEALTH_ROLLUP_RETENTION.total_seconds())}) must be at least "
         f"SEAHEALTH_RAW_RETENTION ({format_duration(SEAHEALTH_RAW_RETENTION.total_seconds())})"
     )
+
+# --- notifications ---
+# Where people reach the pages: the links notifications carry (https://status.example.com).
+SEAHEALTH_BASE_URL = env_base_url("SEAHEALTH_BASE_URL", "http://127.0.0.1:8000")
+# The email channels' server, as a URL (smtp+tls://user:password@smtp.example.com:587, or
+# EMAIL_URL_FILE); consolemail:// prints them instead.
+# EMAIL_BACKEND, EMAIL_HOST, EMAIL_PORT, EMAIL_HOST_USER, EMAIL_HOST_PASSWORD, EMAIL_USE_TLS...
+globals().update(env_email("EMAIL_URL", "smtp://localhost:25"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="seahealth@localhost")
+# How long one attempt to send a notification may take, in seconds (a request, an SMTP
+# conversation): a receiver that hangs costs this, and the message is tried again.
+SEAHEALTH_NOTIFY_TIMEOUT = env_positive("SEAHEALTH_NOTIFY_TIMEOUT", 10.0, float)
+EMAIL_TIMEOUT = SEAHEALTH_NOTIFY_TIMEOUT
+# A failed attempt is tried again after a random wait from zero to this many seconds,
+# doubled after each failure (full jitter), and never more than SEAHEALTH_NOTIFY_RETRY_MAX.
+SEAHEALTH_NOTIFY_RETRY_FIRST = env_positive("SEAHEALTH_NOTIFY_RETRY_FIRST", 2.0, float)
+SEAHEALTH_NOTIFY_RETRY_MAX = env_positive("SEAHEALTH_NOTIFY_RETRY_MAX", 600.0, float)
+# How long sent, dead and cancelled notifications stay on /notifications/.
+SEAHEALTH_NOTIFICATION_RETENTION = env_duration("SEAHEALTH_NOTIFICATION_RETENTION", "30d")

@@ -133,6 +133,8 @@ class TestPrune:
             "minute_rollups": 0,
             "hour_rollups": 0,
             "day_rollups": 0,
+            "notification_messages": 0,
+            "notification_events": 0,
         }
         assert sorted(ProbeResult.objects.values_list("id", flat=True)) == sorted(kept)
 
@@ -182,11 +184,14 @@ class TestPrune:
             "minute_rollups": 6,
             "hour_rollups": 0,
             "day_rollups": 0,
+            "notification_messages": 0,
+            "notification_events": 0,
         }
         assert list(ProbeResult.objects.values_list("id", flat=True)) == [young.id]
         # One savepoint (the test's transaction holds the real one) around each batch.
         batches = [sql for sql in statements if sql.startswith("SAVEPOINT")]
-        assert len(batches) == 3 + 3 + 1 + 1
+        # Results (3, 3, 1), minute rollups (3, 3, 0), one empty batch for each other kind.
+        assert len(batches) == 3 + 3 + 1 + 1 + 1 + 1
 
     def test_breaker_transitions_are_kept(self) -> None:
         row = make_dependency()
@@ -214,6 +219,8 @@ def test_minute_rollups_outlive_a_raw_retention_shorter_than_the_24h_chart(setti
         "minute_rollups": timedelta(hours=24),
         "hour_rollups": timedelta(days=400),
         "day_rollups": timedelta(days=400),
+        "notification_messages": timedelta(days=30),
+        "notification_events": timedelta(days=30),
     }
 
 
@@ -291,6 +298,8 @@ def test_the_command_prints_what_it_deleted() -> None:
         "deleted 1 minute rollups older than 7d",
         "deleted 0 hour rollups older than 400d",
         "deleted 1 day rollups older than 400d",
+        "deleted 0 notification messages older than 30d",
+        "deleted 0 notification events older than 30d",
     ]
     assert ProbeResult.objects.count() == 1
 
@@ -310,6 +319,8 @@ def test_the_task_prunes() -> None:
         "minute_rollups": 1,
         "hour_rollups": 0,
         "day_rollups": 1,
+        "notification_messages": 0,
+        "notification_events": 0,
     }
     assert ProbeResult.objects.count() == 1
 

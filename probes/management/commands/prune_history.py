@@ -11,7 +11,8 @@ from probes.durations import format_duration
 class Command(BaseCommand):
     help = (
         "Delete probe results and minute rollups older than SEAHEALTH_RAW_RETENTION, and hour "
-        "and day rollups older than SEAHEALTH_ROLLUP_RETENTION, in short batches, and print "
+        "and day rollups older than SEAHEALTH_ROLLUP_RETENTION, notifications finished longer "
+        "ago than SEAHEALTH_NOTIFICATION_RETENTION, in short batches, and print "
         "how many rows went. runprobes and Celery beat do this every ten minutes; run it by "
         "hand, or from cron when probing with `runprobes --once`."
     )

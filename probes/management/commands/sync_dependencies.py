@@ -6,8 +6,8 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from probes.declarations import DeclarationError, load_declaration
-from probes.sync import sync
+from probes.declarations import DeclarationError, load_document
+from probes.sync import sync_declaration
 
 
 class Command(BaseCommand):
@@ -22,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, path: Path | None, **options: Any) -> None:
         path = path or Path(settings.SEAHEALTH_DEPENDENCIES)
         try:
-            specs = load_declaration(path)
+            declaration = load_document(path)
         except DeclarationError as exc:
             raise CommandError(str(exc)) from exc
-        self.stdout.write(f"{path}: {sync(specs)}")
+        self.stdout.write(f"{path}: {sync_declaration(declaration)}")

@@ -1,0 +1,88 @@
+"""Email, through Django's email settings (EMAIL_URL, DEFAULT_FROM_EMAIL, EMAIL_TIMEOUT).
+
+ops-mail: {type: email, to: [ops@example.com]}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import smtplib
+from typing import Any
+
+import httpx
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage, get_connection
+from django.core.validators import validate_email
+
+from notifications import payloads
+from notifications.channels import Outgoing
+from notifications.replies import Reply, from_error
+from probes.fields import LONGEST_LIST, Fields
+
+GROUPS = True
+
+
+def parse(fields: Fields) -> dict[str, Any]:
+    to = fields.value("to")
+    addresses = [to] if isinstance(to, str) else to
+    if to is None:
+        return {"to": []}
+    if not isinstance(addresses, list) or not addresses or len(addresses) > LONGEST_LIST:
+        fields.problem("to", f"expected an address or a list of up to {LONGEST_LIST} addresses")
+        return {"to": []}
+    for address in addresses:
+        try:
+            validate_email(address if isinstance(address, str) else "")
+        except ValidationError:
+            fields.problem("to", f"{address!r} is not an email address")
+    return {"to": list(dict.fromkeys(a for a in addresses if isinstance(a, str)))}
+
+
+def subject(payload: dict[str, Any]) -> str:
+    return f"[seahealth] {payloads.summary(payload)}"
+
+
+def text(payload: dict[str, Any]) -> str:
+    lines = [payloads.summary(payload), ""]
+    for event in payload["events"]:
+        lines.append(f"{event['dependency']}: {event['status']} since {event['since']}")
+        if event["error"] and event["status"] != "up":
+            lines.append(f"  error: {event['error']}")
+        if event["url"]:
+            lines.append(f"  {event['url']}")
+    lines += ["", f"service status: {payload['service_status']}", f"message id: {payload['id']}"]
+    return "\n".join(lines) + "\n"
+
+
+def _send_now(outgoing: Outgoing, to: list[str]) -> None:
+    connection = get_connection(timeout=settings.SEAHEALTH_NOTIFY_TIMEOUT)
+    message = EmailMessage(
+        subject(outgoing.payload),
+        text(outgoing.payload),
+        settings.DEFAULT_FROM_EMAIL,
+        to,
+        headers={"Message-ID": f"<{outgoing.id}@seahealth>", "X-Seahealth-Id": outgoing.id},
+        connection=connection,
+    )
+    message.send()
+
+
+async def send(outgoing: Outgoing, config: dict[str, Any], http: httpx.AsyncClient) -> Reply:
+    try:
+        await asyncio.to_thread(_send_now, outgoing, config["to"])
+    except smtplib.SMTPResponseException as exc:
+        reason = (
+            exc.smtp_error.decode(errors="replace")
+            if isinstance(exc.smtp_error, bytes)
+            else str(exc.smtp_error)
+        )
+        # 5xx is the server's final word; 4xx is "try again later".
+        return Reply(
+            exc.smtp_code, f"SMTP {exc.smtp_code}: {reason}", permanent=exc.smtp_code >= 500
+        )
+    except smtplib.SMTPRecipientsRefused as exc:
+        return Reply(error=f"recipients refused: {', '.join(exc.recipients)}", permanent=True)
+    except (smtplib.SMTPException, OSError) as exc:
+        return from_error(exc) if isinstance(exc, OSError) else Reply(error=f"SMTP: {exc}")
+    return Reply()

@@ -1,0 +1,94 @@
+"""PagerDuty: Events API v2. A dependency down or degraded triggers an alert, its recovery
+resolves it: the dedup_key is the dependency's, so the incident resolves itself.
+
+    pager: {type: pagerduty, routing_key: "${PD_ROUTING_KEY}"}
+
+One event per request (the API takes no batch), so a pagerduty channel does not group.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+from notifications import payloads
+from notifications.channels import Outgoing
+from notifications.models import EventType
+from notifications.replies import Reply, post
+from probes.fields import Fields
+from probes.http_peers import check_url
+
+GROUPS = False
+EVENTS_API = "https://events.pagerduty.com/v2/enqueue"
+
+
+def parse(fields: Fields) -> dict[str, Any]:
+    return {
+        "routing_key": fields.secret("routing_key"),
+        # Another endpoint: PagerDuty's EU service region, or a proxy.
+        "url": check_url(fields, "url", ("https", "http"), required=False) or EVENTS_API,
+    }
+
+
+def dedup_key(event: dict[str, Any]) -> str:
+    return f"seahealth/{event['dependency']}"
+
+
+def events(outgoing: Outgoing, routing_key: str) -> list[dict[str, Any]]:
+    """The Events API v2 events of a message: a trigger or a resolve per event."""
+    if outgoing.type == EventType.TEST:
+        # A test opens nothing that stays open: triggered, then resolved at once.
+        test = {"dependency": "test", "status": "down", "critical": False}
+        trigger = _trigger(routing_key, test, payloads.summary(outgoing.payload), "info")
+        return [trigger, _resolve(routing_key, test)]
+    found = []
+    for event in outgoing.payload["events"]:
+        if event["status"] == "up":
+            found.append(_resolve(routing_key, event))
+        else:
+            severity = "warning" if event["status"] == "degraded" else None
+            severity = severity or ("critical" if event["critical"] else "error")
+            found.append(
+                _trigger(routing_key, event, payloads.headline(event, outgoing.type), severity)
+            )
+    return found
+
+
+def _trigger(
+    routing_key: str, event: dict[str, Any], summary: str, severity: str
+) -> dict[str, Any]:
+    details = {
+        k: event.get(k) for k in ("status", "previous_status", "since", "error", "kind", "group")
+    }
+    found = {
+        "routing_key": routing_key,
+        "event_action": "trigger",
+        "dedup_key": dedup_key(event),
+        "payload": {
+            "summary": summary[:1024],
+            "source": "seahealth",
+            "severity": severity,
+            "component": event["dependency"],
+            "group": event.get("group") or None,
+            "custom_details": details,
+        },
+    }
+    if event.get("url"):
+        found["links"] = [{"href": event["url"], "text": "seahealth"}]
+    return found
+
+
+def _resolve(routing_key: str, event: dict[str, Any]) -> dict[str, Any]:
+    return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": dedup_key(event)}
+
+
+async def send(outgoing: Outgoing, config: dict[str, Any], http: httpx.AsyncClient) -> Reply:
+    reply = Reply()
+    for event in events(outgoing, config["routing_key"]):
+        content = json.dumps(event).encode()
+        reply = await post(http, config["url"], content, {"content-type": "application/json"})
+        if not reply.sent:
+            return reply
+    return reply

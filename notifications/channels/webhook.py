@@ -1,0 +1,45 @@
+"""Webhook: the message's body as JSON, POSTed with Standard Webhooks headers.
+
+ops-hook: {type: webhook, url: "https://hooks.example.com/seahealth", secret: "${HOOK_SECRET}"}
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import httpx
+
+from notifications import signing
+from notifications.channels import Outgoing
+from notifications.replies import Reply, post
+from probes.fields import Fields
+from probes.http_peers import check_url, read_headers
+
+GROUPS = True
+
+
+def parse(fields: Fields) -> dict[str, Any]:
+    config = {"url": check_url(fields, "url", ("http", "https"))}
+    secret = fields.secret("secret", None)
+    if secret is not None:
+        config["secret"] = secret
+    headers = read_headers(fields)
+    if headers:
+        config["headers"] = headers
+    return config
+
+
+def encode(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+async def send(outgoing: Outgoing, config: dict[str, Any], http: httpx.AsyncClient) -> Reply:
+    content = encode(outgoing.payload)
+    headers = {
+        **config.get("headers", {}),
+        "content-type": "application/json",
+        **signing.headers(config.get("secret"), outgoing.id, int(time.time()), content),
+    }
+    return await post(http, config["url"], content, headers)

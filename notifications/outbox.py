@@ -1,0 +1,241 @@
+"""The outbox between recording and the senders: due deliveries become messages (or are
+cancelled, when the status they tell of did not last or is no news), and a dependency still
+down past repeat_every gets a reminder.
+
+Per dependency and channel, deliveries are taken in id order, one at a time: the next one is
+looked at only once the one before is sent, dead, cancelled or silent. So a recovery never
+overtakes its outage, even through retries. Forming locks the channel's row (SKIP LOCKED on
+PostgreSQL; SQLite has one writer): two senders never split one channel's group, nor form
+one delivery twice.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+
+from notifications import payloads
+from notifications.models import (
+    STOOD,
+    UNFINISHED,
+    Channel,
+    Delivery,
+    DeliveryState,
+    Event,
+    EventType,
+    Message,
+    MessageState,
+    message_id,
+)
+from probes.statuses import Status
+
+# Most events in one message: a larger group is sent as several.
+LARGEST_GROUP = 100
+# Most deliveries looked at in one pass; the rest wait for the next.
+LARGEST_PASS = 2000
+
+
+# Passes of forming in one call: a cancelled delivery lets the next in line be looked at.
+ROUNDS = 10
+
+
+def form_messages(now: datetime) -> int:
+    """Make messages of the deliveries that are due and next in line; how many were made."""
+    made = 0
+    for _ in range(ROUNDS):
+        formed, settled = _form_round(now)
+        made += formed
+        if not settled:
+            break
+    return made
+
+
+def _form_round(now: datetime) -> tuple[int, int]:
+    """(messages made, deliveries settled without a message)."""
+    due = _next_in_line(now)
+    if not due:
+        return 0, 0
+    made = settled = 0
+    with transaction.atomic():
+        locked = Channel.objects.select_for_update(skip_locked=True).filter(
+            id__in={d.channel_id for d in due}, archived_at__isnull=True
+        )
+        channels = {channel.id: channel for channel in locked}
+        # Read again under the lock: another sender may have formed them meanwhile.
+        fresh = _next_in_line(now, channels=list(channels))
+        stood = _last_stood({(d.dependency_id, d.channel_id) for d in fresh})
+        later = _later_changes(fresh)
+        by_channel: dict[int, list[Delivery]] = defaultdict(list)
+        for delivery in fresh:
+            if _decide(delivery, stood, later):
+                by_channel[delivery.channel_id].append(delivery)
+            else:
+                settled += 1
+        service_status = payloads.current_service_status() if by_channel else ""
+        for channel_id, deliveries in by_channel.items():
+            made += _form(channels[channel_id], deliveries, now, service_status)
+    return made, settled
+
+
+def _next_in_line(now: datetime, channels: Sequence[int] | None = None) -> list[Delivery]:
+    """Waiting deliveries that are due and have nothing unfinished before them."""
+    earlier = Delivery.objects.filter(
+        dependency=OuterRef("dependency"),
+        channel=OuterRef("channel"),
+        state__in=UNFINISHED,
+        id__lt=OuterRef("id"),
+    )
+    due = Delivery.objects.filter(state=DeliveryState.WAITING, due_at__lte=now)
+    if channels is not None:
+        due = due.filter(channel__in=channels)
+    due = due.exclude(Exists(earlier)).select_related("event", "event__dependency")
+    return list(due.order_by("id")[:LARGEST_PASS])
+
+
+def _last_stood(pairs: set[tuple[int | None, int]]) -> dict[tuple[int | None, int], str]:
+    """Per (dependency, channel): the status the channel was last told (or would have been)."""
+    if not pairs:
+        return {}
+    found: dict[tuple[int | None, int], tuple[int, str]] = {}
+    rows = Delivery.objects.filter(
+        dependency__in={dependency for dependency, _ in pairs},
+        channel__in={channel for _, channel in pairs},
+        state__in=STOOD,
+        event__type=EventType.STATUS_CHANGED,
+    ).values_list("id", "dependency_id", "channel_id", "event__status")
+    for id_, dependency, channel, status in rows:
+        key = (dependency, channel)
+        if key in pairs and (key not in found or found[key][0] < id_):
+            found[key] = (id_, status)
+    return {key: status for key, (_, status) in found.items()}
+
+
+def _later_changes(deliveries: list[Delivery]) -> dict[int, list[tuple[int, datetime]]]:
+    """Per dependency: the (id, since) of its status changes after the earliest of these."""
+    if not deliveries:
+        return {}
+    found: dict[int, list[tuple[int, datetime]]] = defaultdict(list)
+    rows = Event.objects.filter(
+        dependency__in={d.dependency_id for d in deliveries},
+        type=EventType.STATUS_CHANGED,
+        id__gt=min(d.event_id for d in deliveries),
+    ).values_list("dependency_id", "id", "since")
+    for dependency, id_, since in rows:
+        found[dependency].append((id_, since))
+    return found
+
+
+def _decide(
+    delivery: Delivery,
+    stood: dict[tuple[int | None, int], str],
+    later: dict[int, list[tuple[int, datetime]]],
+) -> bool:
+    """Whether `delivery` goes into a message now; if not, its final state is saved (or it
+    waits, when it is still to be told but not yet)."""
+    event = delivery.event
+    dependency = event.dependency
+    why = ""
+    if event.type == EventType.REMINDER:
+        if dependency.status != event.status or dependency.status_since != event.since:
+            why = "the dependency was no longer down when the reminder was due"
+    elif any(
+        id_ > delivery.event_id and since < delivery.due_at
+        for id_, since in later.get(delivery.dependency_id, ())
+    ):
+        # The status changed again before the delivery was due (anti-flap).
+        why = "the status ended before notify_after"
+    elif event.status == stood.get((delivery.dependency_id, delivery.channel_id), Status.UP):
+        why = "no change since what the channel was last told"
+    if why:
+        _finish(delivery, DeliveryState.CANCELLED, why)
+        return False
+    if not delivery.tell:
+        _finish(delivery, DeliveryState.SILENT)
+        stood[(delivery.dependency_id, delivery.channel_id)] = event.status
+        return False
+    return True
+
+
+def _finish(delivery: Delivery, state: DeliveryState, why: str = "") -> None:
+    Delivery.objects.filter(id=delivery.id).update(state=state, cancelled_because=why)
+
+
+def _form(channel: Channel, deliveries: list[Delivery], now: datetime, service: str) -> int:
+    """The channel's messages: one per delivery, or, with group_wait, one per window (that
+    opens when the first of them was due)."""
+    if channel.group_wait and now < min(d.due_at for d in deliveries) + channel.group_wait:
+        return 0  # the window is still open: they wait for the rest
+    size = LARGEST_GROUP if channel.group_wait else 1
+    groups = [deliveries[i : i + size] for i in range(0, len(deliveries), size)]
+    for group in groups:
+        types = {d.event.type for d in group}
+        kind = EventType.REMINDER if types == {EventType.REMINDER} else EventType.STATUS_CHANGED
+        message = Message(
+            id=message_id(),
+            channel=channel,
+            type=kind,
+            state=MessageState.PENDING,
+            created_at=now,
+            next_attempt_at=now,
+        )
+        message.payload = payloads.body(message.id, kind, [d.event for d in group], service)
+        message.save(force_insert=True)
+        Delivery.objects.filter(id__in=[d.id for d in group]).update(
+            state=DeliveryState.QUEUED, message=message
+        )
+    return len(groups)
+
+
+def schedule_reminders(now: datetime) -> int:
+    """A reminder for each dependency still down repeat_every after it was last told; how
+    many. One transaction: a reminder is made once, however many senders run."""
+    made = 0
+    with transaction.atomic():
+        due = (
+            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
+            .filter(remind_at__lte=now)
+            .select_related("event", "event__dependency")
+        )
+        for delivery in due[:LARGEST_PASS]:
+            Delivery.objects.filter(id=delivery.id).update(remind_at=None)
+            event, dependency = delivery.event, delivery.event.dependency
+            if not _still_down(event, dependency) or _newer_delivery(delivery):
+                continue
+            reminder = Event.objects.create(
+                dependency=dependency,
+                type=EventType.REMINDER,
+                status=event.status,
+                previous_status=event.previous_status,
+                since=event.since,
+                error=dependency.last_error,
+                created_at=now,
+            )
+            Delivery.objects.create(
+                event=reminder,
+                channel_id=delivery.channel_id,
+                dependency=dependency,
+                state=DeliveryState.WAITING,
+                due_at=now,
+                repeat_every=delivery.repeat_every,
+            )
+            made += 1
+    return made
+
+
+def _still_down(event: Event, dependency: object) -> bool:
+    return (
+        dependency is not None
+        and dependency.archived_at is None
+        and dependency.status == Status.DOWN == event.status
+        and dependency.status_since == event.since
+    )
+
+
+def _newer_delivery(delivery: Delivery) -> bool:
+    return Delivery.objects.filter(
+        dependency=delivery.dependency_id, channel=delivery.channel_id, id__gt=delivery.id
+    ).exists()

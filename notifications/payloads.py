@@ -1,0 +1,87 @@
+"""What a message says, built once when it is formed: the Standard Webhooks body every
+channel type renders from, and the short texts people read (subject, chat line).
+
+    {"id": "msg_...", "type": "seahealth.status_changed", "service_status": "degraded",
+     "events": [{"dependency": "payments-api", "kind": "http", "group": "payments",
+                 "critical": true, "status": "down", "previous_status": "up",
+                 "since": "2026-11-23T09:40:12Z", "error": "connect: connection refused",
+                 "url": "https://seahealth.example.com/dependencies/payments-api/"}]}
+
+Nothing secret is in it: the error is the one the dependency's row shows (scrubbed when it
+was recorded), and the sender scrubs the whole body again with the secrets it resolves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+
+from notifications.models import Event, EventType
+from probes.models import Dependency
+from probes.statuses import Status, service_status
+
+
+def body(
+    message_id: str, type: str, events: Sequence[Event], service_status: str
+) -> dict[str, Any]:
+    """A test message has no event."""
+    return {
+        "id": message_id,
+        "type": type,
+        "service_status": service_status,
+        "events": [entry(event) for event in events],
+    }
+
+
+def entry(event: Event) -> dict[str, Any]:
+    dependency = event.dependency
+    return {
+        "dependency": dependency.name if dependency else None,
+        "kind": dependency.kind if dependency else None,
+        "group": (dependency.group or None) if dependency else None,
+        "critical": dependency.critical if dependency else None,
+        "status": event.status,
+        "previous_status": event.previous_status or None,
+        "since": timestamp(event.since),
+        "error": event.error or None,
+        "url": page_url(dependency.name) if dependency else None,
+    }
+
+
+def timestamp(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def page_url(name: str) -> str:
+    return settings.SEAHEALTH_BASE_URL + reverse("sh-dependency", args=[name])
+
+
+def current_service_status() -> str:
+    rows = Dependency.objects.active().values_list("status", "critical")
+    return service_status((Status(status), critical) for status, critical in rows).value
+
+
+def headline(event: dict[str, Any], type: str = EventType.STATUS_CHANGED) -> str:
+    """One event in a few words: `payments-api is down`, `payments-api recovered`."""
+    name = event["dependency"]
+    if type == EventType.REMINDER:
+        return f"{name} is still {event['status']} (since {event['since']})"
+    if event["status"] == "up":
+        return f"{name} recovered (was {event['previous_status'] or 'unknown'})"
+    return f"{name} is {event['status']}"
+
+
+def summary(payload: dict[str, Any]) -> str:
+    """The message in one line: its one event's headline, or how many changed and which."""
+    events = payload["events"]
+    if payload["type"] == EventType.TEST or not events:
+        return "seahealth test notification: this channel works"
+    if len(events) == 1:
+        return headline(events[0], payload["type"])
+    shown = ", ".join(f"{e['dependency']} {e['status']}" for e in events[:5])
+    more = f" and {len(events) - 5} more" if len(events) > 5 else ""
+    return f"{len(events)} dependencies changed: {shown}{more}"
