@@ -66,7 +66,8 @@ run: install
 	@echo "  seahealth: http://$(HOST):$(PORT)/  and  http://$(HOST):$(PORT)/health/dependencies"
 	@echo "  probing $(RUN_DEPENDENCIES); Ctrl-C stops everything"
 	@echo
-	@export SEAHEALTH_DEPENDENCIES=$(RUN_DEPENDENCIES) DEMO_S3_KEY_ID=demo DEMO_S3_SECRET=demo; \
+	@export SEAHEALTH_DEPENDENCIES=$(RUN_DEPENDENCIES) DEMO_S3_KEY_ID=demo DEMO_S3_SECRET=demo \
+	  DEMO_HOOK_SECRET=demo-hook-secret; \
 	trap 'kill $$(jobs -p) 2>/dev/null || true; wait' EXIT; \
 	$(PY) -m demo.peers & \
 	$(PY) manage.py runprobes & \

@@ -6,6 +6,7 @@
   /ledger/health    accepts and never answers: a timeout
   /rpc              a JSON-RPC node (chain 1337) that mines a block every 2 s, but stalls
                     for 30 s in every 90: a stale node
+  /hooks/demo       a webhook receiver: prints each notification seahealth sends it
 and, one port up each:
   :8901             an SMTP relay (aiosmtpd) that takes no mail
   :8902             an S3-compatible store (moto) holding the bucket `demo-documents`
@@ -81,6 +82,9 @@ class DemoHandler(BaseHTTPRequestHandler):
             self._json(404, {"error": "no such demo endpoint"})
 
     def do_POST(self) -> None:
+        if self.path == "/hooks/demo":
+            self._print_notification()
+            return
         if self.path != "/rpc":
             self._json(404, {"error": "no such demo endpoint"})
             return
@@ -90,6 +94,12 @@ class DemoHandler(BaseHTTPRequestHandler):
         except KeyError:
             answer = {"error": {"code": -32601, "message": "the method does not exist"}}
         self._json(200, {"jsonrpc": "2.0", "id": call.get("id"), **answer})
+
+    def _print_notification(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        told = ", ".join(f"{e['dependency']} {e['status']}" for e in body.get("events", []))
+        print(f"demo webhook got {self.headers.get('webhook-id')}: {told or body.get('type')}")
+        self._json(200, {"received": True})
 
     def _json(self, status: int, body: dict) -> None:
         data = json.dumps(body).encode()

@@ -10,7 +10,8 @@ refused while reading, before anything large exists (a "billion laughs" file sto
 million nodes, not after gigabytes), and a deep file cannot raise RecursionError. Scalars
 are resolved and constructed as PyYAML's safe loader does (its resolver and constructors).
 An alias refers to the value its anchor built, so nothing is copied; an alias inside its
-own anchor (a value that contains itself) is refused.
+own anchor (a value that contains itself) is refused. One departure: a plain key `on`,
+`off`, `yes` or `no` is that word, not the boolean YAML 1.1 makes of it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
 _STR_TAG = "tag:yaml.org,2002:str"
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_BOOLS = ("true", "false")
 _VALUE_TAG = "tag:yaml.org,2002:value"
 _SCALAR_TAGS = frozenset(
     f"tag:yaml.org,2002:{name}"
@@ -249,6 +252,11 @@ class _Builder:
         if tag is None or tag == "!":
             tag = self.resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
         parent = self.stack[-1] if self.stack else None
+        is_key = parent is not None and isinstance(parent.value, Mapping) and not parent.has_key
+        if tag == _BOOL_TAG and is_key and event.implicit[0] and event.value.lower() not in _BOOLS:
+            # YAML 1.1 reads a key `on:` (`off`, `yes`, `no`) as a boolean; no declaration
+            # means that (`on: [down, up]` is a field), so a key keeps its words.
+            tag = _STR_TAG
         if (
             tag == _MERGE_TAG
             and parent

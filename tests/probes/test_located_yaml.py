@@ -164,3 +164,15 @@ def test_any_text_is_read_or_refused_as_a_yaml_error(text: str) -> None:
     except yaml.YAMLError:
         return  # stricter than PyYAML: a recursive alias, say
     assert loaded == expected
+
+
+def test_a_key_on_off_yes_or_no_is_the_word_and_a_value_stays_a_boolean() -> None:
+    text = "on: [down, up]\noff: yes\ntrue: on\nflags: [on, no]\n'yes': 1\n"
+
+    assert located_yaml.load(text) == {
+        "on": ["down", "up"],
+        "off": True,
+        True: True,
+        "flags": [True, False],
+        "yes": 1,
+    }
