@@ -102,9 +102,22 @@ def _project(facts: list[_Fact]) -> None:
         row.metrics_text = exposition.render(row)
     update_rows(Dependency, (fact.row for fact in facts), STATE_FIELDS)
     rollups.add([(fact.row.id, fact.outcome) for fact in facts])
-    # The outbox: whom to tell, written with the change it tells of.
-    record_changes(changes, timezone.now())
+    _notify(changes)
     StateVersion.bump()
+
+
+def _notify(changes: list[Change]) -> None:
+    """The outbox: whom to tell, written with the change it tells of. A bug in routing must
+    not cost the probe results too (nor stop recording): its savepoint is rolled back alone,
+    and the ERROR says which changes went untold."""
+    if not changes:
+        return
+    try:
+        with transaction.atomic():
+            record_changes(changes, timezone.now())
+    except Exception:  # the results are kept, whatever routing does
+        told = ", ".join(f"{c.row.name} {c.previous} -> {c.row.status}" for c in changes[:10])
+        log.exception("notifications of %d status changes were not written: %s", len(changes), told)
 
 
 def _current_state(row: Dependency, outcome: Outcome, state: breaker.Breaker) -> None:
