@@ -165,12 +165,16 @@ def test_a_status_left_out_of_on_is_not_sent_but_the_channel_knows_it() -> None:
 
 
 def test_group_wait_gathers_one_channels_events_into_one_message() -> None:
-    declare(route(), group_wait=10.0)
+    declare(route(channels=("hook", "other")), group_wait=10.0, channels=("hook", "other"))
     for n in range(50):
         down(dependency(f"dep-{n:02}"), 1)
     assert told(5) == []
-    assert told(11) == [(f"dep-{n:02}", "down") for n in range(50)]
-    assert Message.objects.count() == 1
+    told(11)
+    messages = Message.objects.order_by("channel__name")
+    assert [m.channel.name for m in messages] == ["hook", "other"]
+    expected = [(f"dep-{n:02}", "down") for n in range(50)]
+    for message in messages:
+        assert [(e["dependency"], e["status"]) for e in message.payload["events"]] == expected
 
 
 def test_a_reminder_comes_every_repeat_every_while_down_and_stops_when_up() -> None:
