@@ -119,7 +119,12 @@ class ProbingProcess:
                     self.received(message)
         except (EOFError, OSError):
             stopping = self._stopping
-            code = self._process.exitcode if self._process else None
+            code = None
+            if self._process is not None:
+                # The pipe may close a moment before the process can be reaped: an exit code
+                # read at once would be None. A closed pipe means it has ended, or soon will.
+                self._process.join(timeout=1.0)
+                code = self._process.exitcode
             self._close()
             if not stopping:
                 self.died(code if code is not None else -1)

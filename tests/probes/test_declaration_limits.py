@@ -21,6 +21,7 @@ from probes.breaker import Policy
 from probes.declaration_watcher import DeclarationWatcher
 from probes.declarations import (
     LARGEST_FILE,
+    Declaration,
     DeclarationError,
     load_declaration,
     parse_declaration,
@@ -253,7 +254,9 @@ def test_the_watcher_refuses_what_the_database_refuses_and_probing_goes_on(
     before = snapshot()
     # Past the file's own checks: as if a kind forgot to bound a field.
     monkeypatch.setattr(
-        declaration_watcher, "parse_declaration", lambda *a: [spec(failure_threshold=2**64)]
+        declaration_watcher,
+        "parse_document",
+        lambda *a: Declaration([spec(failure_threshold=2**64)]),
     )
 
     write(declaration, GOOD + "# changed\n")
@@ -278,7 +281,7 @@ def test_a_crash_while_reading_is_a_refusal_not_a_stopped_prober(
     def crashing(*args: object) -> list[DependencySpec]:
         raise crash("boom")
 
-    monkeypatch.setattr(declaration_watcher, "parse_declaration", crashing)
+    monkeypatch.setattr(declaration_watcher, "parse_document", crashing)
     write(declaration, GOOD + "# changed\n")
 
     assert watcher.sync_if_changed() is None
@@ -290,11 +293,11 @@ def test_an_unavailable_database_is_retried_not_refused(declaration: Path, monke
     watcher = DeclarationWatcher(declaration)
     calls = []
 
-    def unavailable(specs: list[DependencySpec]) -> None:
-        calls.append(specs)
+    def unavailable(declaration: Declaration) -> None:
+        calls.append(declaration)
         raise OperationalError("could not connect to server")
 
-    monkeypatch.setattr(declaration_watcher, "sync", unavailable)
+    monkeypatch.setattr(declaration_watcher, "sync_declaration", unavailable)
     assert watcher.sync_if_changed() is None
     assert "not synced yet, the database is unavailable" in watcher.last_problem
     monkeypatch.undo()
