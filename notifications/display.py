@@ -41,7 +41,8 @@ def route_match(match: Mapping[str, Any]) -> str:
 
 
 def duration(value: timedelta | float | None, none: str = "never") -> str:
+    """As declared (`30s`, `4h`); `0s` rather than format_duration's `0ms`: a wait of none."""
     if value is None:
         return none
     seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    return format_duration(seconds)
+    return format_duration(seconds) if seconds else "0s"
