@@ -125,6 +125,7 @@ class TestMessages:
         assert '<a href="/dependencies/api/">api</a>' in row
         assert '<span aria-hidden="true">✕</span> down</span> <small>was up</small>' in row
         assert "<small>was up</small> since <time" in row
+        assert '</time>: <span class="problem">connect: connection refused</span>' in row
         attempts = re.findall(r'<li class="attempt-(\w+)">(.*?)</li>', row)
         assert [(outcome, text(shown)) for outcome, shown in attempts] == [
             (
