@@ -26,6 +26,7 @@ from django.views.decorators.http import require_safe
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from dashboard import database_failures
+from notifications import metrics as notifications_metrics
 from probes import backlog, exposition
 from probes.exposition import Family
 from probes.models import Dependency
@@ -65,7 +66,8 @@ COLUMNS = ("id", "name", "kind", *WINDOWS, "metrics_text")
 
 
 def exposition_text() -> str:
-    """The whole of /metrics, from three queries (four when some rows need rendering afresh).
+    """The whole of /metrics, from six queries (seven when some rows need rendering afresh):
+    three here, three for the notifications.
 
     Per row, only stored text and numbers are read: at 10,000 rows, converting each one's
     datetimes and statuses would cost a fifth of the scrape. The service's status and the
@@ -86,6 +88,7 @@ def exposition_text() -> str:
     parts += _uptimes(rows)
     parts += _service()
     parts += _backlog()
+    parts += notifications_metrics.exposition()
     return "".join(parts)
 
 

@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from probes.models import BreakerTransition, Dependency, ProbeResult, Rollup
 from tests.factories import make_dependency
+from tests.notifications.rows import make_attempt, make_channel, make_event, make_message
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +74,7 @@ EVERYONE = ("anonymous", "superuser")
 SIGNED_IN = ("superuser",)
 # Every query parameter a view of ours or of the admin reads.
 QUERY_PARAMETERS = [
+    "channel",
     "critical",
     "window",
     "page",
@@ -181,6 +183,9 @@ def sweep(settings, django_user_model) -> Iterator[Sweep]:
         dependency=api, at=now, from_state="closed", to_state="open", reason="r"
     )
     Rollup.objects.create(dependency=api, period="minute", start=now, count=1, failures=1)
+    hook = make_channel("ops-hook")
+    message = make_message(hook, "dead", now, (make_event(api),), id="msg_plausible")
+    make_attempt(message, now, "dead", status_code=410, error="HTTP 410 Gone")
     superuser = django_user_model.objects.create_superuser("root", password="unguessable-1")
     signed_in = Client(raise_request_exception=False)
     signed_in.force_login(superuser)
@@ -200,7 +205,7 @@ def plausible(parameter: str) -> list[str]:
     api = Dependency.objects.get(name="api")
     known = {
         "name": ["api"],
-        "object_id": [str(api.pk), str(ProbeResult.objects.get().pk)],
+        "object_id": [str(api.pk), str(ProbeResult.objects.get().pk), "msg_plausible"],
         "content_type_id": [str(ContentType.objects.get_for_model(Dependency).pk)],
         "app_label": ["probes", "auth", "axes"],
         "url": ["probes/dependency/", "nothing/here/"],

@@ -14,6 +14,7 @@ import yaml
 from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
 
+from notifications.models import Channel
 from probes.outcomes import ErrorClass, Outcome
 from probes.recording import record
 from probes.scheduler import job_for
@@ -63,8 +64,8 @@ def alert_rules() -> list[dict[str, Any]]:
 @pytest.fixture
 def exported(client) -> dict[str, list[dict[str, str]]]:
     """The label sets of every sample /metrics exports, by sample name, with a row behind every
-    family: a critical HTTP dependency probed up then down (breaker open), and an RPC node
-    that is up, with a certificate and uptime figures."""
+    family: a critical HTTP dependency probed up then down (breaker open), an RPC node
+    that is up, with a certificate and uptime figures, and a notification channel."""
     payments = make_dependency("payments", critical=True, failure_threshold=1)
     for seconds, outcome in [
         (0, Outcome(latency_ms=42.0)),
@@ -86,6 +87,13 @@ def exported(client) -> dict[str, list[dict[str, str]]]:
         uptime_24h=0.999,
         uptime_7d=0.99,
         uptime_30d=0.98,
+    )
+    Channel.objects.create(
+        name="ops-hook",
+        type="webhook",
+        config={"url": "http://127.0.0.1:9/hook"},
+        group_wait=timedelta(0),
+        give_up_after=timedelta(days=1),
     )
     response = client.get("/metrics")
     assert response.status_code == 200

@@ -40,6 +40,28 @@ dependencies:
     url: https://bot:${{BOT_PASSWORD}}@admin.example.com/ping
     interval: 1m
 """
+NOTIFYING = (
+    GOOD
+    + f"""\
+notifications:
+  defaults: {{repeat_every: 4h}}
+  channels:
+    ops-hook:
+      type: webhook
+      url: https://hooks.example.com/v3/{INFURA_KEY}
+      secret: "${{HOOK_SECRET}}"
+    chat: {{type: slack, url: "${{SLACK_WEBHOOK_URL}}", group_wait: 30s}}
+    ops-mail: {{type: email, to: [ops@example.com, oncall@example.com], give_up_after: 2h}}
+  routes:
+    - match: {{critical: true}}
+      channels: [ops-hook, chat]
+    - match: {{group: payments, kind: http}}
+      channels: ops-mail
+      "on": [down]  # unquoted, YAML 1.1 reads the key `on` as true
+      notify_after: 2m
+      repeat_every: never
+"""
+)
 BROKEN = GOOD.replace("kind: http\n    method: POST", "kind: htp\n    method: POST")
 COLUMNS = [
     "NAME",
@@ -58,7 +80,7 @@ NO_DATABASE = "sqlite:////nonexistent/seahealth.sqlite3"
 
 @pytest.fixture
 def unset(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("PAYMENTS_TOKEN", "BOT_PASSWORD"):
+    for name in ("PAYMENTS_TOKEN", "BOT_PASSWORD", "HOOK_SECRET", "SLACK_WEBHOOK_URL"):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(f"{name}_FILE", raising=False)
 
@@ -74,9 +96,10 @@ def check(*args: str) -> tuple[str, str]:
     return stdout.getvalue(), stderr.getvalue()
 
 
-def table(output: str) -> list[list[str]]:
-    """The rows of the table, cut into cells (two spaces or more apart)."""
-    lines = output.split("\n\n")[0].splitlines()
+def table(output: str, number: int = 0) -> list[list[str]]:
+    """The rows of the `number`th table (the dependencies', then the channels' and the
+    routes'), cut into cells (two spaces or more apart)."""
+    lines = output.split("\n\n")[number].splitlines()
     return [re.split(r" {2,}", line) for line in lines]
 
 
@@ -174,6 +197,69 @@ def test_check_counts_a_variable_or_its_name_file_as_set(
     assert "hunter2" not in stdout
 
 
+@pytest.mark.usefixtures("unset")
+def test_check_lists_the_channels_and_routes_after_the_dependencies(tmp_path: Path) -> None:
+    path = write(tmp_path / "dependencies.yaml", NOTIFYING)
+
+    stdout, stderr = check(str(path))
+
+    assert [row[0] for row in table(stdout)] == ["NAME", "payments-api", "infura", "admin"]
+    assert table(stdout, 1) == [
+        ["CHANNEL", "TYPE", "SENDS TO", "GROUP WAIT", "GIVE UP AFTER", "NEEDS"],
+        [
+            "ops-hook",
+            "webhook",
+            "https://hooks.example.com/v3/***",
+            "0s",
+            "1d",
+            "HOOK_SECRET (unset)",
+        ],
+        ["chat", "slack", "${SLACK_WEBHOOK_URL}", "30s", "1d", "SLACK_WEBHOOK_URL (unset)"],
+        ["ops-mail", "email", "ops@example.com, oncall@example.com", "0s", "2h", "-"],
+    ]
+    assert table(stdout, 2) == [
+        ["ROUTE", "MATCH", "CHANNELS", "ON", "NOTIFY AFTER", "REPEAT EVERY"],
+        ["1", "critical", "ops-hook, chat", "down, up", "0s", "4h"],
+        ["2", "group=payments kind=http", "ops-mail", "down", "2m", "never"],
+    ]
+    assert f"{path}: 3 dependencies, 3 channels, 2 routes, valid." in stdout
+    assert INFURA_KEY not in stdout
+    assert stderr == ""
+
+
+@pytest.mark.usefixtures("unset")
+def test_check_names_the_variables_the_channels_need_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T0/B0/x")
+    path = write(tmp_path / "dependencies.yaml", NOTIFYING)
+
+    stdout, _ = check(str(path))
+
+    assert stdout.rstrip().splitlines()[-2:] == [
+        "Not set in this environment (those probes fail with a config error until they are): "
+        "BOT_PASSWORD, PAYMENTS_TOKEN",
+        "Not set in this environment (notifications to those channels fail until they are): "
+        "HOOK_SECRET",
+    ]
+    assert [row[-1] for row in table(stdout, 1)[1:]] == [
+        "HOOK_SECRET (unset)",
+        "SLACK_WEBHOOK_URL",
+        "-",
+    ]
+    assert "hooks.slack.com" not in stdout
+
+
+def test_check_of_a_file_without_notifications_prints_no_channel_table(tmp_path: Path) -> None:
+    path = write(tmp_path / "dependencies.yaml", GOOD)
+
+    stdout, _ = check(str(path))
+
+    assert "CHANNEL" not in stdout
+    assert "ROUTE" not in stdout
+    assert "channels" not in stdout
+
+
 def test_check_refuses_a_broken_file_with_exit_1_and_its_problems_on_stderr(tmp_path: Path) -> None:
     path = write(tmp_path / "dependencies.yaml", BROKEN)
     stdout, stderr = io.StringIO(), io.StringIO()
@@ -198,6 +284,9 @@ def test_check_reads_the_file_the_settings_name(declaration: Path) -> None:
     ("text", "code", "stream", "expected"),
     [
         pytest.param(GOOD, 0, "stdout", "3 dependencies, valid.", id="valid"),
+        pytest.param(
+            NOTIFYING, 0, "stdout", "3 dependencies, 3 channels, 2 routes, valid.", id="notifying"
+        ),
         pytest.param(BROKEN, 1, "stderr", "field 'kind': unknown kind 'htp'", id="broken"),
     ],
 )
