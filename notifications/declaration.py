@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from notifications.channels import CHANNEL_TYPES, channel_type
-from probes.fields import LONGEST_LIST, Fields
+from probes import located_yaml
+from probes.excerpts import excerpt
+from probes.fields import LONGEST_LIST, Fields, Problem
 from probes.kinds import KINDS
 from probes.statuses import Status
 
@@ -74,7 +76,7 @@ def parse_notifications(
     silence it."""
     if section is None:
         return NotificationsSpec()
-    defaults = _read_defaults(section.section("defaults"))
+    defaults = _read_defaults(_with_on(section.section("defaults")))
     channels = _read_channels(section, defaults)
     known = None
     if dependencies is not None:
@@ -100,6 +102,18 @@ def _read_defaults(fields: Fields | None) -> Settings:
     )
     fields.reject_unread()
     return settings
+
+
+def _with_on(fields: Fields | None) -> Fields | None:
+    """`fields` with an unquoted `on:` key as `on`: YAML 1.1, which PyYAML speaks, reads the
+    key `on` as the boolean true, and everyone writes it unquoted."""
+    if fields is None or True not in fields.data or "on" in fields.data:
+        return fields
+    data = located_yaml.Mapping.like(
+        fields.data, {("on" if key is True else key): value for key, value in fields.data.items()}
+    )
+    data.lines = {("on" if key is True else key): line for key, line in data.lines.items()}
+    return Fields(data, fields.source, fields.where, fields.problems, fields.line)
 
 
 def _repeat_every(fields: Fields, default: float | None) -> float | None:
@@ -134,16 +148,23 @@ def _read_channels(section: Fields, defaults: Settings) -> list[ChannelSpec]:
     for name, entry in declared.items():
         where = f"{section.where}, channel {name!r}"[:200]
         if not isinstance(name, str) or not NAME.fullmatch(name):
-            section.problem("channels", f"{name!r} is not a channel name (a-z, 0-9, - and _)")
+            _channel_problem(section, declared, name, "is not a channel name (a-z, 0-9, - and _)")
             continue
         if not isinstance(entry, Mapping):
-            section.problem("channels", f"channel {name!r}: expected a mapping of fields")
+            _channel_problem(section, declared, name, "expected a mapping of fields")
             continue
         fields = Fields(entry, section.source, where, section.problems)
         channel = _read_channel(name, fields, defaults)
         if channel is not None:
             channels.append(channel)
     return channels
+
+
+def _channel_problem(section: Fields, declared: Mapping[Any, Any], name: Any, why: str) -> None:
+    """A problem of one channel as a whole, on the line its name is written on."""
+    line = getattr(declared, "lines", {}).get(name) or section.line
+    problem = Problem(section.source, section.where, "channels", f"{excerpt(name)} {why}", line)
+    section.problems.append(problem)
 
 
 def _read_channel(name: str, fields: Fields, defaults: Settings) -> ChannelSpec | None:
@@ -183,7 +204,7 @@ def _read_routes(
         if not isinstance(entry, Mapping):
             section.problem("routes", f"route {index}: expected a mapping of fields")
             continue
-        fields = Fields(entry, section.source, where, section.problems)
+        fields = _with_on(Fields(entry, section.source, where, section.problems))
         route = _read_route(fields, defaults, channels, known)
         if route is not None:
             routes.append(route)

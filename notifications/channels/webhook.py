@@ -18,6 +18,9 @@ from probes.fields import Fields
 from probes.http_peers import check_url, read_headers
 
 GROUPS = True
+# Headers seahealth sets: a declared one of the same name would be sent beside it, and a
+# receiver might read the wrong one.
+OWN_HEADERS = ("content-type", "webhook-id", "webhook-timestamp", "webhook-signature")
 
 
 def parse(fields: Fields) -> dict[str, Any]:
@@ -26,6 +29,9 @@ def parse(fields: Fields) -> dict[str, Any]:
     if secret is not None:
         config["secret"] = secret
     headers = read_headers(fields)
+    for name in headers:
+        if name.lower() in OWN_HEADERS:
+            fields.problem("headers", f"header '{name}' is set by seahealth: leave it out")
     if headers:
         config["headers"] = headers
     return config
