@@ -43,9 +43,13 @@ def encode(payload: dict[str, Any]) -> bytes:
 
 async def send(outgoing: Outgoing, config: dict[str, Any], http: httpx.AsyncClient) -> Reply:
     content = encode(outgoing.payload)
-    headers = {
-        **config.get("headers", {}),
-        "content-type": "application/json",
-        **signing.headers(config.get("secret"), outgoing.id, int(time.time()), content),
-    }
+    secret = config.get("secret")
+    if secret is not None and not secret:
+        # Declared, so the receiver checks signatures: unsigned, every message would be refused.
+        return Reply(error="config: the secret is empty: set its variable")
+    try:
+        signed = signing.headers(secret, outgoing.id, int(time.time()), content)
+    except signing.BadSecret as exc:
+        return Reply(error=f"config: {exc}")
+    headers = {**config.get("headers", {}), "content-type": "application/json", **signed}
     return await post(http, config["url"], content, headers)

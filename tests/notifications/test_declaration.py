@@ -272,6 +272,13 @@ REFUSALS = {
         "channel 'chat', field 'url'",
         "a Slack webhook URL is a secret: write it as ${VAR}",
     ),
+    "a slack URL whose placeholder is not closed": (
+        "notifications:\n  channels:\n"
+        "    chat: {type: slack, url: 'https://hooks.slack.com/services/${SLACK'}\n",
+        "slack",
+        "channel 'chat', field 'url'",
+        "a Slack webhook URL is a secret: write it as ${VAR}",
+    ),
     "credentials in a webhook URL": (
         "notifications:\n  channels:\n"
         "    hook: {type: webhook, url: 'https://ops:pa55word@h.example.com/'}\n",
