@@ -84,7 +84,15 @@ def parse_notifications(
             "name": {d.name for d in dependencies},
             "group": {d.group for d in dependencies if d.group},
         }
-    routes = _read_routes(section, defaults, {channel.name for channel in channels}, known)
+    # Every channel named, good or not: a route to a channel refused for its own fields is
+    # not a second problem (the file is refused either way).
+    declared = section.data.get("channels")
+    named = (
+        {name for name in declared if isinstance(name, str)}
+        if isinstance(declared, Mapping)
+        else set()
+    )
+    routes = _read_routes(section, defaults, named, known)
     section.reject_unread()
     return NotificationsSpec(channels=tuple(channels), routes=tuple(routes))
 
@@ -107,12 +115,22 @@ def _read_defaults(fields: Fields | None) -> Settings:
 def _with_on(fields: Fields | None) -> Fields | None:
     """`fields` with an unquoted `on:` key as `on`: YAML 1.1, which PyYAML speaks, reads the
     key `on` as the boolean true, and everyone writes it unquoted."""
-    if fields is None or True not in fields.data or "on" in fields.data:
+    if fields is None or True not in fields.data:
         return fields
+    twice = "on" in fields.data
+    if twice:
+        fields.problem("on", "is written twice, quoted and not: keep one")
     data = located_yaml.Mapping.like(
-        fields.data, {("on" if key is True else key): value for key, value in fields.data.items()}
+        fields.data,
+        {
+            ("on" if key is True else key): value
+            for key, value in fields.data.items()
+            if not (twice and key is True)
+        },
     )
     data.lines = {("on" if key is True else key): line for key, line in data.lines.items()}
+    if twice:
+        data.lines["on"] = fields.data.lines.get("on", fields.line)
     return Fields(data, fields.source, fields.where, fields.problems, fields.line)
 
 
@@ -131,7 +149,7 @@ def _statuses(fields: Fields, default: tuple[str, ...]) -> tuple[str, ...]:
         return default
     unknown = [item for item in items if item not in TOLD]
     if unknown:
-        fields.problem("on", f"{unknown[0]!r} is not one of: {', '.join(TOLD)}")
+        fields.problem("on", f"{excerpt(unknown[0])} is not one of: {', '.join(TOLD)}")
         return default
     return tuple(dict.fromkeys(items))
 
@@ -216,27 +234,33 @@ def _read_route(
 ) -> RouteSpec | None:
     before = len(fields.problems)
     match = _read_match(fields.section("match"), known)
-    names = fields.value("channels")
-    if isinstance(names, str):
-        names = [names]
-    if names is not None and (
-        not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names)
-    ):
-        fields.problem("channels", "expected a list of channel names")
-    elif names is not None:
-        for name in names:
-            if name not in channels:
-                known = ", ".join(sorted(channels)) or "none is declared"
-                fields.problem("channels", f"no channel is named {name!r} (channels: {known})")
     route = RouteSpec(
         match=match,
-        channels=tuple(dict.fromkeys(names or ())),
+        channels=_route_channels(fields, channels),
         on=_statuses(fields, defaults.on),
         notify_after=fields.duration("notify_after", defaults.notify_after, zero=True),
         repeat_every=_repeat_every(fields, defaults.repeat_every),
     )
     fields.reject_unread()
     return None if len(fields.problems) > before else route
+
+
+def _route_channels(fields: Fields, channels: set[str]) -> tuple[str, ...]:
+    """The channels a route names (one, or a list), each of them declared."""
+    value = fields.value("channels")
+    names = [value] if isinstance(value, str) else value
+    if names is None:
+        return ()
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        fields.problem("channels", f"expected a list of channel names, got {excerpt(value)}")
+        return ()
+    for name in names:
+        if name not in channels:
+            declared = ", ".join(sorted(channels)) or "none is declared"
+            fields.problem(
+                "channels", f"no channel is named {excerpt(name)} (channels: {declared})"
+            )
+    return tuple(dict.fromkeys(names))
 
 
 def _read_match(fields: Fields | None, known: Known) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from django.core.validators import validate_email
 from notifications import payloads
 from notifications.channels import Outgoing
 from notifications.replies import Reply, from_error
+from probes.excerpts import excerpt
 from probes.fields import LONGEST_LIST, Fields
 
 GROUPS = True
@@ -35,7 +36,7 @@ def parse(fields: Fields) -> dict[str, Any]:
         try:
             validate_email(address if isinstance(address, str) else "")
         except ValidationError:
-            fields.problem("to", f"{address!r} is not an email address")
+            fields.problem("to", f"{excerpt(address)} is not an email address")
     return {"to": list(dict.fromkeys(a for a in addresses if isinstance(a, str)))}
 
 

@@ -380,6 +380,19 @@ REFUSALS = {
         "notifications, field 'channels'",
         "'Ops Hook' is not a channel name",
     ),
+    "a route's channels not names": (
+        "notifications:\n" + CHANNELS + "  routes:\n    - channels: true\n",
+        "channels: true",
+        "route 1, field 'channels'",
+        "expected a list of channel names, got True",
+    ),
+    "on written twice, quoted and not": (
+        "notifications:\n" + CHANNELS + "  routes:\n    - channels: [hook]\n"
+        "      on: [down]\n      'on': [up]\n",
+        "'on': [up]",
+        "route 1, field 'on'",
+        "is written twice, quoted and not: keep one",
+    ),
     "routes not a list": (
         "notifications:\n  routes: {channels: [hook]}\n",
         "routes:",
@@ -417,6 +430,19 @@ def test_a_refusal_never_repeats_the_secret_it_found(channel: str, secret: str) 
 
     assert "leaky" in str(refused.value)
     assert secret not in str(refused.value)
+
+
+def test_a_route_to_a_channel_refused_for_its_own_fields_is_not_a_second_problem() -> None:
+    section = (
+        "notifications:\n"
+        "  channels:\n"
+        "    hook: {type: webhook, url: 'https://h.example.com/', secret: written-out}\n"
+        "  routes:\n"
+        "    - channels: [hook]\n"
+    )
+
+    [problem] = problems(section)
+    assert "channel 'hook', field 'secret'" in problem
 
 
 def test_every_problem_of_the_section_is_listed_not_only_the_first() -> None:
