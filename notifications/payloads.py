@@ -7,8 +7,8 @@ channel type renders from, and the short texts people read (subject, chat line).
                  "since": "2026-11-23T09:40:12Z", "error": "connect: connection refused",
                  "url": "https://seahealth.example.com/dependencies/payments-api/"}]}
 
-Nothing secret is in it: the error is the one the dependency's row shows (scrubbed when it
-was recorded), and the sender scrubs the whole body again with the secrets it resolves.
+Nothing secret is in it: the error is the one the dependency's row shows (scrubbed of the
+dependency's credentials when it was recorded), and nothing of a channel's config goes in.
 """
 
 from __future__ import annotations
