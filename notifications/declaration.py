@@ -20,7 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from notifications.channels import CHANNEL_TYPES, channel_type
-from probes.fields import LONGEST_LIST, Fields
+from probes import located_yaml
+from probes.excerpts import excerpt
+from probes.fields import LONGEST_LIST, Fields, Problem
 from probes.kinds import KINDS
 from probes.statuses import Status
 
@@ -74,7 +76,7 @@ def parse_notifications(
     silence it."""
     if section is None:
         return NotificationsSpec()
-    defaults = _read_defaults(section.section("defaults"))
+    defaults = _read_defaults(_with_on(section.section("defaults")))
     channels = _read_channels(section, defaults)
     known = None
     if dependencies is not None:
@@ -82,7 +84,15 @@ def parse_notifications(
             "name": {d.name for d in dependencies},
             "group": {d.group for d in dependencies if d.group},
         }
-    routes = _read_routes(section, defaults, {channel.name for channel in channels}, known)
+    # Every channel named, good or not: a route to a channel refused for its own fields is
+    # not a second problem (the file is refused either way).
+    declared = section.data.get("channels")
+    named = (
+        {name for name in declared if isinstance(name, str)}
+        if isinstance(declared, Mapping)
+        else set()
+    )
+    routes = _read_routes(section, defaults, named, known)
     section.reject_unread()
     return NotificationsSpec(channels=tuple(channels), routes=tuple(routes))
 
@@ -102,6 +112,28 @@ def _read_defaults(fields: Fields | None) -> Settings:
     return settings
 
 
+def _with_on(fields: Fields | None) -> Fields | None:
+    """`fields` with an unquoted `on:` key as `on`: YAML 1.1, which PyYAML speaks, reads the
+    key `on` as the boolean true, and everyone writes it unquoted."""
+    if fields is None or True not in fields.data:
+        return fields
+    twice = "on" in fields.data
+    if twice:
+        fields.problem("on", "is written twice, quoted and not: keep one")
+    data = located_yaml.Mapping.like(
+        fields.data,
+        {
+            ("on" if key is True else key): value
+            for key, value in fields.data.items()
+            if not (twice and key is True)
+        },
+    )
+    data.lines = {("on" if key is True else key): line for key, line in data.lines.items()}
+    if twice:
+        data.lines["on"] = fields.data.lines.get("on", fields.line)
+    return Fields(data, fields.source, fields.where, fields.problems, fields.line)
+
+
 def _repeat_every(fields: Fields, default: float | None) -> float | None:
     if fields.data.get("repeat_every") == NEVER:
         fields.value("repeat_every")
@@ -117,7 +149,7 @@ def _statuses(fields: Fields, default: tuple[str, ...]) -> tuple[str, ...]:
         return default
     unknown = [item for item in items if item not in TOLD]
     if unknown:
-        fields.problem("on", f"{unknown[0]!r} is not one of: {', '.join(TOLD)}")
+        fields.problem("on", f"{excerpt(unknown[0])} is not one of: {', '.join(TOLD)}")
         return default
     return tuple(dict.fromkeys(items))
 
@@ -134,16 +166,23 @@ def _read_channels(section: Fields, defaults: Settings) -> list[ChannelSpec]:
     for name, entry in declared.items():
         where = f"{section.where}, channel {name!r}"[:200]
         if not isinstance(name, str) or not NAME.fullmatch(name):
-            section.problem("channels", f"{name!r} is not a channel name (a-z, 0-9, - and _)")
+            _channel_problem(section, declared, name, "is not a channel name (a-z, 0-9, - and _)")
             continue
         if not isinstance(entry, Mapping):
-            section.problem("channels", f"channel {name!r}: expected a mapping of fields")
+            _channel_problem(section, declared, name, "expected a mapping of fields")
             continue
         fields = Fields(entry, section.source, where, section.problems)
         channel = _read_channel(name, fields, defaults)
         if channel is not None:
             channels.append(channel)
     return channels
+
+
+def _channel_problem(section: Fields, declared: Mapping[Any, Any], name: Any, why: str) -> None:
+    """A problem of one channel as a whole, on the line its name is written on."""
+    line = getattr(declared, "lines", {}).get(name) or section.line
+    problem = Problem(section.source, section.where, "channels", f"{excerpt(name)} {why}", line)
+    section.problems.append(problem)
 
 
 def _read_channel(name: str, fields: Fields, defaults: Settings) -> ChannelSpec | None:
@@ -183,7 +222,7 @@ def _read_routes(
         if not isinstance(entry, Mapping):
             section.problem("routes", f"route {index}: expected a mapping of fields")
             continue
-        fields = Fields(entry, section.source, where, section.problems)
+        fields = _with_on(Fields(entry, section.source, where, section.problems))
         route = _read_route(fields, defaults, channels, known)
         if route is not None:
             routes.append(route)
@@ -195,27 +234,33 @@ def _read_route(
 ) -> RouteSpec | None:
     before = len(fields.problems)
     match = _read_match(fields.section("match"), known)
-    names = fields.value("channels")
-    if isinstance(names, str):
-        names = [names]
-    if names is not None and (
-        not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names)
-    ):
-        fields.problem("channels", "expected a list of channel names")
-    elif names is not None:
-        for name in names:
-            if name not in channels:
-                known = ", ".join(sorted(channels)) or "none is declared"
-                fields.problem("channels", f"no channel is named {name!r} (channels: {known})")
     route = RouteSpec(
         match=match,
-        channels=tuple(dict.fromkeys(names or ())),
+        channels=_route_channels(fields, channels),
         on=_statuses(fields, defaults.on),
         notify_after=fields.duration("notify_after", defaults.notify_after, zero=True),
         repeat_every=_repeat_every(fields, defaults.repeat_every),
     )
     fields.reject_unread()
     return None if len(fields.problems) > before else route
+
+
+def _route_channels(fields: Fields, channels: set[str]) -> tuple[str, ...]:
+    """The channels a route names (one, or a list), each of them declared."""
+    value = fields.value("channels")
+    names = [value] if isinstance(value, str) else value
+    if names is None:
+        return ()
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        fields.problem("channels", f"expected a list of channel names, got {excerpt(value)}")
+        return ()
+    for name in names:
+        if name not in channels:
+            declared = ", ".join(sorted(channels)) or "none is declared"
+            fields.problem(
+                "channels", f"no channel is named {excerpt(name)} (channels: {declared})"
+            )
+    return tuple(dict.fromkeys(names))
 
 
 def _read_match(fields: Fields | None, known: Known) -> dict[str, Any]:

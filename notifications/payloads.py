@@ -7,14 +7,14 @@ channel type renders from, and the short texts people read (subject, chat line).
                  "since": "2026-11-23T09:40:12Z", "error": "connect: connection refused",
                  "url": "https://seahealth.example.com/dependencies/payments-api/"}]}
 
-Nothing secret is in it: the error is the one the dependency's row shows (scrubbed when it
-was recorded), and the sender scrubs the whole body again with the secrets it resolves.
+Nothing secret is in it: the error is the one the dependency's row shows (scrubbed of the
+dependency's credentials when it was recorded), and nothing of a channel's config goes in.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -53,7 +53,7 @@ def entry(event: Event) -> dict[str, Any]:
 
 
 def timestamp(moment: datetime) -> str:
-    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def page_url(name: str) -> str:
@@ -66,12 +66,13 @@ def current_service_status() -> str:
 
 
 def headline(event: dict[str, Any], type: str = EventType.STATUS_CHANGED) -> str:
-    """One event in a few words: `payments-api is down`, `payments-api recovered`."""
+    """One event in a few words: `payments-api is down`, `payments-api is up again (was
+    down)`; the status always in it, for whoever filters on it (a mail rule, a chat search)."""
     name = event["dependency"]
     if type == EventType.REMINDER:
         return f"{name} is still {event['status']} (since {event['since']})"
     if event["status"] == "up":
-        return f"{name} recovered (was {event['previous_status'] or 'unknown'})"
+        return f"{name} is up again (was {event['previous_status'] or 'unknown'})"
     return f"{name} is {event['status']}"
 
 
@@ -84,4 +85,5 @@ def summary(payload: dict[str, Any]) -> str:
         return headline(events[0], payload["type"])
     shown = ", ".join(f"{e['dependency']} {e['status']}" for e in events[:5])
     more = f" and {len(events) - 5} more" if len(events) > 5 else ""
-    return f"{len(events)} dependencies changed: {shown}{more}"
+    what = "still down" if payload["type"] == EventType.REMINDER else "changed"
+    return f"{len(events)} dependencies {what}: {shown}{more}"

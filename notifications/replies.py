@@ -4,6 +4,7 @@ when), or dead at once. The same for every channel type."""
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -19,6 +20,7 @@ RETRIED_STATUSES = {408, 429}
 BODY_READ = 1024
 # The longest Retry-After honoured as given: a day is past any message's give_up_after.
 LONGEST_RETRY_AFTER = 86400.0
+SECONDS = re.compile(r"[0-9]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,8 @@ def from_response(response: httpx.Response, body: bytes = b"") -> Reply:
     if code in RETRIED_STATUSES or code >= 500:
         return Reply(code, error, retry_after(response.headers.get("retry-after")))
     if 300 <= code < 400:
-        error += f" (redirected to {response.headers.get('location', '?')}: declare that URL)"
+        location = shorten(response.headers.get("location", "?"), 200)
+        error += f" (redirected to {location}: declare that URL)"
     return Reply(code, error, permanent=True)
 
 
@@ -81,7 +84,8 @@ def retry_after(value: str | None, now: datetime | None = None) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    # ASCII digits alone: str.isdigit() takes "²" too, which float() refuses.
+    if SECONDS.fullmatch(value):
         return min(float(value), LONGEST_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)

@@ -11,16 +11,31 @@ The key is a `whsec_` secret's base64 after the prefix, or any other secret's UT
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 
 PREFIX = "whsec_"
 
 
+class BadSecret(ValueError):
+    """A `whsec_` secret whose rest is not base64: no key can be made of it."""
+
+
 def key(secret: str) -> bytes:
-    if secret.startswith(PREFIX):
-        return base64.b64decode(secret.removeprefix(PREFIX))
-    return secret.encode()
+    if not secret.startswith(PREFIX):
+        return secret.encode()
+    encoded = secret.removeprefix(PREFIX)
+    # Padding is often left off a secret copied around; the reference libraries add it back.
+    encoded += "=" * (-len(encoded) % 4)
+    try:
+        decoded = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        # The secret itself is never quoted: this message may reach a log or a page.
+        raise BadSecret("a whsec_ secret must be base64 after the prefix") from None
+    if not decoded:
+        raise BadSecret("a whsec_ secret must hold a key after the prefix")
+    return decoded
 
 
 def signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:

@@ -52,9 +52,10 @@ class _Handler(BaseHTTPRequestHandler):
         # "*" answers any path no route names.
         route = routes.get(self.path.split("?")[0]) or routes.get("*", Route(404, b"not found"))
         request = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        whole = Request(self.command, self.path, dict(self.headers), request)
+        self.server.received.append(whole)
         if route.delay and self.server.released.wait(route.delay):
             return  # the server is stopping: drop the request
-        whole = Request(self.command, self.path, dict(self.headers), request)
         body = route.reply(request) if route.reply else route.body
         if route.reply_to:
             body = route.reply_to(whole)
@@ -80,6 +81,7 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address, owner, released):
         self.routes = owner.routes
         self.requests = owner.requests
+        self.received = owner.received
         self.arrivals = owner.arrivals
         self.released = released
         self.ssl_context = owner.ssl_context
@@ -103,6 +105,7 @@ class LocalHTTPServer:
     def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         self.routes: dict[str, Route] = {"/health": Route()}
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.received: list[Request] = []  # the same requests, each with its body
         self.arrivals: list[datetime] = []  # when each request came
         self.ssl_context = ssl_context
         self.port = 0
@@ -189,6 +192,34 @@ class HangingServer(LoopbackServer):
         super().stop()
         for conn in self._held:
             conn.close()
+
+
+class EndlessServer(LoopbackServer):
+    """Answers every request with `status` and a body that never ends: a client that reads
+    it all never returns."""
+
+    def __init__(self, status: int = 500) -> None:
+        self.status = status
+        super().__init__()
+
+    def url(self, path: str = "/") -> str:
+        return f"{self.url_base}{path}"
+
+    def handle(self, conn: socket.socket) -> None:
+        head = (
+            f"HTTP/1.1 {self.status} Endless\r\nContent-Type: text/plain\r\n"
+            f"Content-Length: {10**15}\r\n\r\n"
+        )
+        chunk = b"endless " * 8192
+        with conn:
+            conn.settimeout(5)
+            try:
+                conn.recv(65536)  # the request's start: enough to answer it
+                conn.sendall(head.encode())
+                while not self._stopped.is_set():
+                    conn.sendall(chunk)
+            except OSError:
+                pass  # the client hung up: what it should do
 
 
 # What a peer that drips sends first, by the protocol its client expects.

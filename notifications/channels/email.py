@@ -18,6 +18,7 @@ from django.core.validators import validate_email
 from notifications import payloads
 from notifications.channels import Outgoing
 from notifications.replies import Reply, from_error
+from probes.excerpts import excerpt
 from probes.fields import LONGEST_LIST, Fields
 
 GROUPS = True
@@ -35,7 +36,7 @@ def parse(fields: Fields) -> dict[str, Any]:
         try:
             validate_email(address if isinstance(address, str) else "")
         except ValidationError:
-            fields.problem("to", f"{address!r} is not an email address")
+            fields.problem("to", f"{excerpt(address)} is not an email address")
     return {"to": list(dict.fromkeys(a for a in addresses if isinstance(a, str)))}
 
 
@@ -72,17 +73,33 @@ async def send(outgoing: Outgoing, config: dict[str, Any], http: httpx.AsyncClie
     try:
         await asyncio.to_thread(_send_now, outgoing, config["to"])
     except smtplib.SMTPResponseException as exc:
-        reason = (
-            exc.smtp_error.decode(errors="replace")
-            if isinstance(exc.smtp_error, bytes)
-            else str(exc.smtp_error)
-        )
+        reason = _text(exc.smtp_error)
         # 5xx is the server's final word; 4xx is "try again later".
         return Reply(
             exc.smtp_code, f"SMTP {exc.smtp_code}: {reason}", permanent=exc.smtp_code >= 500
         )
     except smtplib.SMTPRecipientsRefused as exc:
-        return Reply(error=f"recipients refused: {', '.join(exc.recipients)}", permanent=True)
-    except (smtplib.SMTPException, OSError) as exc:
-        return from_error(exc) if isinstance(exc, OSError) else Reply(error=f"SMTP: {exc}")
+        return _recipients_refused(exc)
+    except OSError as exc:
+        # smtplib's other errors are OSErrors too (a server that hung up, or timed out):
+        # classified by what is at their root, and tried again.
+        return from_error(exc)
     return Reply()
+
+
+def _recipients_refused(exc: smtplib.SMTPRecipientsRefused) -> Reply:
+    """Every recipient refused: for good if each refusal is 5xx; a 4xx (greylisting, a full
+    mailbox) is tried again."""
+    codes = [code for code, _ in exc.recipients.values()]
+    refused = ", ".join(
+        f"{address} ({code} {_text(reason)})" for address, (code, reason) in exc.recipients.items()
+    )
+    return Reply(
+        max(codes, default=None),
+        f"recipients refused: {refused}",
+        permanent=bool(codes) and min(codes) >= 500,
+    )
+
+
+def _text(reason: bytes | str) -> str:
+    return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)

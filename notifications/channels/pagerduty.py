@@ -39,10 +39,12 @@ def dedup_key(event: dict[str, Any]) -> str:
 def events(outgoing: Outgoing, routing_key: str) -> list[dict[str, Any]]:
     """The Events API v2 events of a message: a trigger or a resolve per event."""
     if outgoing.type == EventType.TEST:
-        # A test opens nothing that stays open: triggered, then resolved at once.
+        # A test opens nothing that stays open: triggered, then resolved at once. Its key is
+        # the message's: a dependency named `test` keeps its own incident.
         test = {"dependency": "test", "status": "down", "critical": False}
-        trigger = _trigger(routing_key, test, payloads.summary(outgoing.payload), "info")
-        return [trigger, _resolve(routing_key, test)]
+        key = f"seahealth-test/{outgoing.id}"
+        trigger = _trigger(routing_key, test, payloads.summary(outgoing.payload), "info", key)
+        return [trigger, _resolve(routing_key, test, key)]
     found = []
     for event in outgoing.payload["events"]:
         if event["status"] == "up":
@@ -57,31 +59,38 @@ def events(outgoing: Outgoing, routing_key: str) -> list[dict[str, Any]]:
 
 
 def _trigger(
-    routing_key: str, event: dict[str, Any], summary: str, severity: str
+    routing_key: str, event: dict[str, Any], summary: str, severity: str, key: str = ""
 ) -> dict[str, Any]:
     details = {
         k: event.get(k) for k in ("status", "previous_status", "since", "error", "kind", "group")
     }
+    payload = {
+        "summary": summary[:1024],
+        "source": "seahealth",
+        "severity": severity,
+        "component": event["dependency"],
+        "custom_details": details,
+    }
+    if event.get("group"):
+        # Optional: left out when there is none, rather than sent as null.
+        payload["group"] = event["group"]
     found = {
         "routing_key": routing_key,
         "event_action": "trigger",
-        "dedup_key": dedup_key(event),
-        "payload": {
-            "summary": summary[:1024],
-            "source": "seahealth",
-            "severity": severity,
-            "component": event["dependency"],
-            "group": event.get("group") or None,
-            "custom_details": details,
-        },
+        "dedup_key": key or dedup_key(event),
+        "payload": payload,
     }
     if event.get("url"):
         found["links"] = [{"href": event["url"], "text": "seahealth"}]
     return found
 
 
-def _resolve(routing_key: str, event: dict[str, Any]) -> dict[str, Any]:
-    return {"routing_key": routing_key, "event_action": "resolve", "dedup_key": dedup_key(event)}
+def _resolve(routing_key: str, event: dict[str, Any], key: str = "") -> dict[str, Any]:
+    return {
+        "routing_key": routing_key,
+        "event_action": "resolve",
+        "dedup_key": key or dedup_key(event),
+    }
 
 
 async def send(outgoing: Outgoing, config: dict[str, Any], http: httpx.AsyncClient) -> Reply:

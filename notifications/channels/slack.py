@@ -16,6 +16,7 @@ from notifications.channels import Outgoing
 from notifications.replies import Reply, post
 from probes.fields import Fields
 from probes.http_peers import check_url
+from probes.placeholders import holds_placeholder
 
 GROUPS = True
 MARKS = {"down": ":red_circle:", "degraded": ":large_orange_circle:", "up": ":large_green_circle:"}
@@ -23,7 +24,7 @@ MARKS = {"down": ":red_circle:", "degraded": ":large_orange_circle:", "up": ":la
 
 def parse(fields: Fields) -> dict[str, Any]:
     url = check_url(fields, "url", ("https", "http"))
-    if isinstance(url, str) and "${" not in url:
+    if isinstance(url, str) and not holds_placeholder(url):
         fields.problem("url", "a Slack webhook URL is a secret: write it as ${VAR}")
     return {"url": url}
 
@@ -39,7 +40,7 @@ def text(payload: dict[str, Any]) -> str:
         if event["error"] and event["status"] != "up":
             line += f": {_escape(event['error'])}"
         if event["url"]:
-            line += f" <{event['url']}|details>"
+            line += f" <{_escape(event['url'])}|details>"
         lines.append(line)
     return "\n".join(lines)
 

@@ -17,12 +17,16 @@ from django.db import transaction
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from notifications.channels import CHANNEL_TYPES
+from notifications.declaration import NotificationsSpec
+from notifications.models import Channel, Route
 from probes import declarations
 from probes.declaration_watcher import DeclarationWatcher
 from probes.declarations import COMMON_FIELDS, DeclarationError
 from probes.kinds import KINDS, kind
 from probes.models import Dependency
-from probes.sync import sync
+from probes.placeholders import holds_placeholder
+from probes.sync import sync_declaration
 from tests.probes.declaration_files import GOOD, snapshot
 
 pytestmark = pytest.mark.django_db
@@ -119,6 +123,89 @@ def mostly(
     return st.integers(0, 9).flatmap(lambda n: rarely if n == 0 else likely)
 
 
+# The notifications section: plausible settings, channels of every type and routes between
+# them, often with one hostile value; now and then anything at all.
+SETTINGS = {
+    "notify_after": st.sampled_from(["0s", "30s", "5m"]),
+    "repeat_every": st.sampled_from(["4h", "never", "1m"]),
+    "group_wait": st.sampled_from(["0s", "10s"]),
+    "give_up_after": st.sampled_from(["1h", "24h"]),
+    "on": st.lists(st.sampled_from(["down", "degraded", "up"]), min_size=1, max_size=3),
+}
+CHANNEL_NAMES = ["hook", "mail", "chat", "pager", "ops_2"]
+CHANNELS = {
+    "webhook": st.fixed_dictionaries(
+        {"url": st.sampled_from(["https://hooks.example.com/in", "${HOOK_URL}"])},
+        optional={
+            "secret": st.sampled_from(["${HOOK_SECRET}", "whsec_${K}"]),
+            "headers": st.just({"X-Team": "ops"}),
+        },
+    ),
+    "email": st.fixed_dictionaries({"to": st.sampled_from(["ops@example.com", ["a@b.example"]])}),
+    "slack": st.fixed_dictionaries({"url": st.just("${SLACK_WEBHOOK_URL}")}),
+    "pagerduty": st.fixed_dictionaries({"routing_key": st.just("${PD_ROUTING_KEY}")}),
+}
+NOTIFICATION_FIELDS = [
+    *SETTINGS,
+    "type",
+    "url",
+    "secret",
+    "to",
+    "routing_key",
+    "match",
+    "channels",
+    "headers",
+    True,
+    "\x00",
+    "x" * 300,
+]
+
+
+def hostile(draw: st.DrawFn, mapping: dict[Any, Any]) -> dict[Any, Any]:
+    """`mapping`, one time in six with a field set to any value."""
+    if draw(st.integers(0, 5)) == 0:
+        mapping[draw(st.sampled_from(NOTIFICATION_FIELDS))] = draw(values)
+    return mapping
+
+
+@st.composite
+def notifications(draw: st.DrawFn) -> dict[str, Any]:
+    section: dict[str, Any] = {}
+    if draw(st.booleans()):
+        keys = draw(st.lists(st.sampled_from(sorted(SETTINGS)), unique=True, max_size=3))
+        section["defaults"] = hostile(draw, {key: draw(SETTINGS[key]) for key in keys})
+    channels = {}
+    some = st.lists(st.sampled_from(CHANNEL_NAMES), unique=True, min_size=1, max_size=3)
+    for name in draw(mostly(some, st.just([]))):
+        type_name = draw(st.sampled_from(sorted(CHANNELS)))
+        channels[name] = hostile(draw, {"type": type_name, **draw(CHANNELS[type_name])})
+    section["channels"] = channels
+    routes = []
+    # Mostly routes to declared channels, matching what some dependency has, so that sections
+    # are accepted often enough to reach sync; now and then a name nothing has.
+    declared = st.sampled_from(sorted(channels)) if channels else st.just("hook")
+    for _ in range(draw(st.integers(0, 3))):
+        match = draw(
+            mostly(
+                st.fixed_dictionaries(
+                    {}, optional={"critical": st.booleans(), "kind": st.sampled_from(sorted(KINDS))}
+                ),
+                st.fixed_dictionaries({"name": st.sampled_from(["api", ["api", "node"], "x"])}),
+            )
+        )
+        names = draw(mostly(st.lists(declared, min_size=1, max_size=2), st.just(["nowhere"])))
+        route: dict[Any, Any] = {"channels": names}
+        if match:
+            route["match"] = match
+        keys = st.lists(st.sampled_from(["on", "notify_after", "repeat_every"]), unique=True)
+        for key in draw(keys):
+            # True: the key `on` as YAML 1.1 reads it when it is written unquoted.
+            route[draw(st.sampled_from(["on", True])) if key == "on" else key] = draw(SETTINGS[key])
+        routes.append(hostile(draw, route))
+    section["routes"] = routes
+    return section
+
+
 documents = st.fixed_dictionaries(
     {
         "dependencies": mostly(
@@ -131,7 +218,8 @@ documents = st.fixed_dictionaries(
                 {}, optional={"critical": st.booleans(), "interval": PLAUSIBLE["interval"]}
             ),
             st.dictionaries(st.sampled_from(FIELDS), values, max_size=3),
-        )
+        ),
+        "notifications": mostly(notifications(), values),
     },
 )
 # What a person (or an attacker) can write that yaml.safe_dump never would.
@@ -148,17 +236,53 @@ TRICKS = [
 DIRECTORY = Path(tempfile.mkdtemp(prefix="seahealth-fuzz-"))
 
 
-@settings(
+# The declaration in the database before each example: channels and routes too, so that a
+# refusal is seen to leave them, and an acceptance to archive or change them.
+BEFORE = (
+    GOOD
+    + """\
+notifications:
+  channels:
+    hook: {type: webhook, url: "https://hooks.example.com/in", secret: "${HOOK_SECRET}"}
+    mail: {type: email, to: ops@example.com}
+  routes:
+    - {match: {critical: true}, channels: [hook, mail]}
+"""
+)
+FUZZ = settings(
     derandomize=True,
     max_examples=400,
     deadline=timedelta(seconds=5),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
+
+
+@FUZZ
 @given(document=documents, trick=mostly(st.just(""), st.sampled_from(TRICKS)))
 def test_a_declaration_is_refused_cleanly_or_accepted_and_synced(
     document: dict[str, Any], trick: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    text = trick + yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
+    check_declaration(trick + yaml.safe_dump(document, allow_unicode=True, sort_keys=False), caplog)
+
+
+# Dependencies that routes may match by name (api, node) and kind (http, rpc).
+DEPENDENCIES = [
+    {"name": "api", "kind": "http", "url": "https://api.example.com/health", "critical": True},
+    {"name": "node", "kind": "rpc", "url": "${RPC_URL}"},
+]
+
+
+@FUZZ
+@given(section=mostly(notifications(), values))
+def test_a_notifications_section_is_refused_cleanly_or_accepted_and_synced(
+    section: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    document = {"dependencies": DEPENDENCIES, "notifications": section}
+    check_declaration(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), caplog)
+
+
+def check_declaration(text: str, caplog: pytest.LogCaptureFixture) -> None:
+    """`text` is refused with nothing written, or accepted, valid, and synced."""
     path = DIRECTORY / "dependencies.yaml"
     path.write_bytes(text.encode("utf-8", errors="surrogatepass"))  # lone surrogates too
     caplog.clear()
@@ -166,23 +290,19 @@ def test_a_declaration_is_refused_cleanly_or_accepted_and_synced(
     with transaction.atomic():
         watcher = DeclarationWatcher(path)
         path_good = DIRECTORY / "good.yaml"
-        path_good.write_text(GOOD)
+        path_good.write_text(BEFORE)
         DeclarationWatcher(path_good).sync_if_changed()
-        before = snapshot()
+        before = everything()
         try:
-            specs = declarations.load_declaration(path)
+            declaration = declarations.load_document(path)
         except DeclarationError as refused:
             event("refused")
             assert watcher.sync_if_changed() is None
-            assert snapshot() == before
+            assert everything() == before
             check_message(watcher.last_problem, path)
             check_message(str(refused), path)
         else:
-            event(f"accepted {len(specs)} dependencies")
-            sync(specs)  # raises nothing, on either database
-            assert sorted(Dependency.objects.active().values_list("name", flat=True)) == sorted(
-                spec.name for spec in specs
-            )
+            check_accepted(declaration)
             assert watcher.sync_if_changed() is not None
             assert watcher.last_problem is None
         assert not [record for record in caplog.records if record.exc_info], caplog.text
@@ -190,6 +310,47 @@ def test_a_declaration_is_refused_cleanly_or_accepted_and_synced(
             r for r in caplog.records if r.levelno >= logging.ERROR and "database" in r.getMessage()
         ]
         transaction.set_rollback(True)
+
+
+def check_accepted(declaration: declarations.Declaration) -> None:
+    specs, spec = declaration.dependencies, declaration.notifications
+    event(f"accepted {len(specs)} dependencies")
+    event(f"accepted {len(spec.channels)} channels, {len(spec.routes)} routes")
+    check_notifications(spec, specs)
+    sync_declaration(declaration)  # raises nothing, on either database
+    assert sorted(Dependency.objects.active().values_list("name", flat=True)) == sorted(
+        dependency.name for dependency in specs
+    )
+    assert sorted(Channel.objects.filter(archived_at=None).values_list("name", flat=True)) == (
+        sorted(channel.name for channel in spec.channels)
+    )
+    assert Route.objects.count() == len(spec.routes)
+
+
+def everything() -> list[list[dict[str, Any]]]:
+    """The rows of every table a declaration reaches: the dependencies' and whom to tell."""
+    return [*snapshot(), *(list(m.objects.order_by("pk").values()) for m in (Channel, Route))]
+
+
+def check_notifications(spec: NotificationsSpec, dependencies: list[Any]) -> None:
+    """An accepted section holds only what can be sent: known types, routes to declared
+    channels, statuses that can be told, credentials as placeholders."""
+    names = {channel.name for channel in spec.channels}
+    for channel in spec.channels:
+        assert channel.type in CHANNEL_TYPES
+        assert channel.group_wait >= 0
+        assert channel.give_up_after > 0
+        for key in ("secret", "routing_key"):
+            assert key not in channel.config or holds_placeholder(channel.config[key])
+        if channel.type == "slack":
+            assert holds_placeholder(channel.config["url"])
+    for route in spec.routes:
+        assert route.channels
+        assert set(route.channels) <= names
+        assert route.on
+        assert set(route.on) <= {"down", "degraded", "up"}
+        assert route.repeat_every is None or route.repeat_every > 0
+        assert set(route.match.get("name", [])) <= {d.name for d in dependencies}
 
 
 def check_message(message: str | None, path: Path) -> None:
