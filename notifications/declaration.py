@@ -20,7 +20,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from notifications.channels import CHANNEL_TYPES, channel_type
-from probes import located_yaml
 from probes.excerpts import excerpt
 from probes.fields import LONGEST_LIST, Fields, Problem
 from probes.kinds import KINDS
@@ -76,7 +75,7 @@ def parse_notifications(
     silence it."""
     if section is None:
         return NotificationsSpec()
-    defaults = _read_defaults(_with_on(section.section("defaults")))
+    defaults = _read_defaults(section.section("defaults"))
     channels = _read_channels(section, defaults)
     known = None
     if dependencies is not None:
@@ -110,28 +109,6 @@ def _read_defaults(fields: Fields | None) -> Settings:
     )
     fields.reject_unread()
     return settings
-
-
-def _with_on(fields: Fields | None) -> Fields | None:
-    """`fields` with an unquoted `on:` key as `on`: YAML 1.1, which PyYAML speaks, reads the
-    key `on` as the boolean true, and everyone writes it unquoted."""
-    if fields is None or True not in fields.data:
-        return fields
-    twice = "on" in fields.data
-    if twice:
-        fields.problem("on", "is written twice, quoted and not: keep one")
-    data = located_yaml.Mapping.like(
-        fields.data,
-        {
-            ("on" if key is True else key): value
-            for key, value in fields.data.items()
-            if not (twice and key is True)
-        },
-    )
-    data.lines = {("on" if key is True else key): line for key, line in data.lines.items()}
-    if twice:
-        data.lines["on"] = fields.data.lines.get("on", fields.line)
-    return Fields(data, fields.source, fields.where, fields.problems, fields.line)
 
 
 def _repeat_every(fields: Fields, default: float | None) -> float | None:
@@ -222,7 +199,7 @@ def _read_routes(
         if not isinstance(entry, Mapping):
             section.problem("routes", f"route {index}: expected a mapping of fields")
             continue
-        fields = _with_on(Fields(entry, section.source, where, section.problems))
+        fields = Fields(entry, section.source, where, section.problems)
         route = _read_route(fields, defaults, channels, known)
         if route is not None:
             routes.append(route)

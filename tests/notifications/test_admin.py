@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.contrib.admin.utils import quote
 
 from notifications.models import MessageState, Route
 from tests.factories import T0, make_dependency
@@ -30,7 +31,7 @@ def rows() -> dict[str, str]:
     message = make_message(hook, MessageState.DEAD, T0, (make_event(make_dependency("api")),))
     make_attempt(message, T0, "failed", status_code=503, error="HTTP 503 Service Unavailable")
     make_attempt(message, T0 + timedelta(minutes=1), "dead", status_code=410, error="HTTP 410 Gone")
-    return {"channel": str(hook.pk), "route": str(route.pk), "message": message.pk}
+    return {"channel": str(hook.pk), "route": str(route.pk), "message": quote(message.pk)}
 
 
 @pytest.mark.parametrize("model", ["channel", "route", "message"])

@@ -207,13 +207,6 @@ REFUSALS = {
         "route 1, field 'channels'",
         "expected a list of channel names, got True",
     ),
-    "on written twice, quoted and not": (
-        "notifications:\n" + CHANNELS + "  routes:\n    - channels: [hook]\n"
-        "      on: [down]\n      'on': [up]\n",
-        "'on': [up]",
-        "route 1, field 'on'",
-        "is written twice, quoted and not: keep one",
-    ),
     "routes not a list": (
         "notifications:\n  routes: {channels: [hook]}\n",
         "routes:",

@@ -1,4 +1,4 @@
-"""The receiver docs/notifications.md shows, run as it is written against what seahealth
+"""The receiver README.md shows, run as it is written against what seahealth
 sends: it accepts our signed messages once each, and refuses a tampered or replayed one."""
 
 from __future__ import annotations
@@ -31,18 +31,18 @@ SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
 def snippet() -> str:
-    """The python block that follows the marker in the guide."""
-    document = (ROOT / "docs" / "notifications.md").read_text()
+    """The python block that follows the marker in the README."""
+    document = (ROOT / "README.md").read_text()
     after = document[document.index(MARKER) :]
     return re.search(r"```python\n(.*?)```", after, re.DOTALL)[1]
 
 
 @pytest.fixture
 def receiver(monkeypatch) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The guide's receiver, serving on loopback: its URL and its module's namespace."""
+    """The README's receiver, serving on loopback: its URL and its module's namespace."""
     monkeypatch.setenv("SEAHEALTH_WEBHOOK_SECRET", SECRET)
     namespace: dict[str, Any] = {"__name__": "receiver"}
-    exec(compile(snippet(), "docs/notifications.md", "exec"), namespace)  # noqa: S102
+    exec(compile(snippet(), "README.md", "exec"), namespace)  # noqa: S102
     server = HTTPServer(("127.0.0.1", 0), namespace["Receiver"])
     threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -176,3 +176,8 @@ def test_a_key_on_off_yes_or_no_is_the_word_and_a_value_stays_a_boolean() -> Non
         "flags": [True, False],
         "yes": 1,
     }
+
+
+def test_on_written_twice_quoted_and_not_is_a_key_written_twice() -> None:
+    with pytest.raises(yaml.YAMLError, match="found the key 'on' twice"):
+        located_yaml.load("on: [down]\n'on': [up]\n")
