@@ -183,6 +183,13 @@ class Delivery(models.Model):
                 condition=Q(remind_at__isnull=False),
                 name="notif_delivery_remind_idx",
             ),
+            # /metrics' queue depth and oldest pending, on every scrape: the few rows not
+            # yet told, never the table.
+            models.Index(
+                fields=["due_at"],
+                condition=Q(state__in=["waiting", "queued"]),
+                name="notif_delivery_unfinished_idx",
+            ),
         ]
 
     def __str__(self) -> str:
