@@ -14,8 +14,9 @@ import signal
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,6 +27,9 @@ from tests.e2e.receiver import WebhookReceiver
 from tests.e2e.test_secret_canaries import textual_forms
 from tests.processes import Process, StartProcess
 from tests.servers import LocalHTTPServer, Route
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import Celery
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,7 +47,7 @@ NOTIFY = {
 
 
 @pytest.fixture
-def receiver() -> Iterable[WebhookReceiver]:
+def receiver() -> Iterator[WebhookReceiver]:
     receiver = WebhookReceiver(HOOK_SECRET)
     yield receiver
     receiver.stop()
@@ -215,7 +219,7 @@ def told_by_dependency(receiver: WebhookReceiver) -> dict[str, list[str]]:
 @pytest.mark.redis
 def test_two_probers_and_two_celery_workers_deliver_every_event_once_in_order(
     start_process: StartProcess,
-    celery,
+    celery: Celery,
     declaration: Path,
     receiver: WebhookReceiver,
     http_server: LocalHTTPServer,
