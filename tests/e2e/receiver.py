@@ -22,7 +22,6 @@ import socket
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
@@ -160,12 +159,6 @@ class WebhookReceiver:
             for request in self.met_with("accepted")
             for event in request.payload()["events"]
         ]
-
-    def wait_until(self, condition: Callable[[], bool], seconds: float, what: str) -> None:
-        deadline = time.monotonic() + seconds
-        while not condition():
-            assert time.monotonic() < deadline, f"not {what} within {seconds:g}s: {self.summary()}"
-            time.sleep(0.05)
 
     def summary(self) -> str:
         return ", ".join(f"{r.id} {r.met_with}" for r in self.requests) or "nothing received"
