@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -67,11 +68,11 @@ def _form_round(now: datetime) -> tuple[int, int]:
         channels = {channel.id: channel for channel in locked}
         # Read again under the lock: another sender may have formed them meanwhile.
         fresh = _next_in_line(now, channels=list(channels))
-        stood = _last_stood({(d.dependency_id, d.channel_id) for d in fresh})
+        known = _last_stood({(d.dependency_id, d.channel_id) for d in fresh})
         later = _later_changes(fresh)
         by_channel: dict[int, list[Delivery]] = defaultdict(list)
         for delivery in fresh:
-            if _decide(delivery, stood, later):
+            if _decide(delivery, known, later):
                 by_channel[delivery.channel_id].append(delivery)
             else:
                 settled += 1
@@ -96,22 +97,46 @@ def _next_in_line(now: datetime, channels: Sequence[int] | None = None) -> list[
     return list(due.order_by("id")[:LARGEST_PASS])
 
 
-def _last_stood(pairs: set[tuple[int | None, int]]) -> dict[tuple[int | None, int], str]:
-    """Per (dependency, channel): the status the channel was last told (or would have been)."""
+Pair = tuple[int | None, int]  # (dependency, channel)
+
+
+@dataclass
+class Known:
+    """What a channel knows of a dependency: the status it was last told, and the last one
+    that stood (told, or silent: it would have been told)."""
+
+    told: str = Status.UP.value
+    stood: str = Status.UP.value
+
+    def compared_with(self, status: str) -> str:
+        """The status a new one is news against. A recovery is news only to a channel told
+        of something else: one never told of the status it ends (degraded, left out of
+        `on`) has known the dependency up all along. Any other status is news after a
+        change that stood, told or not: after a silent recovery, an outage is a new one."""
+        return self.told if status == Status.UP else self.stood
+
+
+def _last_stood(pairs: set[Pair]) -> dict[Pair, Known]:
+    """Per (dependency, channel): what the channel knows, from its deliveries in id order."""
     if not pairs:
         return {}
-    found: dict[tuple[int | None, int], tuple[int, str]] = {}
+    found: dict[Pair, Known] = {}
     rows = Delivery.objects.filter(
         dependency__in={dependency for dependency, _ in pairs},
         channel__in={channel for _, channel in pairs},
         state__in=STOOD,
         event__type=EventType.STATUS_CHANGED,
-    ).values_list("id", "dependency_id", "channel_id", "event__status")
-    for id_, dependency, channel, status in rows:
+    ).order_by("id")
+    for dependency, channel, state, status in rows.values_list(
+        "dependency_id", "channel_id", "state", "event__status"
+    ):
         key = (dependency, channel)
-        if key in pairs and (key not in found or found[key][0] < id_):
-            found[key] = (id_, status)
-    return {key: status for key, (_, status) in found.items()}
+        if key in pairs:
+            known = found.setdefault(key, Known())
+            known.stood = status
+            if state != DeliveryState.SILENT:
+                known.told = status
+    return found
 
 
 def _later_changes(deliveries: list[Delivery]) -> dict[int, list[tuple[int, datetime]]]:
@@ -131,13 +156,14 @@ def _later_changes(deliveries: list[Delivery]) -> dict[int, list[tuple[int, date
 
 def _decide(
     delivery: Delivery,
-    stood: dict[tuple[int | None, int], str],
+    known: dict[Pair, Known],
     later: dict[int, list[tuple[int, datetime]]],
 ) -> bool:
     """Whether `delivery` goes into a message now; if not, its final state is saved (or it
     waits, when it is still to be told but not yet)."""
     event = delivery.event
     dependency = event.dependency
+    key = (delivery.dependency_id, delivery.channel_id)
     why = ""
     if event.type == EventType.REMINDER:
         if dependency.status != event.status or dependency.status_since != event.since:
@@ -148,14 +174,14 @@ def _decide(
     ):
         # The status changed again before the delivery was due (anti-flap).
         why = "the status ended before notify_after"
-    elif event.status == stood.get((delivery.dependency_id, delivery.channel_id), Status.UP):
+    elif event.status == known.get(key, Known()).compared_with(event.status):
         why = "no change since what the channel was last told"
     if why:
         _finish(delivery, DeliveryState.CANCELLED, why)
         return False
     if not delivery.tell:
         _finish(delivery, DeliveryState.SILENT)
-        stood[(delivery.dependency_id, delivery.channel_id)] = event.status
+        known.setdefault(key, Known()).stood = event.status
         return False
     return True
 

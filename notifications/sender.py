@@ -102,7 +102,11 @@ async def deliver(claimed: list[Claimed], environ: Mapping[str, str] | None = No
     """One attempt at each, concurrently; no database."""
     environ = os.environ if environ is None else environ
     timeout = settings.SEAHEALTH_NOTIFY_TIMEOUT
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
+    # A connection for every attempt (the claim bounds how many): in httpx's default pool of
+    # 100, the rest would wait for a free one, and a receiver that hangs would hold up every
+    # other channel's messages until they timed out, unsent.
+    limits = httpx.Limits(max_connections=None)
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, limits=limits) as http:
         return list(await asyncio.gather(*(_attempt(c, http, environ) for c in claimed)))
 
 

@@ -83,7 +83,8 @@ class EmbeddedProber:
         self._housekeeping: dict[str, asyncio.Task[None]] = {}
 
     async def run(self, stop: asyncio.Event, *, once: bool = False) -> None:
-        """Until `stop` is set; with `once`, probe what is due now and return.
+        """Until `stop` is set; with `once`, probe what is due now, send the notifications due
+        and return.
 
         Once `stop` is set it returns within about STOP_GRACE + a second: the probes in
         flight get STOP_GRACE to finish, then those still running are abandoned (their
@@ -106,6 +107,10 @@ class EmbeddedProber:
                     await self._record()
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), timeout=RECORD_EVERY)
+                if not stop.is_set():
+                    # Run from cron there is no next second: what it recorded is told now
+                    # (after the last recording: both take the one database thread, in turn).
+                    await self._send_notifications()
         finally:
             await self._probing.stop(STOP_GRACE)
             recorder.cancel()

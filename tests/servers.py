@@ -77,6 +77,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: when more probes connect at once (several probers,
+    # a busy test process slow to accept), the kernel drops the SYNs past it and a client
+    # sees a connect timeout (its SYN is sent again only after a second).
+    request_queue_size = 128
 
     def __init__(self, address, owner, released):
         self.routes = owner.routes

@@ -34,16 +34,17 @@ class Celery:
         self.directory = directory
         self.processes: list[Process] = []
 
-    def worker(self) -> Process:
+    def worker(self, name: str = "worker") -> Process:
+        """A worker of two processes; several need a `name` each (their hostname and log)."""
         return self._start(
-            "worker",
+            name,
             "worker",
             "--pool=prefork",
             "--concurrency=2",
             # No peers to wait for: start consuming at once.
             "--without-mingle",
             "--without-gossip",
-            f"--hostname=e2e-{os.getpid()}@%h",
+            f"--hostname={name}.e2e-{os.getpid()}@%h",
         )
 
     def beat(self) -> Process:

@@ -190,3 +190,16 @@ def test_a_reminder_comes_every_repeat_every_while_down_and_stops_when_up() -> N
     assert Message.objects.order_by("created_at").last().type == EventType.REMINDER
     up(row, 4000)
     assert schedule_reminders(at(9000)) == 0
+
+
+def test_the_end_of_a_status_the_channel_was_never_told_is_no_news() -> None:
+    declare(route(on=("down", "up")))
+    row = make_dependency(
+        "api", failure_threshold=2, status="up", status_since=T0, last_result="success"
+    )
+    row = probe(row, 1, ok=False)  # one failure, below the threshold: degraded, not told
+    row = probe(row, 2, ok=True)
+    assert row.status == "up"
+    assert told(3) == []
+    down(down(row, 4), 5)  # the threshold reached: down, and that is news
+    assert told(6) == [("api", "down")]

@@ -4,22 +4,24 @@ secret in what it keeps."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 from freezegun import freeze_time
 
+from notifications.channels import Outgoing
 from notifications.declaration import ChannelSpec, NotificationsSpec, RouteSpec
-from notifications.models import Attempt, Channel, Delivery, Message, MessageState
-from notifications.sender import claim, lease, send_due, send_test, take
+from notifications.models import Attempt, Channel, Delivery, EventType, Message, MessageState
+from notifications.sender import Claimed, claim, deliver, lease, send_due, send_test, take
 from notifications.sync import sync_notifications
 from probes.models import Dependency
 from probes.outcomes import ErrorClass, Outcome
 from probes.recording import record
 from probes.scheduler import job_for
 from tests.factories import T0, make_dependency
-from tests.servers import LocalHTTPServer, Request, Route
+from tests.servers import HangingServer, LocalHTTPServer, Request, Route
 
 pytestmark = pytest.mark.django_db
 
@@ -231,3 +233,21 @@ def test_a_channel_removed_from_the_declaration_sends_nothing_more(
     with freeze_time(timezone.now() + timedelta(minutes=5)):
         assert send_due() == {}
     assert len(http_server.requests) == 1
+
+
+def claimed(url: str, number: int) -> Claimed:
+    outgoing = Outgoing(f"msg_{number}", EventType.STATUS_CHANGED, {"events": []}, "hook")
+    return Claimed(outgoing, "webhook", {"url": url})
+
+
+def test_a_receiver_that_hangs_does_not_hold_up_another_channels_messages(
+    hanging_server: HangingServer, http_server: LocalHTTPServer
+) -> None:
+    http_server.routes["/hook"] = Route(status=204, body=b"")
+    # More than httpx's default pool of 100 connections, every one of them held.
+    stuck = [claimed(hanging_server.url("/hook"), number) for number in range(150)]
+
+    *hung, other = asyncio.run(deliver([*stuck, claimed(http_server.url("/hook"), 150)]))
+
+    assert {tried.reply.error.split(":")[0] for tried in hung} == {"timeout"}
+    assert other.reply.sent, other.reply.error

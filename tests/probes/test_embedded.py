@@ -23,6 +23,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.utils import timezone
 
+from notifications.models import Message
 from probes import rollups
 from probes.declaration_watcher import DeclarationWatcher
 from probes.embedded import EmbeddedProber, Every
@@ -30,6 +31,7 @@ from probes.models import Dependency, Period, ProbeResult, Rollup
 from tests.conftest import wait_for
 from tests.databases import subprocess_env
 from tests.factories import make_dependency
+from tests.servers import Route
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -239,3 +241,20 @@ def test_claims_made_ahead_and_not_started_are_given_back_at_a_stop(tmp_path, ht
     assert not thread.is_alive()
     assert not ProbeResult.objects.exists()
     assert Dependency.objects.get().next_due_at == due
+
+
+@pytest.mark.django_db(transaction=True)
+def test_once_sends_the_notifications_of_what_it_recorded(declaration, http_server) -> None:
+    # Run from cron, there is no next second to send them in.
+    http_server.routes["/hook"] = Route(status=204, body=b"")
+    declaration.write_text(
+        f"""notifications:
+  channels: {{hook: {{type: webhook, url: "{http_server.url("/hook")}"}}}}
+  routes: [{{channels: [hook]}}]
+dependencies:
+  - {{name: down, kind: http, url: "http://127.0.0.1:9/", breaker: {{failure_threshold: 1}}}}
+"""
+    )
+    call_command("runprobes", once=True)
+    assert [path for _, path, _ in http_server.requests] == ["/hook"]
+    assert Message.objects.get().state == "sent"
