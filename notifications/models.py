@@ -136,7 +136,7 @@ class DeliveryState(models.TextChoices):
     DEAD = "dead"
     CANCELLED = "cancelled"  # not worth telling any more: see `cancelled_because`
     # Its status stood (lasted notify_after) but is not one its route tells (`on`): not sent,
-    # yet it is what the channel last knew, so the next status is compared with it.
+    # yet the channel's next outage or degradation is compared with it (outbox.Known).
     SILENT = "silent"
 
 

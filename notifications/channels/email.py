@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -22,6 +23,10 @@ from probes.excerpts import excerpt
 from probes.fields import LONGEST_LIST, Fields
 
 GROUPS = True
+# SMTP is blocking: each mail is sent on a thread of its own. Enough of them that a pass's
+# mails start at once (asyncio's default pool has six on two cores: the rest would wait,
+# their timeout running, and give up untried).
+_SENDERS = ThreadPoolExecutor(max_workers=32, thread_name_prefix="seahealth-mail")
 
 
 def parse(fields: Fields) -> dict[str, Any]:
@@ -71,7 +76,8 @@ def _send_now(outgoing: Outgoing, to: list[str]) -> None:
 
 async def send(outgoing: Outgoing, config: dict[str, Any], http: httpx.AsyncClient) -> Reply:
     try:
-        await asyncio.to_thread(_send_now, outgoing, config["to"])
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(_SENDERS, _send_now, outgoing, config["to"])
     except smtplib.SMTPResponseException as exc:
         reason = _text(exc.smtp_error)
         # 5xx is the server's final word; 4xx is "try again later".

@@ -22,7 +22,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--once",
             action="store_true",
-            help="probe everything that is due now, record it and exit (tests, cron)",
+            help="probe everything that is due now, record it, send the notifications due, and "
+            "exit (tests, cron)",
         )
 
     def handle(self, *args: Any, once: bool, **options: Any) -> None:
