@@ -42,7 +42,6 @@ import os
 import platform
 import secrets
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -56,6 +55,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.processes import spawn, stop  # noqa: E402
+
 BENCH_DATABASE = "seahealth_bench_notifications"
 
 
@@ -320,23 +323,6 @@ def start_prober(shape: str, env: dict[str, str], workdir: Path) -> list[subproc
         spawn([*celery, *worker, "--loglevel=WARNING"], env, workdir / "worker.log"),
         spawn([*celery, *beat, "--loglevel=WARNING"], env, workdir / "beat.log"),
     ]
-
-
-def spawn(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
-    with log.open("ab") as out:
-        return subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
-
-
-def stop(process: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 def wait(condition, seconds: float, what: str, workdir: Path) -> None:

@@ -40,7 +40,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -55,6 +54,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.processes import spawn, stop  # noqa: E402
+
 BENCH_DATABASE = "seahealth_bench_prober"
 NGINX_PORT, SLOW_PORT, BLACKBOX_PORT = 18480, 18481, 18482
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -296,7 +299,11 @@ def environment(database: str, declaration: Path, broker: str) -> dict[str, str]
 
 def start_prober(shape: str, env: dict[str, str], workdir: Path) -> list[subprocess.Popen]:
     if shape == "embedded":
-        return [spawn([sys.executable, "manage.py", "runprobes"], env=env, log=workdir)]
+        return [
+            spawn(
+                [sys.executable, "manage.py", "runprobes"], env=env, log=workdir / "runprobes.log"
+            )
+        ]
     subprocess.run(["redis-cli", "-u", env["CELERY_BROKER_URL"], "flushdb"], capture_output=True)
     workers = {"celery1": 1, "celery2": 2}[shape]
     celery = [sys.executable, "-m", "celery", "-A", "seahealth"]
@@ -312,12 +319,12 @@ def start_prober(shape: str, env: dict[str, str], workdir: Path) -> list[subproc
                 "--loglevel=WARNING",
             ],
             env=env,
-            log=workdir,
+            log=workdir / "worker.log",
         ),
         spawn(
             [*celery, "beat", f"--schedule={workdir / 'beat-schedule'}", "--loglevel=WARNING"],
             env=env,
-            log=workdir,
+            log=workdir / "beat.log",
         ),
     ]
 
@@ -481,26 +488,6 @@ def table(rows: list[tuple[str, ...]]) -> str:
 
 
 # --- processes ----------------------------------------------------------------------------
-
-
-def spawn(
-    command: list[str], env: dict[str, str] | None = None, log: Path | None = None
-) -> subprocess.Popen:
-    name = next((part for part in command if part in ("runprobes", "worker", "beat")), "peer")
-    out = open(log / f"{name}.log", "ab") if log else subprocess.DEVNULL  # noqa: SIM115
-    return subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def stop(process: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
 
 
 def cpu_seconds(processes: list[subprocess.Popen]) -> float:
