@@ -43,6 +43,13 @@ def when(
     )
 
 
+def lasted(start: datetime, end: datetime | None, now: datetime | None = None) -> str:
+    """How long something lasted (`12 min`), or has lasted so far (`3 h so far`)."""
+    span = ((end or now or timezone.now()) - start).total_seconds()
+    text = rough_duration(max(span, 0.0))
+    return text if end else f"{text} so far"
+
+
 def percent(share: float | None) -> str:
     if share is None:
         return NO_VALUE

@@ -21,6 +21,7 @@ from probes.models import Dependency
 
 RESULTS_PER_PAGE = 50
 TIMELINE_LENGTH = 50
+INCIDENTS_SHOWN = 20
 
 
 @require_safe
@@ -56,6 +57,7 @@ def dependency(request: HttpRequest, name: str) -> HttpResponse:
         "windows": list(rollups.CHART_WINDOWS),
         "chart": charts.latency_chart(rollups.series(row.id, window), window),
         "transitions": row.transitions.order_by("-at", "-id")[:TIMELINE_LENGTH],
+        "incidents": row.incidents.all()[:INCIDENTS_SHOWN],
         "results": results.get_page(request.GET.get("page")),
         "observations": _observations(row.last_observations),
         "certificate_expires": tls.not_after(row.last_observations),

@@ -158,6 +158,38 @@ class BreakerTransition(models.Model):
         return f"{self.dependency_id}: {self.from_state} -> {self.to_state} at {self.at}"
 
 
+class Incident(models.Model):
+    """One period a dependency spent down, from the check that took it down to the one that
+    brought it back: opened and closed by recording, never recomputed from raw results."""
+
+    dependency = models.ForeignKey(Dependency, on_delete=models.CASCADE, related_name="incidents")
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)  # None: still down
+    first_error = models.CharField(max_length=500, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)  # set when it ends
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dependency"],
+                condition=Q(ended_at__isnull=True),
+                name="probes_incident_one_open",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["dependency", "-started_at"], name="probes_incident_dep_idx"),
+            models.Index(fields=["-started_at"], name="probes_incident_started_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.dependency_id} down at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def open(self) -> bool:
+        return self.ended_at is None
+
+
 class Period(models.TextChoices):
     MINUTE = "minute"
     HOUR = "hour"

@@ -14,6 +14,7 @@ from notifications.routing import Change, record_changes
 from probes import breaker, exposition, rollups
 from probes.dependency_spec import DependencySpec
 from probes.engine import Job
+from probes.incidents import StatusChange, record_incidents
 from probes.models import RECENT_CHECKS, BreakerTransition, Dependency, ProbeResult, StateVersion
 from probes.outcomes import Outcome, Result
 from probes.row_updates import update_rows
@@ -93,16 +94,17 @@ def _project(facts: list[_Fact]) -> None:
     changes = []
     for fact in facts:
         row, outcome = fact.row, fact.outcome
-        previous = row.status
+        previous, previous_error = row.status, row.last_error
         _current_state(row, outcome, fact.state)
         if row.status != previous:
-            changes.append(Change(row, previous))
+            changes.append(StatusChange(row, previous, previous_error))
         row.recent = recent_checks(row.recent, outcome)
         row.totals = count_totals(row.totals, outcome, fact.transitions)
         row.metrics_text = exposition.render(row)
     update_rows(Dependency, (fact.row for fact in facts), STATE_FIELDS)
     rollups.add([(fact.row.id, fact.outcome) for fact in facts])
-    _notify(changes)
+    record_incidents(changes)
+    _notify([Change(change.row, change.previous) for change in changes])
     StateVersion.bump()
 
 

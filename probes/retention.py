@@ -5,7 +5,8 @@ repeat the raw results and would be by far the biggest table. Hour and day rollu
 every uptime figure and the longer charts come from, are kept for
 SEAHEALTH_ROLLUP_RETENTION. No kind of row is ever kept for less than the longest window
 read from it, so pruning never changes an uptime figure or a chart. Breaker transitions
-are kept: one row per change of state, the dependency page's timeline. Notifications sent,
+are kept: one row per change of state, the dependency page's timeline. Incidents are kept
+as long as the hour and day rollups. Notifications sent,
 dead or cancelled are kept for SEAHEALTH_NOTIFICATION_RETENTION; one still to be sent or
 reminded of, however old, is not pruned.
 
@@ -24,7 +25,7 @@ from django.utils import timezone
 
 from notifications.models import UNFINISHED, Event, Message, MessageState
 from probes import rollups
-from probes.models import Period, ProbeResult, Rollup
+from probes.models import Incident, Period, ProbeResult, Rollup
 
 # Rows deleted in one transaction: some 20 ms of SQLite's write lock for 5000 results.
 BATCH_SIZE = 5000
@@ -41,6 +42,7 @@ def kept() -> dict[str, timedelta]:
         "minute_rollups": max(raw, _longest_window(Period.MINUTE)),
         "hour_rollups": max(rolled_up, _longest_window(Period.HOUR)),
         "day_rollups": max(rolled_up, _longest_window(Period.DAY)),
+        "incidents": rolled_up,
         "notification_messages": settings.SEAHEALTH_NOTIFICATION_RETENTION,
         "notification_events": settings.SEAHEALTH_NOTIFICATION_RETENTION,
     }
@@ -67,6 +69,8 @@ def expired(now: datetime | None = None) -> dict[str, models.QuerySet]:
         # A bucket goes once all it counts is past its retention: it ends by the cutoff.
         last_start = now - keep[kind] - rollups.PERIOD_LENGTH[period]
         rows[kind] = Rollup.objects.filter(period=period, start__lte=last_start)
+    # As long as the uptime they explain; an open one, however old, stays.
+    rows["incidents"] = Incident.objects.filter(ended_at__lt=now - keep["incidents"])
     rows["notification_messages"] = Message.objects.filter(
         state__in=[MessageState.SENT, MessageState.DEAD],
         finished_at__lt=now - keep["notification_messages"],

@@ -13,6 +13,7 @@ register.simple_tag(formatting.when, name="when")
 register.filter("percent", formatting.percent)
 register.filter("ms", formatting.ms)
 register.filter("badge", formatting.badge)
+register.simple_tag(formatting.lasted, name="lasted")
 
 
 @register.simple_tag

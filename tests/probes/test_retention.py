@@ -133,6 +133,7 @@ class TestPrune:
             "minute_rollups": 0,
             "hour_rollups": 0,
             "day_rollups": 0,
+            "incidents": 0,
             "notification_messages": 0,
             "notification_events": 0,
         }
@@ -184,6 +185,7 @@ class TestPrune:
             "minute_rollups": 6,
             "hour_rollups": 0,
             "day_rollups": 0,
+            "incidents": 0,
             "notification_messages": 0,
             "notification_events": 0,
         }
@@ -191,7 +193,7 @@ class TestPrune:
         # One savepoint (the test's transaction holds the real one) around each batch.
         batches = [sql for sql in statements if sql.startswith("SAVEPOINT")]
         # Results (3, 3, 1), minute rollups (3, 3, 0), one empty batch for each other kind.
-        assert len(batches) == 3 + 3 + 1 + 1 + 1 + 1
+        assert len(batches) == 3 + 3 + 1 + 1 + 1 + 1 + 1
 
     def test_breaker_transitions_are_kept(self) -> None:
         row = make_dependency()
@@ -219,6 +221,7 @@ def test_minute_rollups_outlive_a_raw_retention_shorter_than_the_24h_chart(setti
         "minute_rollups": timedelta(hours=24),
         "hour_rollups": timedelta(days=400),
         "day_rollups": timedelta(days=400),
+        "incidents": timedelta(days=400),
         "notification_messages": timedelta(days=30),
         "notification_events": timedelta(days=30),
     }
@@ -298,6 +301,7 @@ def test_the_command_prints_what_it_deleted() -> None:
         "deleted 1 minute rollups older than 7d",
         "deleted 0 hour rollups older than 400d",
         "deleted 1 day rollups older than 400d",
+        "deleted 0 incidents older than 400d",
         "deleted 0 notification messages older than 30d",
         "deleted 0 notification events older than 30d",
     ]
@@ -319,6 +323,7 @@ def test_the_task_prunes() -> None:
         "minute_rollups": 1,
         "hour_rollups": 0,
         "day_rollups": 1,
+        "incidents": 0,
         "notification_messages": 0,
         "notification_events": 0,
     }
