@@ -47,8 +47,11 @@ def write(path: Path, *entries: str) -> None:
 
 @pytest.mark.django_db(transaction=True)
 def test_once_syncs_probes_what_is_due_records_and_exits(declaration, http_server) -> None:
+    # A minute apart: the second run comes well within it, however slow the machine.
     write(
-        declaration, http_entry("api", http_server.url()), http_entry("down", "http://127.0.0.1:9/")
+        declaration,
+        http_entry("api", http_server.url(), interval="60s"),
+        http_entry("down", "http://127.0.0.1:9/", interval="60s"),
     )
     call_command("runprobes", once=True)
     statuses = dict(Dependency.objects.values_list("name", "status"))
