@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Field, Path, Router, Schema, Status
+from pydantic import ConfigDict
 
 from api import audit
 from api.auth import READ, WRITE
@@ -73,6 +74,9 @@ class DependencyList(Schema):
 
 
 class ProbeRequest(Schema):
+    # A misspelt field is an error, not silently nothing.
+    model_config = ConfigDict(extra="forbid")
+
     reason: str = Field("", max_length=200, description="kept in the audit log")
 
 
