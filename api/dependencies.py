@@ -3,6 +3,7 @@ asked for now (marked due; the prober takes it on its next tick, nothing probes 
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ from django.db import transaction
 from django.http import Http404, HttpRequest
 from django.utils import timezone
 from ninja import Field, Path, Router, Schema, Status
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator
 
 from api import audit
 from api.auth import READ, WRITE
@@ -21,6 +22,7 @@ router = Router(tags=["dependencies"])
 
 # As dependencies.yaml names them (probes/declarations.py): any other name is a 400.
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 TRANSITIONS = 50  # the newest, as the dependency's page shows them
 STATE_COLUMNS = (
     "name",
@@ -77,7 +79,16 @@ class ProbeRequest(Schema):
     # A misspelt field is an error, not silently nothing.
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field("", max_length=200, description="kept in the audit log")
+    reason: str = Field("", max_length=200, description="kept in the audit log: one line")
+
+    @field_validator("reason")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # JSON's \u escapes reach here past the control-characters middleware; PostgreSQL
+        # holds no NUL nor a lone surrogate, and the log's line is one line.
+        if UNPRINTABLE.search(value):
+            raise ValueError("one line of text: no control characters nor lone surrogates")
+        return value
 
 
 class ProbeScheduled(Schema):

@@ -237,3 +237,19 @@ def test_a_method_a_route_does_not_take_is_405(writer: Client, method: str, path
     make_dependency("api")
 
     assert getattr(writer, method)(path).status_code == 405
+
+
+@pytest.mark.parametrize(
+    "reason",
+    ["a\u0000b", "\ud800", "tab\tand\nnewline", "\u2603\U0001f600"],
+)
+def test_a_probe_reason_postgresql_cannot_hold_is_400_not_500(writer: Client, reason: str) -> None:
+    make_dependency("api")
+    body = json.dumps({"reason": reason})  # \u escapes: the middleware sees no control character
+
+    response = writer.post("/api/v1/dependencies/api/probe", body, content_type="application/json")
+
+    kept = "\t" not in reason and "\x00" not in reason and "\ud800" not in reason
+    assert response.status_code == (202 if kept else 400), response.content
+    if not kept:
+        assert response.json()["error"].startswith("bad request: reason: ")
