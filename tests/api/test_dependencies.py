@@ -253,3 +253,24 @@ def test_a_probe_reason_postgresql_cannot_hold_is_400_not_500(writer: Client, re
     assert response.status_code == (202 if kept else 400), response.content
     if not kept:
         assert response.json()["error"].startswith("bad request: reason: ")
+
+
+@pytest.mark.parametrize("transitions", [0, 80])
+def test_one_dependency_costs_three_queries_however_long_its_history(
+    reader: Client, transitions: int
+) -> None:
+    api = make_dependency("api")
+    BreakerTransition.objects.bulk_create(
+        BreakerTransition(
+            dependency=api, at=T0 + timedelta(seconds=n), from_state="closed", to_state="open"
+        )
+        for n in range(transitions)
+    )
+    reader.get("/api/v1/dependencies/api")  # the token's last use is written once a minute
+
+    with CaptureQueriesContext(connection) as queries:
+        response = reader.get("/api/v1/dependencies/api")
+
+    # The token, the row, its newest transitions (at most 50, as the page shows).
+    assert len(queries) == 3, [q["sql"] for q in queries]
+    assert len(response.json()["transitions"]) == min(transitions, 50)
