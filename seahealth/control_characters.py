@@ -45,6 +45,10 @@ def _where(request: HttpRequest) -> str | None:
         if key.startswith("HTTP_") and isinstance(value, str) and _IN_HEADER.search(value):
             return "a header"
     form = request.method == "POST" and request.content_type in FORM_TYPES
+    if form:
+        # Read whole first, so that request.body stays readable after request.POST: the
+        # API's views (django-ninja) read the body whatever its type, else a 500.
+        request.body  # noqa: B018
     if form and _any(_IN_FORM, request.POST.lists()):
         return "the form"
     return None

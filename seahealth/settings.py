@@ -90,6 +90,7 @@ INSTALLED_APPS = [
     "probes",
     "dashboard",
     "notifications",
+    "api",
 ]
 
 MIDDLEWARE = [

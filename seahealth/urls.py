@@ -6,5 +6,6 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("dashboard.urls")),
     path("", include("notifications.urls")),
+    path("", include("api.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,6 +1,7 @@
 """No request is a 500: every URL pattern (the admin's and django-axes' too), its path
 parameters filled with hostile values, asked with GET, HEAD and POST and hostile query
-strings and forms, anonymously (with the dashboard public) and as a superuser.
+strings and forms, anonymously (with the dashboard public) and as a superuser; the API's
+routes without a token and with a write token.
 
 It runs in both passes: PostgreSQL refuses what SQLite takes (a NUL in text, an integer past
 64 bits). Each request runs in a savepoint rolled back after it, so that one request's
@@ -24,6 +25,8 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver
 from django.utils import timezone
 
+from api import tokens
+from api.models import Scope
 from probes.models import BreakerTransition, Dependency, ProbeResult, Rollup
 from tests.factories import make_dependency
 from tests.notifications.rows import make_attempt, make_channel, make_event, make_message
@@ -72,6 +75,8 @@ HOSTILE_QUERY = [
 ]
 EVERYONE = ("anonymous", "superuser")
 SIGNED_IN = ("superuser",)
+# The API: without a token, and with a write token (which may call every route).
+API_CALLERS = ("anonymous", "token")
 # Every query parameter a view of ours or of the admin reads.
 QUERY_PARAMETERS = [
     "channel",
@@ -122,6 +127,17 @@ FORM_FIELDS = [
     "groups",
     "user_permissions",
     "permissions",
+]
+# JSON bodies for the API: \u0000 is a NUL only once parsed, past the middleware's reach.
+JSON_BODIES = [
+    '{"reason": "a\\u0000b"}',
+    '{"reason": "\\ud800"}',
+    '{"reason": "' + "x" * 3000 + '"}',
+    '{"reason": 1e309}',
+    "[" * 5000,
+    '{"a": ' * 3000,
+    "\xff",
+    "",
 ]
 HEADERS = [
     {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "\u2603" * 500},
@@ -189,7 +205,12 @@ def sweep(settings, django_user_model) -> Iterator[Sweep]:
     superuser = django_user_model.objects.create_superuser("root", password="unguessable-1")
     signed_in = Client(raise_request_exception=False)
     signed_in.force_login(superuser)
-    clients = {"anonymous": Client(raise_request_exception=False), "superuser": signed_in}
+    _, token = tokens.create("sweeper", Scope.WRITE)
+    clients = {
+        "anonymous": Client(raise_request_exception=False),
+        "superuser": signed_in,
+        "token": Client(raise_request_exception=False, HTTP_AUTHORIZATION=f"Bearer {token}"),
+    }
     # Thousands of 4xx lines are not news here; a 500 is counted from the answers.
     quiet = [logging.getLogger(name) for name in ("django.request", "django.security", "axes")]
     levels = [logger.level for logger in quiet]
@@ -239,6 +260,8 @@ def test_no_url_pattern_answers_500_whatever_it_is_sent(
     for template, parameters in templates:
         # The admin asks anonymous people to log in before reading anything else.
         who = EVERYONE if not template.startswith("admin/") or "login" in template else SIGNED_IN
+        if template.startswith("api/"):
+            who = API_CALLERS
         defaults = {name: plausible(name)[0] for name in parameters}
         # Hostile path parameters, one at a time, the others plausible.
         for name in parameters:
@@ -247,10 +270,13 @@ def test_no_url_pattern_answers_500_whatever_it_is_sent(
         path = fill(template, defaults)
         for method in ("get", "head", "post", "put", "delete", "options"):
             sweep.send(method, path, who=who)
-        if who is EVERYONE:
+        if who is not SIGNED_IN:
             for headers in HEADERS:
                 sweep.send("get", path, who=who, **headers)
                 sweep.send("post", path, {"username": "root", "password": "x"}, who=who, **headers)
+        if who is API_CALLERS:
+            for body in JSON_BODIES:
+                sweep.send("post", path, body, who=who, content_type="application/json")
         # Every known query parameter at once, and every form field at once.
         filters = changelists.get(template, [])
         for value in HOSTILE_QUERY:

@@ -1,0 +1,170 @@
+"""/api/v1/dependencies: their current state as the pages and /health know it, and a probe
+asked for now (marked due; the prober takes it on its next tick, nothing probes here)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+from ninja import Field, Path, Router, Schema, Status
+from pydantic import ConfigDict, field_validator
+
+from api import audit
+from api.auth import READ, WRITE
+from probes.dependency_spec import DependencySpec
+from probes.models import Dependency
+
+router = Router(tags=["dependencies"])
+
+# As dependencies.yaml names them (probes/declarations.py): any other name is a 400.
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,99}$"
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+TRANSITIONS = 50  # the newest, as the dependency's page shows them
+STATE_COLUMNS = (
+    "name",
+    "kind",
+    "group",
+    "critical",
+    "status",
+    "status_since",
+    "breaker_state",
+    "last_latency_ms",
+    "last_checked_at",
+    "last_error",
+    "last_warnings",
+    "uptime_24h",
+    "uptime_7d",
+    "uptime_30d",
+)
+
+
+class DependencyState(Schema):
+    name: str
+    kind: str
+    group: str
+    critical: bool
+    status: str = Field(description="up, degraded, down or unknown")
+    since: datetime | None = Field(description="when it entered this status")
+    breaker: str = Field(description="closed, open or half_open")
+    latency_ms: float | None
+    last_checked: datetime | None
+    error: str | None
+    warnings: list[str]
+    uptime: dict[str, float | None] = Field(
+        description="24h, 7d and 30d: the share of checks not failed, 0 to 1; null before any"
+    )
+
+
+class Transition(Schema):
+    at: datetime
+    from_state: str
+    to_state: str
+    reason: str
+
+
+class DependencyDetail(DependencyState):
+    declaration: dict[str, Any] = Field(description="as dependencies.yaml declares it, redacted")
+    transitions: list[Transition] = Field(description="the breaker's newest transitions first")
+
+
+class DependencyList(Schema):
+    dependencies: list[DependencyState]
+
+
+class ProbeRequest(Schema):
+    # A misspelt field is an error, not silently nothing.
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field("", max_length=200, description="kept in the audit log: one line")
+
+    @field_validator("reason")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # JSON's \u escapes reach here past the control-characters middleware; PostgreSQL
+        # holds no NUL nor a lone surrogate, and the log's line is one line.
+        if UNPRINTABLE.search(value):
+            raise ValueError("one line of text: no control characters nor lone surrogates")
+        return value
+
+
+class ProbeScheduled(Schema):
+    name: str
+    due_at: datetime
+
+
+class Problem(Schema):
+    error: str
+
+
+def state(row: dict[str, Any]) -> dict[str, Any]:
+    latency = row["last_latency_ms"]
+    return {
+        "name": row["name"],
+        "kind": row["kind"],
+        "group": row["group"],
+        "critical": row["critical"],
+        "status": row["status"],
+        "since": row["status_since"],
+        "breaker": row["breaker_state"],
+        "latency_ms": round(latency, 1) if latency is not None else None,
+        "last_checked": row["last_checked_at"],
+        "error": row["last_error"] or None,
+        "warnings": row["last_warnings"],
+        "uptime": {w: row[f"uptime_{w}"] for w in ("24h", "7d", "30d")},
+    }
+
+
+@router.get("", response=DependencyList, auth=READ, summary="Every active dependency")
+def list_dependencies(request: HttpRequest) -> dict[str, Any]:
+    rows = Dependency.objects.active().order_by("name").values(*STATE_COLUMNS)
+    return {"dependencies": [state(row) for row in rows]}
+
+
+Name = Path(..., pattern=NAME_PATTERN, description="the name dependencies.yaml gives it")
+
+
+@router.get(
+    "/{name}",
+    response={200: DependencyDetail, 404: Problem},
+    auth=READ,
+    summary="One dependency: its state, declaration and breaker transitions",
+)
+def get_dependency(request: HttpRequest, name: str = Name) -> dict[str, Any]:
+    row = _active(Dependency.objects.all(), name)
+    transitions = row.transitions.order_by("-at", "-id")[:TRANSITIONS]
+    return {
+        **state({column: getattr(row, column) for column in STATE_COLUMNS}),
+        "declaration": DependencySpec.from_row(row).declaration(),
+        "transitions": list(transitions.values("at", "from_state", "to_state", "reason")),
+    }
+
+
+@router.post(
+    "/{name}/probe",
+    response={202: ProbeScheduled, 404: Problem},
+    auth=WRITE,
+    summary="Probe it on the prober's next tick",
+)
+def probe(request: HttpRequest, name: str = Name, payload: ProbeRequest | None = None) -> Status:
+    now = timezone.now()
+    with transaction.atomic():
+        row = _active(Dependency.objects.select_for_update().only("id", "archived_at"), name)
+        Dependency.objects.filter(pk=row.pk).update(next_due_at=now)
+        reason = payload.reason if payload else ""
+        audit.record_request(
+            request, f"asked for a probe of {name!r}" + (f": {reason}" if reason else "")
+        )
+    return Status(202, {"name": name, "due_at": now})
+
+
+def _active(rows: Any, name: str) -> Dependency:
+    row = rows.filter(name=name).first()
+    if row is None:
+        raise Http404(f"no dependency named {name!r}")
+    if row.archived_at is not None:
+        raise Http404(f"{name!r} is archived: no longer declared nor probed")
+    return row
