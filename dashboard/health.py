@@ -54,6 +54,8 @@ STATE_COLUMNS = (
     "interval",
     "next_due_at",
     "archived_at",
+    "acknowledged_by",
+    "acknowledged_at",
 )
 # The draft's words for our statuses.
 DRAFT_STATUS = {
@@ -88,6 +90,9 @@ def dependency_json(row: dict[str, Any]) -> dict[str, Any]:
         body["warnings"] = row["last_warnings"]
     if row["status"] != Status.UP:
         body["since"] = timestamp(row["status_since"])
+    if row["acknowledged_by"]:
+        body["acknowledged_by"] = row["acknowledged_by"]
+        body["acknowledged_at"] = timestamp(row["acknowledged_at"])
     return body
 
 

@@ -73,5 +73,6 @@ def incident(request: HttpRequest, number: int) -> HttpResponse:
         "incident": row,
         "transitions": incident_history.transitions(row),
         "deliveries": incident_history.notifications(row),
+        "acknowledgements": row.acknowledgements.all(),
     }
     return render(request, "dashboard/incident.html", context)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
-from dashboard import health, incidents, metrics, views
+from dashboard import acknowledgements, health, incidents, metrics, views
 from probes.declarations import NAME
 
 
@@ -24,6 +24,11 @@ register_converter(DependencyName, "dependency")
 urlpatterns = [
     path("", views.status, name="sh-status"),
     path("dependencies/<dependency:name>/", views.dependency, name="sh-dependency"),
+    path(
+        "dependencies/<dependency:name>/acknowledge",
+        acknowledgements.acknowledge_outage,
+        name="sh-acknowledge",
+    ),
     path("incidents/", incidents.incidents, name="sh-incidents"),
     path("incidents/<int:number>/", incidents.incident, name="sh-incident"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

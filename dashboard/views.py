@@ -58,6 +58,10 @@ def dependency(request: HttpRequest, name: str) -> HttpResponse:
         "chart": charts.latency_chart(rollups.series(row.id, window), window),
         "transitions": row.transitions.order_by("-at", "-id")[:TIMELINE_LENGTH],
         "incidents": row.incidents.all()[:INCIDENTS_SHOWN],
+        "acknowledgement": (
+            row.acknowledgements.order_by("-at", "-id").first() if row.acknowledged_at else None
+        ),
+        "can_acknowledge": request.user.has_perm("probes.acknowledge_dependency"),
         "results": results.get_page(request.GET.get("page")),
         "observations": _observations(row.last_observations),
         "certificate_expires": tls.not_after(row.last_observations),

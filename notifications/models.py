@@ -65,6 +65,7 @@ class Route(models.Model):
 class EventType(models.TextChoices):
     STATUS_CHANGED = "seahealth.status_changed"
     REMINDER = "seahealth.reminder"
+    ACKNOWLEDGED = "seahealth.acknowledged"
     TEST = "seahealth.test"
 
 
@@ -80,6 +81,9 @@ class Event(models.Model):
     since = models.DateTimeField()  # when the status began
     error = models.CharField(max_length=500, blank=True)  # scrubbed, as the row keeps it
     created_at = models.DateTimeField()
+    # An acknowledgement's: who, and what they wrote.
+    acknowledged_by = models.CharField(max_length=150, blank=True)
+    note = models.CharField(max_length=500, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["dependency", "since"], name="notif_event_dep_since_idx")]

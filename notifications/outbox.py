@@ -168,6 +168,13 @@ def _decide(
     if event.type == EventType.REMINDER:
         if dependency.status != event.status or dependency.status_since != event.since:
             why = "the dependency was no longer down when the reminder was due"
+        elif dependency.acknowledged_at is not None:
+            why = f"acknowledged by {dependency.acknowledged_by}"
+    elif event.type == EventType.ACKNOWLEDGED:
+        if dependency.status != event.status or dependency.status_since != event.since:
+            why = "the outage ended before its acknowledgement was told"
+        elif known.get(key, Known()).told != Status.DOWN:
+            why = "the channel was not told of this outage"
     elif any(
         id_ > delivery.event_id and since < delivery.due_at
         for id_, since in later.get(delivery.dependency_id, ())
@@ -196,10 +203,16 @@ def _form(channel: Channel, deliveries: list[Delivery], now: datetime, service: 
     if channel.group_wait and now < min(d.due_at for d in deliveries) + channel.group_wait:
         return 0  # the window is still open: they wait for the rest
     size = LARGEST_GROUP if channel.group_wait else 1
-    groups = [deliveries[i : i + size] for i in range(0, len(deliveries), size)]
+    # An acknowledgement is a message of its own kind, never grouped with changes.
+    acknowledged = [d for d in deliveries if d.event.type == EventType.ACKNOWLEDGED]
+    rest = [d for d in deliveries if d.event.type != EventType.ACKNOWLEDGED]
+    groups = [
+        chunk
+        for kind in (rest, acknowledged)
+        for chunk in (kind[i : i + size] for i in range(0, len(kind), size))
+    ]
     for group in groups:
-        types = {d.event.type for d in group}
-        kind = EventType.REMINDER if types == {EventType.REMINDER} else EventType.STATUS_CHANGED
+        kind = _message_type({d.event.type for d in group})
         message = Message(
             id=message_id(),
             channel=channel,
@@ -214,6 +227,14 @@ def _form(channel: Channel, deliveries: list[Delivery], now: datetime, service: 
             state=DeliveryState.QUEUED, message=message
         )
     return len(groups)
+
+
+def _message_type(types: set[str]) -> str:
+    if types == {EventType.REMINDER}:
+        return EventType.REMINDER
+    if types == {EventType.ACKNOWLEDGED}:
+        return EventType.ACKNOWLEDGED
+    return EventType.STATUS_CHANGED
 
 
 def schedule_reminders(now: datetime) -> int:
@@ -253,11 +274,13 @@ def schedule_reminders(now: datetime) -> int:
 
 
 def _still_down(event: Event, dependency: object) -> bool:
+    """Down since the event, and nobody has said they are on it."""
     return (
         dependency is not None
         and dependency.archived_at is None
         and dependency.status == Status.DOWN == event.status
         and dependency.status_since == event.since
+        and dependency.acknowledged_at is None
     )
 
 

@@ -38,8 +38,9 @@ def body(
 
 
 def entry(event: Event) -> dict[str, Any]:
+    """An event of the body; an acknowledgement's also says who and what they wrote."""
     dependency = event.dependency
-    return {
+    found = {
         "dependency": dependency.name if dependency else None,
         "kind": dependency.kind if dependency else None,
         "group": (dependency.group or None) if dependency else None,
@@ -50,6 +51,9 @@ def entry(event: Event) -> dict[str, Any]:
         "error": event.error or None,
         "url": page_url(dependency.name) if dependency else None,
     }
+    if event.type == EventType.ACKNOWLEDGED:
+        found |= {"acknowledged_by": event.acknowledged_by, "note": event.note or None}
+    return found
 
 
 def timestamp(moment: datetime) -> str:
@@ -71,6 +75,9 @@ def headline(event: dict[str, Any], type: str = EventType.STATUS_CHANGED) -> str
     name = event["dependency"]
     if type == EventType.REMINDER:
         return f"{name} is still {event['status']} (since {event['since']})"
+    if type == EventType.ACKNOWLEDGED:
+        note = f": {event['note']}" if event.get("note") else ""
+        return f"{name} is down, acknowledged by {event['acknowledged_by']}{note}"
     if event["status"] == "up":
         return f"{name} is up again (was {event['previous_status'] or 'unknown'})"
     return f"{name} is {event['status']}"
@@ -85,5 +92,7 @@ def summary(payload: dict[str, Any]) -> str:
         return headline(events[0], payload["type"])
     shown = ", ".join(f"{e['dependency']} {e['status']}" for e in events[:5])
     more = f" and {len(events) - 5} more" if len(events) > 5 else ""
-    what = "still down" if payload["type"] == EventType.REMINDER else "changed"
+    what = {EventType.REMINDER: "still down", EventType.ACKNOWLEDGED: "acknowledged"}.get(
+        payload["type"], "changed"
+    )
     return f"{len(events)} dependencies {what}: {shown}{more}"

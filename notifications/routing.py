@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from notifications.declaration import matches
 from notifications.models import Channel, Delivery, DeliveryState, Event, EventType, Route
@@ -79,3 +80,44 @@ def channel_routes(
             if channel in channels and (channel not in found or (tell and not found[channel][1])):
                 found[channel] = (route, tell)
     return found
+
+
+def record_acknowledgement(row: Dependency, acknowledgement: Any, now: datetime) -> int:
+    """A `seahealth.acknowledged` event for the channels that hear of this outage (told of it
+    already, or about to be): how many channels."""
+    channels = list(
+        Delivery.objects.filter(
+            dependency=row,
+            event__type=EventType.STATUS_CHANGED,
+            event__status=Status.DOWN,
+            event__since=row.status_since,
+            state__in=[DeliveryState.WAITING, DeliveryState.QUEUED, DeliveryState.SENT],
+            tell=True,
+        )
+        .values_list("channel_id", flat=True)
+        .distinct()
+    )
+    if not channels:
+        return 0
+    event = Event.objects.create(
+        dependency=row,
+        type=EventType.ACKNOWLEDGED,
+        status=row.status,
+        previous_status=row.status,
+        since=row.status_since,
+        error=row.last_error,
+        created_at=now,
+        acknowledged_by=acknowledgement.by,
+        note=acknowledgement.note,
+    )
+    Delivery.objects.bulk_create(
+        Delivery(
+            event=event,
+            channel_id=channel,
+            dependency=row,
+            state=DeliveryState.WAITING,
+            due_at=now,
+        )
+        for channel in channels
+    )
+    return len(channels)

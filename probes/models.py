@@ -77,12 +77,16 @@ class Dependency(models.Model):
     # This dependency's /metrics samples, rendered by recording (probes/exposition.py): a
     # scrape puts them together instead of rendering thousands of rows. Empty: render afresh.
     metrics_text = models.TextField(blank=True, editable=False)
+    # Who said "I'm on it" of the outage it is in, and when: cleared when it leaves down.
+    acknowledged_by = models.CharField(max_length=150, blank=True)
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
 
     objects = DependencyQuerySet.as_manager()
 
     class Meta:
         verbose_name_plural = "dependencies"
         ordering = ["name"]
+        permissions = [("acknowledge_dependency", "Can acknowledge a dependency that is down")]
         indexes = [
             # The scheduler's question: which active dependencies are due?
             models.Index(
@@ -188,6 +192,26 @@ class Incident(models.Model):
     @property
     def open(self) -> bool:
         return self.ended_at is None
+
+
+class Acknowledgement(models.Model):
+    """Somebody said "I'm on it" of an outage, with a note: reminders stop until it ends."""
+
+    dependency = models.ForeignKey(
+        Dependency, on_delete=models.CASCADE, related_name="acknowledgements"
+    )
+    incident = models.ForeignKey(
+        Incident, on_delete=models.CASCADE, null=True, blank=True, related_name="acknowledgements"
+    )
+    by = models.CharField(max_length=150)  # the user's name: it outlives the user
+    at = models.DateTimeField()
+    note = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.dependency_id} acknowledged by {self.by} at {self.at:%Y-%m-%d %H:%M:%S}"
 
 
 class Period(models.TextChoices):

@@ -129,6 +129,8 @@ def _current_state(row: Dependency, outcome: Outcome, state: breaker.Breaker) ->
     status = dependency_status(state.state, outcome.result)
     if status != row.status:
         row.status, row.status_since = status, now
+        # An acknowledgement is of one outage: the next one is nobody's until said again.
+        row.acknowledged_by, row.acknowledged_at = "", None
     row.last_checked_at = now
     row.last_result = outcome.result
     row.last_latency_ms = outcome.latency_ms

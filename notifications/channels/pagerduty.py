@@ -37,7 +37,8 @@ def dedup_key(event: dict[str, Any]) -> str:
 
 
 def events(outgoing: Outgoing, routing_key: str) -> list[dict[str, Any]]:
-    """The Events API v2 events of a message: a trigger or a resolve per event."""
+    """The Events API v2 events of a message: a trigger, an acknowledge or a resolve per
+    event."""
     if outgoing.type == EventType.TEST:
         # A test opens nothing that stays open: triggered, then resolved at once. Its key is
         # the message's: a dependency named `test` keeps its own incident.
@@ -47,7 +48,9 @@ def events(outgoing: Outgoing, routing_key: str) -> list[dict[str, Any]]:
         return [trigger, _resolve(routing_key, test, key)]
     found = []
     for event in outgoing.payload["events"]:
-        if event["status"] == "up":
+        if outgoing.type == EventType.ACKNOWLEDGED:
+            found.append(_resolve(routing_key, event, action="acknowledge"))
+        elif event["status"] == "up":
             found.append(_resolve(routing_key, event))
         else:
             severity = "warning" if event["status"] == "degraded" else None
@@ -85,10 +88,13 @@ def _trigger(
     return found
 
 
-def _resolve(routing_key: str, event: dict[str, Any], key: str = "") -> dict[str, Any]:
+def _resolve(
+    routing_key: str, event: dict[str, Any], key: str = "", action: str = "resolve"
+) -> dict[str, Any]:
+    """A resolve (or an acknowledge: the same shape, the incident's key alone)."""
     return {
         "routing_key": routing_key,
-        "event_action": "resolve",
+        "event_action": action,
         "dedup_key": key or dedup_key(event),
     }
 

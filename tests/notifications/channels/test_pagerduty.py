@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from notifications.channels import pagerduty
+from notifications.channels import Outgoing, pagerduty
 from notifications.models import EventType
 from probes.fields import Fields
 from tests.notifications.messages import BASE_URL, Told, outgoing, send
@@ -169,3 +169,12 @@ def test_the_default_endpoint_is_pagerdutys_events_api() -> None:
         "routing_key": "${PD_KEY}",
         "url": "https://events.pagerduty.com/v2/enqueue",
     }
+
+
+def test_an_acknowledgement_acknowledges_the_alert_its_outage_opened() -> None:
+    event = {"dependency": "api", "status": "down", "acknowledged_by": "ops", "note": None}
+    message = Outgoing("msg_1", EventType.ACKNOWLEDGED, {"events": [event]}, "pager")
+
+    assert pagerduty.events(message, ROUTING_KEY) == [
+        {"routing_key": ROUTING_KEY, "event_action": "acknowledge", "dedup_key": "seahealth/api"}
+    ]
