@@ -15,6 +15,8 @@ from pydantic import ConfigDict, field_validator
 
 from api import audit
 from api.auth import READ, WRITE
+from api.incidents import IncidentOut, incident_out
+from probes.acknowledgements import NotDown, acknowledge
 from probes.dependency_spec import DependencySpec
 from probes.models import Dependency
 
@@ -69,10 +71,20 @@ class Transition(Schema):
 class DependencyDetail(DependencyState):
     declaration: dict[str, Any] = Field(description="as dependencies.yaml declares it, redacted")
     transitions: list[Transition] = Field(description="the breaker's newest transitions first")
+    incidents: list[IncidentOut] = Field(description="its newest incidents first")
+    acknowledged_by: str | None = Field(description="who is on its outage, if anyone")
 
 
 class DependencyList(Schema):
     dependencies: list[DependencyState]
+
+
+def one_line(value: str) -> str:
+    # JSON's \u escapes reach here past the control-characters middleware; PostgreSQL
+    # holds no NUL nor a lone surrogate, and the log's line is one line.
+    if UNPRINTABLE.search(value):
+        raise ValueError("one line of text: no control characters nor lone surrogates")
+    return value
 
 
 class ProbeRequest(Schema):
@@ -80,15 +92,20 @@ class ProbeRequest(Schema):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field("", max_length=200, description="kept in the audit log: one line")
+    _one_line = field_validator("reason")(one_line)
 
-    @field_validator("reason")
-    @classmethod
-    def _one_line(cls, value: str) -> str:
-        # JSON's \u escapes reach here past the control-characters middleware; PostgreSQL
-        # holds no NUL nor a lone surrogate, and the log's line is one line.
-        if UNPRINTABLE.search(value):
-            raise ValueError("one line of text: no control characters nor lone surrogates")
-        return value
+
+class AcknowledgeRequest(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field("", max_length=500, description="what the responder says: one line")
+    _one_line = field_validator("note")(one_line)
+
+
+class Acknowledged(Schema):
+    name: str
+    acknowledged_by: str
+    acknowledged_at: datetime
 
 
 class ProbeScheduled(Schema):
@@ -140,6 +157,8 @@ def get_dependency(request: HttpRequest, name: str = Name) -> dict[str, Any]:
         **state({column: getattr(row, column) for column in STATE_COLUMNS}),
         "declaration": DependencySpec.from_row(row).declaration(),
         "transitions": list(transitions.values("at", "from_state", "to_state", "reason")),
+        "incidents": [incident_out(i) for i in row.incidents.select_related("dependency")[:20]],
+        "acknowledged_by": row.acknowledged_by or None,
     }
 
 
@@ -159,6 +178,27 @@ def probe(request: HttpRequest, name: str = Name, payload: ProbeRequest | None =
             request, f"asked for a probe of {name!r}" + (f": {reason}" if reason else "")
         )
     return Status(202, {"name": name, "due_at": now})
+
+
+@router.post(
+    "/{name}/acknowledge",
+    response={200: Acknowledged, 404: Problem, 409: Problem},
+    auth=WRITE,
+    summary="Acknowledge its outage: reminders stop until it is back up",
+)
+def acknowledge_outage(
+    request: HttpRequest, name: str = Name, payload: AcknowledgeRequest | None = None
+) -> Any:
+    note = payload.note if payload else ""
+    try:
+        with transaction.atomic():
+            done = acknowledge(name, audit.who(request), note)
+            audit.record_request(request, f"acknowledged {name!r}" + (f": {note}" if note else ""))
+    except Dependency.DoesNotExist as exc:
+        raise Http404(f"no active dependency named {name!r}") from exc
+    except NotDown as exc:
+        return Status(409, {"error": str(exc)})
+    return {"name": name, "acknowledged_by": done.by, "acknowledged_at": done.at}
 
 
 def _active(rows: Any, name: str) -> Dependency:

@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 
-from api import dependencies
+from api import dependencies, incidents
 
 REALM = 'Bearer realm="seahealth"'
 
@@ -23,6 +23,7 @@ api = NinjaAPI(
     docs_url=None,
 )
 api.add_router("/dependencies", dependencies.router)
+api.add_router("/incidents", incidents.router)
 
 
 def _error(request: HttpRequest, status: int, reason: str, **extra: object) -> HttpResponse:

@@ -3,11 +3,8 @@ and a page per incident with what happened inside it."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from django import forms
 from django.core.paginator import Paginator
-from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
@@ -22,29 +19,10 @@ PER_PAGE = 50
 class IncidentFilter(forms.Form):
     group = forms.CharField(max_length=100, required=False)
     month = forms.RegexField(
-        regex=r"^\d{4}-(0[1-9]|1[0-2])$",
+        regex=incident_history.MONTH,
         required=False,
         error_messages={"invalid": "a month is written YYYY-MM, such as 2026-11"},
     )
-
-
-def filtered(data: dict[str, str]) -> QuerySet[Incident]:
-    """Open ones first, then the newest; in a group, starting in a (UTC) month."""
-    rows = Incident.objects.select_related("dependency").annotate(
-        still_open=Case(
-            When(ended_at__isnull=True, then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
-        )
-    )
-    if data.get("group"):
-        rows = rows.filter(dependency__group=data["group"])
-    if data.get("month"):
-        year, month = map(int, data["month"].split("-"))
-        start = datetime(year, month, 1, tzinfo=UTC)
-        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
-        rows = rows.filter(started_at__gte=start, started_at__lt=end)
-    return rows.order_by("still_open", "-started_at", "-id")
 
 
 @require_safe
@@ -54,7 +32,9 @@ def incidents(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         problems = "; ".join(f"{f}: {' '.join(e)}" for f, e in form.errors.items())
         return HttpResponseBadRequest(f"bad filter: {problems}", content_type="text/plain")
-    page = Paginator(filtered(form.cleaned_data), PER_PAGE).get_page(request.GET.get("page"))
+    data = form.cleaned_data
+    rows = incident_history.listed(group=data["group"], month=data["month"])
+    page = Paginator(rows, PER_PAGE).get_page(request.GET.get("page"))
     groups = (
         Incident.objects.exclude(dependency__group="")
         .values_list("dependency__group", flat=True)

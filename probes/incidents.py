@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from django.db.models import QuerySet
+from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils import timezone
 
 from notifications.models import Delivery
 from probes.models import BreakerTransition, Dependency, Incident
 from probes.statuses import Status
+
+# A month as the filters take it: 2026-11.
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,26 @@ def record_incidents(changes: Sequence[StatusChange]) -> None:
         for change in changes
         if change.row.status == Status.DOWN and change.previous != Status.DOWN
     )
+
+
+def listed(group: str = "", month: str = "") -> QuerySet[Incident]:
+    """Open ones first, then the newest; of a group's dependencies, started in a UTC month
+    (`2026-11`)."""
+    rows = Incident.objects.select_related("dependency").annotate(
+        still_open=Case(
+            When(ended_at__isnull=True, then=Value(0)),
+            default=Value(1),
+            output_field=IntegerField(),
+        )
+    )
+    if group:
+        rows = rows.filter(dependency__group=group)
+    if month:
+        year, number = map(int, month.split("-"))
+        start = datetime(year, number, 1, tzinfo=UTC)
+        end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+        rows = rows.filter(started_at__gte=start, started_at__lt=end)
+    return rows.order_by("still_open", "-started_at", "-id")
 
 
 def transitions(incident: Incident) -> QuerySet[BreakerTransition]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from api.models import AuditEntry
 from tests.api.conftest import Tokens, bearer
@@ -16,6 +17,8 @@ ROUTES = [
     ("get", "/api/v1/dependencies", "read", 200),
     ("get", "/api/v1/dependencies/api", "read", 200),
     ("post", "/api/v1/dependencies/api/probe", "write", 202),
+    ("post", "/api/v1/dependencies/api/acknowledge", "write", 200),
+    ("get", "/api/v1/incidents", "read", 200),
 ]
 # What each presented token gets, by the scope a route needs.
 EXPECTED = {
@@ -43,7 +46,7 @@ def presented(who: str, tokens: Tokens) -> dict[str, str]:
 def test_each_route_answers_each_token_as_its_scope_allows(
     api_tokens: Tokens, who: str, method: str, path: str, scope: str, success: int
 ) -> None:
-    make_dependency("api")
+    make_dependency("api", status="down", status_since=timezone.now())  # to acknowledge
     # No body: what `curl -X POST` sends (the test client's default is an empty form).
     response = getattr(Client(), method)(
         path, content_type="application/json", **presented(who, api_tokens)

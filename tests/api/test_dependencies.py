@@ -14,7 +14,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from api.models import AuditEntry
-from probes.models import BreakerTransition, Dependency
+from probes.models import BreakerTransition, Dependency, Incident
 from tests.factories import T0, make_dependency
 
 pytestmark = pytest.mark.django_db
@@ -255,22 +255,32 @@ def test_a_probe_reason_postgresql_cannot_hold_is_400_not_500(writer: Client, re
         assert response.json()["error"].startswith("bad request: reason: ")
 
 
-@pytest.mark.parametrize("transitions", [0, 80])
-def test_one_dependency_costs_three_queries_however_long_its_history(
-    reader: Client, transitions: int
+@pytest.mark.parametrize("history", [0, 80])
+def test_one_dependency_costs_four_queries_however_long_its_history(
+    reader: Client, history: int
 ) -> None:
     api = make_dependency("api")
     BreakerTransition.objects.bulk_create(
         BreakerTransition(
             dependency=api, at=T0 + timedelta(seconds=n), from_state="closed", to_state="open"
         )
-        for n in range(transitions)
+        for n in range(history)
+    )
+    Incident.objects.bulk_create(
+        Incident(
+            dependency=api,
+            started_at=T0 + timedelta(hours=n),
+            ended_at=T0 + timedelta(hours=n, minutes=5),
+        )
+        for n in range(history)
     )
     reader.get("/api/v1/dependencies/api")  # the token's last use is written once a minute
 
     with CaptureQueriesContext(connection) as queries:
         response = reader.get("/api/v1/dependencies/api")
 
-    # The token, the row, its newest transitions (at most 50, as the page shows).
-    assert len(queries) == 3, [q["sql"] for q in queries]
-    assert len(response.json()["transitions"]) == min(transitions, 50)
+    # The token, the row, its newest transitions (at most 50, as the page shows) and its
+    # newest incidents (at most 20).
+    assert len(queries) == 4, [q["sql"] for q in queries]
+    assert len(response.json()["transitions"]) == min(history, 50)
+    assert len(response.json()["incidents"]) == min(history, 20)

@@ -13,6 +13,8 @@ ROUTES = {
     ("get", "/api/v1/dependencies"),
     ("get", "/api/v1/dependencies/{name}"),
     ("post", "/api/v1/dependencies/{name}/probe"),
+    ("post", "/api/v1/dependencies/{name}/acknowledge"),
+    ("get", "/api/v1/incidents"),
 }
 
 

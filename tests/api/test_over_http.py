@@ -31,7 +31,8 @@ def served(transactional_db: None, tmp_path: Path) -> Iterator[Site]:
 
     site = Site(start, tmp_path)
     try:
-        make_dependency("api", next_due_at=T0)
+        make_dependency("api", next_due_at=T0, status="down", status_since=T0)
+        make_dependency("calm", status="up", status_since=T0)
         make_dependency("gone", archived_at=T0)
         site.start()
         yield site
@@ -74,6 +75,10 @@ def test_every_route_and_every_4xx_over_http(served: Site, api_tokens) -> None:
             ),
             ("POST", "/api/v1/dependencies/api/probe", b'{"x": 1}', 400, "bad request: x: "),
             ("DELETE", "/api/v1/dependencies/api", None, 405, None),
+            ("POST", "/api/v1/dependencies/calm/acknowledge", None, 409, "calm is up, not down"),
+            ("POST", "/api/v1/dependencies/gone/acknowledge", None, 404, "no active dependency"),
+            ("GET", "/api/v1/incidents?month=2026-13", None, 400, "bad request: month"),
+            ("GET", "/api/v1/incidents?limit=0", None, 400, "bad request: limit"),
         ]
         for method, path, body, status, error in refusals:
             response = client.request(
@@ -86,7 +91,8 @@ def test_every_route_and_every_4xx_over_http(served: Site, api_tokens) -> None:
         schema = client.get("/api/v1/openapi.json").json()
         assert set(schema["paths"]) == {
             "/api/v1/dependencies",
-            *(f"/api/v1/dependencies/{{name}}{tail}" for tail in ("", "/probe")),
+            *(f"/api/v1/dependencies/{{name}}{tail}" for tail in ("", "/probe", "/acknowledge")),
+            "/api/v1/incidents",
         }
     # The one accepted probe (the write token's) made the row due now, through the server.
     assert Dependency.objects.get(name="api").next_due_at > T0
