@@ -38,6 +38,7 @@ class FilterForm(forms.Form):
 @dataclass
 class Row:
     dependency: Dependency
+    affected_by: list[str] = field(default_factory=list)  # what it depends on that is down
 
     @property
     def problem(self) -> str:
@@ -76,6 +77,14 @@ class Board:
         self.shown = sum(len(group.rows) for group in self.groups)
 
 
+def _down_among(names: set[str]) -> set[str]:
+    """Which of `names` are down: a query only when some row depends on another."""
+    if not names:
+        return set()
+    rows = Dependency.objects.active().filter(name__in=names, status=Status.DOWN)
+    return set(rows.values_list("name", flat=True))
+
+
 def build(filters: dict[str, str]) -> Board:
     active = Dependency.objects.active()
     summary = list(active.values("status", "critical", "kind", "group").annotate(n=Count("id")))
@@ -98,8 +107,9 @@ def build(filters: dict[str, str]) -> Board:
     def order(d: Dependency) -> tuple:
         return (d.group, STATUS_ORDER[Status(d.status)], d.name)
 
+    down = _down_among({parent for d in dependencies for parent in d.depends_on})
     groups = [
-        Group(name, [Row(d) for d in members])
+        Group(name, [Row(d, [p for p in d.depends_on if p in down]) for d in members])
         for name, members in groupby(sorted(dependencies, key=order), key=lambda d: d.group)
     ]
     groups.sort(key=lambda group: (group.worst, group.name))

@@ -41,6 +41,12 @@ def _row(row: Row, url: str, now: datetime) -> str:
     if d.status not in ("up", "unknown"):
         since = when(d.status_since, now=now)
         problem = f"{escape(row.problem)}<br><small>since {since}</small>"
+        if row.affected_by:
+            parents = ", ".join(
+                f'<a href="{url}{escape(parent)}/">{escape(parent)}</a>'
+                for parent in row.affected_by
+            )
+            problem += f'<br><small class="affected">affected by {parents}</small>'
     return (
         f'<tr class="row-{d.status}"><td>{badge(d.status)}</td>'
         f'<td><a id="dep-{name}" href="{url}{name}/">{name}</a>'

@@ -62,6 +62,7 @@ def dependency(request: HttpRequest, name: str) -> HttpResponse:
             row.acknowledgements.order_by("-at", "-id").first() if row.acknowledged_at else None
         ),
         "can_acknowledge": request.user.has_perm("probes.acknowledge_dependency"),
+        **_related(row),
         "results": results.get_page(request.GET.get("page")),
         "observations": _observations(row.last_observations),
         "certificate_expires": tls.not_after(row.last_observations),
@@ -73,6 +74,24 @@ def dependency(request: HttpRequest, name: str) -> HttpResponse:
         ),
     }
     return render(request, "dashboard/dependency.html", context)
+
+
+def _related(row: Dependency) -> dict[str, list[tuple[str, str]]]:
+    """(name, status) of what it depends on, and of what depends on it."""
+    active = Dependency.objects.active()
+    parents = dict(active.filter(name__in=row.depends_on).values_list("name", "status"))
+    # JSON containment is not SQLite's: the few rows that depend on anything, read through.
+    children = [
+        (name, status)
+        for name, status, depends_on in active.exclude(depends_on=[])
+        .values_list("name", "status", "depends_on")
+        .order_by("name")
+        if row.name in depends_on
+    ]
+    return {
+        "depends_on": [(name, parents.get(name, "archived")) for name in row.depends_on],
+        "depended_on_by": children,
+    }
 
 
 def _observations(observations: dict[str, Any]) -> list[tuple[str, str]]:

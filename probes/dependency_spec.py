@@ -23,6 +23,8 @@ from probes.durations import format_duration
 from probes.redaction import redact_spec
 
 DURATION = {"duration": True}
+# A tuple of names, kept as a JSON list.
+NAMES = {"names": True}
 # Shown on the page only when the dependency may speak TLS.
 TLS_ONLY = {"tls": True}
 BREAKER = Policy()
@@ -45,6 +47,9 @@ class DependencySpec:
     max_latency: float | None = field(default=None, metadata=DURATION)  # slower is degraded
     ca_file: str = field(default="", metadata=TLS_ONLY)  # trust only this CA bundle
     cert_expiry_warn: float = field(default=14 * 86400.0, metadata=DURATION | TLS_ONLY)
+    # The dependencies this one reaches through (a VPN, a DNS): while one of them is down,
+    # this one is "affected by" it rather than a problem of its own.
+    depends_on: tuple[str, ...] = field(default=(), metadata=NAMES)
 
     # The Dependency columns it is stored in (set below, from the fields).
     COLUMNS: ClassVar[tuple[str, ...]]
@@ -99,7 +104,7 @@ class DependencySpec:
                 continue
             if dataclasses.is_dataclass(value):
                 entry[DECLARED_AS.get(spec_field.name, spec_field.name)] = _declared(value, True)
-            elif value not in (None, ""):
+            elif value not in (None, "", ()):
                 entry[spec_field.name] = _shown(value, spec_field)
         target = _declared(self.target) if dataclasses.is_dataclass(self.target) else self.target
         return entry | redact_spec(target)
@@ -116,16 +121,22 @@ def target_of(kind: str, fields: dict[str, Any]) -> Any:
 def _column(value: Any, spec_field: dataclasses.Field) -> Any:
     if spec_field.metadata.get("duration") and value is not None:
         return timedelta(seconds=value)
+    if spec_field.metadata.get("names"):
+        return list(value)
     return value
 
 
 def _value(column: Any, spec_field: dataclasses.Field) -> Any:
     if spec_field.metadata.get("duration") and column is not None:
         return column.total_seconds()
+    if spec_field.metadata.get("names"):
+        return tuple(column or ())
     return column
 
 
 def _shown(value: Any, spec_field: dataclasses.Field) -> Any:
+    if spec_field.metadata.get("names"):
+        return list(value)
     return format_duration(value) if spec_field.metadata.get("duration") else value
 
 

@@ -41,6 +41,7 @@ class Dependency(models.Model):
     max_latency = models.DurationField(null=True, blank=True)
     ca_file = models.CharField(max_length=500, blank=True)
     cert_expiry_warn = models.DurationField()
+    depends_on = models.JSONField(blank=True)  # names of other dependencies
     declared_at = models.DateTimeField(auto_now_add=True)
     # Set when the entry leaves the file: no longer probed, history kept.
     archived_at = models.DateTimeField(null=True, blank=True)
