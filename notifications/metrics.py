@@ -49,8 +49,11 @@ def exposition(now: datetime | None = None) -> list[str]:
     queue = Delivery.objects.filter(state__in=UNFINISHED).aggregate(
         depth=Count("id"),
         # Waiting past its due time: held back by group_wait, or behind an earlier delivery
-        # of its channel still being tried.
-        oldest_due=Min("due_at", filter=Q(state=DeliveryState.WAITING, due_at__lte=now)),
+        # of its channel still being tried. Not a child waiting for its parent's recovery
+        # (depends_on): that wait is meant, however long the outage.
+        oldest_due=Min(
+            "due_at", filter=Q(state=DeliveryState.WAITING, due_at__lte=now, held_by="")
+        ),
     )
     oldest_message = Message.objects.filter(state=MessageState.PENDING).aggregate(
         oldest=Min("created_at")

@@ -172,6 +172,9 @@ class Delivery(models.Model):
     # Sent, down, and to be reminded of then if still down.
     remind_at = models.DateTimeField(null=True, blank=True)
     cancelled_because = models.CharField(max_length=200, blank=True)
+    # Waiting because this dependency it depends on is down (depends_on): its own news
+    # waits for the parent's recovery, and goes then if it still holds.
+    held_by = models.CharField(max_length=100, blank=True)
 
     class Meta:
         verbose_name_plural = "deliveries"

@@ -32,6 +32,7 @@ from notifications.models import (
     MessageState,
     message_id,
 )
+from probes.models import Dependency
 from probes.statuses import Status
 
 # Most events in one message: a larger group is sent as several.
@@ -70,15 +71,18 @@ def _form_round(now: datetime) -> tuple[int, int]:
         fresh = _next_in_line(now, channels=list(channels))
         known = _last_stood({(d.dependency_id, d.channel_id) for d in fresh})
         later = _later_changes(fresh)
+        family = Family.read()
         by_channel: dict[int, list[Delivery]] = defaultdict(list)
         for delivery in fresh:
+            if _held(delivery, family, later):
+                continue
             if _decide(delivery, known, later):
                 by_channel[delivery.channel_id].append(delivery)
             else:
                 settled += 1
         service_status = payloads.current_service_status() if by_channel else ""
         for channel_id, deliveries in by_channel.items():
-            made += _form(channels[channel_id], deliveries, now, service_status)
+            made += _form(channels[channel_id], deliveries, now, service_status, family.affected)
     return made, settled
 
 
@@ -154,6 +158,61 @@ def _later_changes(deliveries: list[Delivery]) -> dict[int, list[tuple[int, date
     return found
 
 
+@dataclass
+class Family:
+    """Who depends on whom (depends_on), as far as notifications care: the parents that are
+    down, and the children not up of each parent."""
+
+    down: set[str]  # names of parents that are down
+    affected: dict[str, list[str]]  # parent -> its children that are not up
+
+    @classmethod
+    def read(cls) -> Family:
+        """Two queries when anything declares depends_on; none otherwise but one."""
+        rows = list(
+            Dependency.objects.active()
+            .exclude(depends_on=[])
+            .values_list("name", "status", "depends_on")
+            .order_by("name")
+        )
+        if not rows:
+            return cls(set(), {})
+        parents = {parent for _, _, depends_on in rows for parent in depends_on}
+        down = set(
+            Dependency.objects.active()
+            .filter(name__in=parents, status=Status.DOWN)
+            .values_list("name", flat=True)
+        )
+        affected: dict[str, list[str]] = defaultdict(list)
+        for name, status, depends_on in rows:
+            for parent in depends_on:
+                if status != Status.UP:
+                    affected[parent].append(name)
+        return cls(down, dict(affected))
+
+
+def _held(delivery: Delivery, family: Family, later: dict[int, list[tuple[int, datetime]]]) -> bool:
+    """Whether a child's news waits for its parent's recovery; a child's outage that is over
+    by then is cancelled (the parent's message named it as affected)."""
+    event, dependency = delivery.event, delivery.event.dependency
+    if dependency is None or event.status == Status.UP or event.type == EventType.ACKNOWLEDGED:
+        return False
+    down = [parent for parent in dependency.depends_on if parent in family.down]
+    if not down:
+        if delivery.held_by:
+            Delivery.objects.filter(id=delivery.id).update(held_by="")
+        return False
+    if any(id_ > delivery.event_id for id_, _ in later.get(delivery.dependency_id, ())):
+        why = f"held back while {down[0]} was down, and over by then"
+        Delivery.objects.filter(id=delivery.id).update(
+            state=DeliveryState.CANCELLED, cancelled_because=why[:200], held_by=down[0]
+        )
+        return True
+    if delivery.held_by != down[0]:
+        Delivery.objects.filter(id=delivery.id).update(held_by=down[0])
+    return True
+
+
 def _decide(
     delivery: Delivery,
     known: dict[Pair, Known],
@@ -197,7 +256,13 @@ def _finish(delivery: Delivery, state: DeliveryState, why: str = "") -> None:
     Delivery.objects.filter(id=delivery.id).update(state=state, cancelled_because=why)
 
 
-def _form(channel: Channel, deliveries: list[Delivery], now: datetime, service: str) -> int:
+def _form(
+    channel: Channel,
+    deliveries: list[Delivery],
+    now: datetime,
+    service: str,
+    affected: dict[str, list[str]],
+) -> int:
     """The channel's messages: one per delivery, or, with group_wait, one per window (that
     opens when the first of them was due)."""
     if channel.group_wait and now < min(d.due_at for d in deliveries) + channel.group_wait:
@@ -221,7 +286,8 @@ def _form(channel: Channel, deliveries: list[Delivery], now: datetime, service: 
             created_at=now,
             next_attempt_at=now,
         )
-        message.payload = payloads.body(message.id, kind, [d.event for d in group], service)
+        events = [d.event for d in group]
+        message.payload = payloads.body(message.id, kind, events, service, affected)
         message.save(force_insert=True)
         Delivery.objects.filter(id__in=[d.id for d in group]).update(
             state=DeliveryState.QUEUED, message=message

@@ -26,19 +26,24 @@ from probes.statuses import Status, service_status
 
 
 def body(
-    message_id: str, type: str, events: Sequence[Event], service_status: str
+    message_id: str,
+    type: str,
+    events: Sequence[Event],
+    service_status: str,
+    affected: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
     """A test message has no event."""
     return {
         "id": message_id,
         "type": type,
         "service_status": service_status,
-        "events": [entry(event) for event in events],
+        "events": [entry(event, affected or {}) for event in events],
     }
 
 
-def entry(event: Event) -> dict[str, Any]:
-    """An event of the body; an acknowledgement's also says who and what they wrote."""
+def entry(event: Event, affected: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """An event of the body; an acknowledgement's also says who and what they wrote, and a
+    parent's outage the dependencies it takes with it (depends_on) that are not up."""
     dependency = event.dependency
     found = {
         "dependency": dependency.name if dependency else None,
@@ -53,6 +58,9 @@ def entry(event: Event) -> dict[str, Any]:
     }
     if event.type == EventType.ACKNOWLEDGED:
         found |= {"acknowledged_by": event.acknowledged_by, "note": event.note or None}
+    children = (affected or {}).get(found["dependency"])
+    if children and event.status == "down":
+        found["affected"] = children
     return found
 
 
@@ -78,6 +86,12 @@ def headline(event: dict[str, Any], type: str = EventType.STATUS_CHANGED) -> str
     if type == EventType.ACKNOWLEDGED:
         note = f": {event['note']}" if event.get("note") else ""
         return f"{name} is down, acknowledged by {event['acknowledged_by']}{note}"
+    if event.get("affected"):
+        children = event["affected"]
+        shown = ", ".join(children[:5]) + (
+            f" and {len(children) - 5} more" if len(children) > 5 else ""
+        )
+        return f"{name} is {event['status']}, affecting {shown}"
     if event["status"] == "up":
         return f"{name} is up again (was {event['previous_status'] or 'unknown'})"
     return f"{name} is {event['status']}"

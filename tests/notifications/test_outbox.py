@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from freezegun import freeze_time
 
+from notifications import payloads
 from notifications.declaration import ChannelSpec, NotificationsSpec, RouteSpec
 from notifications.models import Delivery, Event, EventType, Message, MessageState
 from notifications.outbox import form_messages, schedule_reminders
@@ -75,6 +76,12 @@ def told(seconds: float) -> list[tuple[str, str]]:
         for message in Message.objects.order_by("created_at", "id")
         for event in message.payload["events"]
     ]
+
+
+def sent() -> None:
+    """Every message so far sent (what the sender does once the receiver accepts it)."""
+    Message.objects.update(state=MessageState.SENT)
+    Delivery.objects.filter(state="queued").update(state="sent")
 
 
 def dependency(name: str = "api", **fields) -> Dependency:
@@ -203,3 +210,36 @@ def test_the_end_of_a_status_the_channel_was_never_told_is_no_news() -> None:
     assert told(3) == []
     down(down(row, 4), 5)  # the threshold reached: down, and that is news
     assert told(6) == [("api", "down")]
+
+
+def test_a_parent_down_with_its_children_is_one_message_naming_them_and_theirs_wait() -> None:
+    declare(route(notify_after=5.0))
+    vpn = down(dependency("vpn"), 1)
+    children = [down(dependency(f"app-{n}", depends_on=["vpn"]), 2) for n in range(3)]
+    assert told(10) == [("vpn", "down")]
+    [message] = Message.objects.all()
+    assert message.payload["events"][0]["affected"] == ["app-0", "app-1", "app-2"]
+    assert "affecting app-0, app-1, app-2" in payloads.summary(message.payload)
+    assert set(Delivery.objects.filter(state="waiting").values_list("held_by", flat=True)) == {
+        "vpn"
+    }
+    sent()
+
+    # app-0 comes back while vpn is down: its outage is never told, nor its recovery.
+    up(children[0], 20)
+    assert told(30) == [("vpn", "down")]
+    # vpn comes back, app-1 and app-2 are still down: theirs go out now.
+    up(vpn, 40)
+    assert sorted(told(50)) == [
+        ("app-1", "down"),
+        ("app-2", "down"),
+        ("vpn", "down"),
+        ("vpn", "up"),
+    ]
+    cancelled = Delivery.objects.filter(dependency__name="app-0").values_list(
+        "state", "cancelled_because"
+    )
+    assert sorted(cancelled) == [
+        ("cancelled", "held back while vpn was down, and over by then"),
+        ("cancelled", "no change since what the channel was last told"),
+    ]
