@@ -26,6 +26,8 @@ from probes.excerpts import excerpt
 from probes.fields import LONGEST_LIST, Fields, Problem, text_problem
 from probes.kinds import KINDS
 from probes.kinds import kind as kind_module
+from probes.maintenance import Window
+from probes.maintenance_declaration import parse_maintenance
 from probes.models import Dependency
 
 log = logging.getLogger(__name__)
@@ -37,7 +39,7 @@ COMMON_FIELDS = tuple(
     for field in dataclasses.fields(DependencySpec)
     if field.name != "target"
 )
-TOP_LEVEL = ("defaults", "dependencies", "notifications")
+TOP_LEVEL = ("defaults", "dependencies", "notifications", "maintenance")
 SHORTEST_INTERVAL = 1.0
 GROUP_MAX_LENGTH = Dependency._meta.get_field("group").max_length
 CA_FILE_MAX_LENGTH = Dependency._meta.get_field("ca_file").max_length
@@ -56,6 +58,7 @@ class Declaration:
 
     dependencies: list[DependencySpec]
     notifications: NotificationsSpec = dataclasses.field(default_factory=NotificationsSpec)
+    maintenance: tuple[Window, ...] = ()
 
 
 class DeclarationError(Exception):
@@ -162,11 +165,13 @@ def parse_document(text: str, source: str) -> Declaration:
     # What refers to other entries is checked only when every entry was read.
     if not problems:
         _check_depends_on(specs, located, source, problems)
-    notifications = parse_notifications(top.section("notifications"), None if problems else specs)
+    known = None if problems else specs
+    notifications = parse_notifications(top.section("notifications"), known)
+    windows = parse_maintenance(top.value("maintenance", None), top, known)
     top.reject_unread(TOP_LEVEL)
     if problems:
         raise DeclarationError(problems)
-    return Declaration(specs, notifications)
+    return Declaration(specs, notifications, tuple(windows))
 
 
 def _yaml_problem(exc: yaml.YAMLError, source: str) -> Problem:

@@ -288,3 +288,42 @@ class StateVersion(models.Model):
             cursor.execute(f"SELECT token FROM {table} WHERE id = %s", [cls.ROW_ID])  # noqa: S608
             row = cursor.fetchone()
         return row[0] if row else None
+
+
+class WindowSource(models.TextChoices):
+    DECLARED = "declared"  # dependencies.yaml's `maintenance:`, synced
+    API = "api"  # made through the API; sync leaves these alone
+
+
+class MaintenanceWindow(models.Model):
+    """A maintenance window: one-off (start, end) or recurring (rrule, duration, timezone).
+
+    Dependencies in one are still probed and reported as they are; notifications of them are
+    muted and their checks left out of uptime (probes/maintenance.py, README). A window
+    written or archived moves StateVersion, so that every reader sees it at once."""
+
+    name = models.CharField(max_length=100)
+    source = models.CharField(max_length=10, choices=WindowSource.choices)
+    # {"critical": bool, "group": [..], "name": [..]}: every field given must hold.
+    match = models.JSONField()
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+    rrule = models.CharField(max_length=500, blank=True)
+    duration = models.DurationField(null=True, blank=True)
+    timezone = models.CharField(max_length=100, blank=True)
+    declared_at = models.DateTimeField(auto_now_add=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["source", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "name"], name="probes_window_unique_name"),
+            models.CheckConstraint(
+                condition=Q(start__isnull=False, end__isnull=False, end__gt=models.F("start"))
+                | Q(rrule__gt="", duration__isnull=False, timezone__gt=""),
+                name="probes_window_one_off_or_recurring",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source} window {self.name}"

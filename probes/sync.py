@@ -18,7 +18,8 @@ from django.utils import timezone
 from notifications.sync import sync_notifications
 from probes.declarations import Declaration
 from probes.dependency_spec import DependencySpec
-from probes.models import Dependency, StateVersion
+from probes.maintenance import Window
+from probes.models import Dependency, MaintenanceWindow, StateVersion, WindowSource
 
 
 @dataclass(frozen=True)
@@ -29,11 +30,17 @@ class SyncReport:
     restored: tuple[str, ...] = ()
     unchanged: int = 0
     notifications: tuple[str, ...] = ()  # channels and routes changed
+    windows: tuple[str, ...] = ()  # maintenance windows changed
 
     @property
     def changed(self) -> bool:
         return bool(
-            self.created or self.updated or self.archived or self.restored or self.notifications
+            self.created
+            or self.updated
+            or self.archived
+            or self.restored
+            or self.notifications
+            or self.windows
         )
 
     def __str__(self) -> str:
@@ -48,7 +55,8 @@ class SyncReport:
             if names
         ]
         notified = [f"notifications: {', '.join(self.notifications)}"] if self.notifications else []
-        return "; ".join([*parts, f"unchanged {self.unchanged}", *notified])
+        windows = [f"maintenance: {', '.join(self.windows)}"] if self.windows else []
+        return "; ".join([*parts, f"unchanged {self.unchanged}", *notified, *windows])
 
 
 def sync_declaration(declaration: Declaration, now: datetime | None = None) -> SyncReport:
@@ -57,7 +65,52 @@ def sync_declaration(declaration: Declaration, now: datetime | None = None) -> S
     with transaction.atomic():
         report = sync(declaration.dependencies, now)
         changes = sync_notifications(declaration.notifications, now)
-    return dataclasses.replace(report, notifications=tuple(changes))
+        windows = sync_windows(declaration.maintenance, now)
+        if windows:
+            StateVersion.bump()  # what /health and /metrics show of a window moves with it
+    return dataclasses.replace(report, notifications=tuple(changes), windows=tuple(windows))
+
+
+def window_values(window: Window) -> dict[str, Any]:
+    """A window as its row's columns."""
+    return {
+        "match": dict(window.match),
+        "start": window.start,
+        "end": window.end,
+        "rrule": window.rrule,
+        "duration": window.duration,
+        "timezone": window.timezone,
+    }
+
+
+def sync_windows(windows: tuple[Window, ...], now: datetime) -> list[str]:
+    """Make the declared windows' rows match; the API's are left alone. What changed."""
+    changes = []
+    rows = {
+        row.name: row
+        for row in MaintenanceWindow.objects.select_for_update().filter(
+            source=WindowSource.DECLARED
+        )
+    }
+    for window in windows:
+        values = window_values(window)
+        row = rows.get(window.name)
+        if row is None:
+            MaintenanceWindow.objects.create(
+                name=window.name, source=WindowSource.DECLARED, **values
+            )
+            changes.append(f"window {window.name} created")
+        elif row.archived_at is not None or any(getattr(row, k) != v for k, v in values.items()):
+            what = "restored" if row.archived_at is not None else "updated"
+            MaintenanceWindow.objects.filter(id=row.id).update(archived_at=None, **values)
+            changes.append(f"window {window.name} {what}")
+    declared = {window.name for window in windows}
+    for name, row in rows.items():
+        if name not in declared and row.archived_at is None:
+            # Archived, not deleted: the timeline of the dependencies it covered keeps it.
+            MaintenanceWindow.objects.filter(id=row.id).update(archived_at=now)
+            changes.append(f"window {name} archived")
+    return changes
 
 
 def sync(specs: list[DependencySpec], now: datetime | None = None) -> SyncReport:

@@ -121,8 +121,10 @@ def _health_snapshot_forgotten() -> None:
     """/health/* keeps the state it read for a moment: each test reads its own database."""
     from dashboard import database_failures
     from dashboard.health import forget_snapshot  # after Django is set up
+    from probes import maintenance_reader
 
     forget_snapshot()
+    maintenance_reader.forget()
     database_failures.forget()
 
 
