@@ -7,6 +7,12 @@ looked at only once the one before is sent, dead, cancelled or silent. So a reco
 overtakes its outage, even through retries. Forming locks the channel's row (SKIP LOCKED on
 PostgreSQL; SQLite has one writer): two senders never split one channel's group, nor form
 one delivery twice.
+
+Maintenance windows mute: a status (other than up) that began inside a window of its
+dependency waits until the window ends, and is cancelled if it ended inside it; one that
+still holds then is told, late. A recovery is news only to a channel told of the outage
+(Known), so the recovery of a muted outage is not told either. Reminders due inside a
+window wait for its end.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from notifications.models import (
     MessageState,
     message_id,
 )
+from probes import maintenance_reader
+from probes.maintenance import Active, Window, active
 from probes.models import Dependency
 from probes.statuses import Status
 
@@ -72,11 +80,12 @@ def _form_round(now: datetime) -> tuple[int, int]:
         known = _last_stood({(d.dependency_id, d.channel_id) for d in fresh})
         later = _later_changes(fresh)
         family = Family.read()
+        windows = maintenance_reader.load() if fresh else []
         by_channel: dict[int, list[Delivery]] = defaultdict(list)
         for delivery in fresh:
             if _held(delivery, family, later):
                 continue
-            if _decide(delivery, known, later):
+            if _decide(delivery, known, later, windows):
                 by_channel[delivery.channel_id].append(delivery)
             else:
                 settled += 1
@@ -217,6 +226,7 @@ def _decide(
     delivery: Delivery,
     known: dict[Pair, Known],
     later: dict[int, list[tuple[int, datetime]]],
+    windows: Sequence[Window] = (),
 ) -> bool:
     """Whether `delivery` goes into a message now; if not, its final state is saved (or it
     waits, when it is still to be told but not yet)."""
@@ -224,7 +234,13 @@ def _decide(
     dependency = event.dependency
     key = (delivery.dependency_id, delivery.channel_id)
     why = ""
-    if event.type == EventType.REMINDER:
+    window = _began_in(delivery, windows)
+    if window and _changed_before(delivery, later, window.until):
+        why = f"in maintenance window {window.name}: the status ended inside it"
+    elif window and delivery.due_at < window.until:
+        Delivery.objects.filter(id=delivery.id).update(due_at=window.until)
+        return False  # told when the window ends, if the status holds until then
+    elif event.type == EventType.REMINDER:
         if dependency.status != event.status or dependency.status_since != event.since:
             why = "the dependency was no longer down when the reminder was due"
         elif dependency.acknowledged_at is not None:
@@ -234,10 +250,7 @@ def _decide(
             why = "the outage ended before its acknowledgement was told"
         elif known.get(key, Known()).told != Status.DOWN:
             why = "the channel was not told of this outage"
-    elif any(
-        id_ > delivery.event_id and since < delivery.due_at
-        for id_, since in later.get(delivery.dependency_id, ())
-    ):
+    elif _changed_before(delivery, later, delivery.due_at):
         # The status changed again before the delivery was due (anti-flap).
         why = "the status ended before notify_after"
     elif event.status == known.get(key, Known()).compared_with(event.status):
@@ -250,6 +263,25 @@ def _decide(
         known.setdefault(key, Known()).stood = event.status
         return False
     return True
+
+
+def _began_in(delivery: Delivery, windows: Sequence[Window]) -> Active | None:
+    """The window the delivery's status began in, for a status that is muted there: every
+    one but a recovery (which Known tells only to a channel told of the outage)."""
+    event = delivery.event
+    if not windows or event.type != EventType.STATUS_CHANGED or event.status == Status.UP:
+        return None
+    return active(windows, event.dependency, event.since)
+
+
+def _changed_before(
+    delivery: Delivery, later: dict[int, list[tuple[int, datetime]]], moment: datetime
+) -> bool:
+    """Whether the dependency's status changed again after this delivery's, before `moment`."""
+    return any(
+        id_ > delivery.event_id and since < moment
+        for id_, since in later.get(delivery.dependency_id, ())
+    )
 
 
 def _finish(delivery: Delivery, state: DeliveryState, why: str = "") -> None:
@@ -307,6 +339,7 @@ def schedule_reminders(now: datetime) -> int:
     """A reminder for each dependency still down repeat_every after it was last told; how
     many. One transaction: a reminder is made once, however many senders run."""
     made = 0
+    windows = maintenance_reader.load()
     with transaction.atomic():
         due = (
             Delivery.objects.select_for_update(skip_locked=True, of=("self",))
@@ -317,6 +350,11 @@ def schedule_reminders(now: datetime) -> int:
             Delivery.objects.filter(id=delivery.id).update(remind_at=None)
             event, dependency = delivery.event, delivery.event.dependency
             if not _still_down(event, dependency) or _newer_delivery(delivery):
+                continue
+            window = active(windows, dependency, now)
+            if window is not None:
+                # Muted until the window ends; the reminder is made then if still down.
+                Delivery.objects.filter(id=delivery.id).update(remind_at=window.until)
                 continue
             reminder = Event.objects.create(
                 dependency=dependency,
