@@ -13,6 +13,9 @@ every worker on every host answers from the same state, a tenth of a second late
 /health/ready also asks whether the prober is behind: the snapshot's next due times against
 a fresh clock, no query. A claim moves next_due_at without moving the token, so a dependency
 claimed since shows as due until the next recording: a probe's timeout at most.
+
+A maintenance window starts and ends while no token moves: a snapshot also expires at the
+next start or end of a window, and is read again then.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from dashboard import database_failures
-from probes import backlog, kinds
+from probes import backlog, kinds, maintenance_reader
 from probes.models import Dependency, StateVersion
 from probes.statuses import ServiceStatus, Status, service_status
 
@@ -56,6 +59,7 @@ STATE_COLUMNS = (
     "archived_at",
     "acknowledged_by",
     "acknowledged_at",
+    "group",
 )
 # The draft's words for our statuses.
 DRAFT_STATUS = {
@@ -93,6 +97,10 @@ def dependency_json(row: dict[str, Any]) -> dict[str, Any]:
     if row["acknowledged_by"]:
         body["acknowledged_by"] = row["acknowledged_by"]
         body["acknowledged_at"] = timestamp(row["acknowledged_at"])
+    if row["maintenance"] is not None:
+        # Told, not hidden: the status above is still the truth a load balancer acts on.
+        until = timestamp(row["maintenance"].until)
+        body["maintenance"] = {"name": row["maintenance"].name, "until": until}
     return body
 
 
@@ -157,8 +165,14 @@ class Snapshot:
         # When the token was last found unmoved (time.monotonic()); never, without a token.
         self.confirmed = confirmed if token is not None else -math.inf
         rows = Dependency.objects.order_by("name").values(*STATE_COLUMNS)
+        now = timezone.now()
+        windows = maintenance_reader.InEffect.read(maintenance_reader.load(), now, token)
+        # When the windows in effect change, and so what this snapshot shows.
+        self.expires = windows.expires
         # The active dependencies by name, in name order.
         self.rows = {row["name"]: row for row in rows if row["archived_at"] is None}
+        for row in self.rows.values():
+            row["maintenance"] = windows.of(row)
         self.archived = frozenset(row["name"] for row in rows) - self.rows.keys()
 
     @cached_property
@@ -201,7 +215,7 @@ def snapshot() -> Snapshot:
     process's copy while it is that recent or the token has not moved (one query), else
     read again. Raises DatabaseError when the database fails."""
     global _latest
-    latest = _latest
+    latest = _unexpired(_latest)
     asked = time.monotonic()
     if latest is not None and asked - latest.confirmed < settings.SEAHEALTH_HEALTH_RECHECK_SECONDS:
         return latest
@@ -210,12 +224,17 @@ def snapshot() -> Snapshot:
         latest.confirmed = asked
         return latest
     with _reading:  # one thread reads; the others wait for its copy
-        latest = _latest
+        latest = _unexpired(_latest)
         if token is None or latest is None or latest.token != token:
             # Labelled with the token read before the rows: if the state moved meanwhile,
             # the next check reads it again.
             latest = _latest = Snapshot(token, asked)
     return latest
+
+
+def _unexpired(latest: Snapshot | None) -> Snapshot | None:
+    """`latest`, or None once a maintenance window started or ended since it was read."""
+    return latest if latest is not None and timezone.now() < latest.expires else None
 
 
 def forget_snapshot() -> None:

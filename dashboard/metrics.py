@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.db.models import Max
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_safe
 
@@ -27,7 +28,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from dashboard import database_failures
 from notifications import metrics as notifications_metrics
-from probes import backlog, exposition
+from probes import backlog, exposition, maintenance_reader
 from probes.exposition import Family
 from probes.models import Dependency
 from probes.statuses import ServiceStatus, Status, service_status
@@ -59,15 +60,22 @@ SCHEDULE_LAG = Family(
     "How long the most overdue of seahealth_probe_backlog's dependencies has been due; 0 when "
     "none is.",
 )
+MAINTENANCE = Family(
+    "seahealth_dependency_maintenance",
+    "gauge",
+    "1 while the dependency is in a maintenance window (its notifications muted, its checks "
+    "left out of uptime), else 0. Its status and up still tell the truth.",
+)
 # Prometheus' window names for the stored uptime windows.
 WINDOWS = {"uptime_24h": "1d", "uptime_7d": "7d", "uptime_30d": "30d"}
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")
-COLUMNS = ("id", "name", "kind", *WINDOWS, "metrics_text")
+COLUMNS = ("id", "name", "kind", "group", "critical", *WINDOWS, "metrics_text")
 
 
 def exposition_text() -> str:
-    """The whole of /metrics, from six queries (seven when some rows need rendering afresh):
-    three here, three for the notifications.
+    """The whole of /metrics, from seven queries (eight when some rows need rendering
+    afresh): four here (the rows, the service, the backlog, the maintenance windows), three
+    for the notifications.
 
     Per row, only stored text and numbers are read: at 10,000 rows, converting each one's
     datetimes and statuses would cost a fifth of the scrape. The service's status and the
@@ -86,6 +94,7 @@ def exposition_text() -> str:
         parts.append(family.header())
         parts += [found[i] for found in per_row]  # type: ignore[index]
     parts += _uptimes(rows)
+    parts += _maintenance(rows)
     parts += _service()
     parts += _backlog()
     parts += notifications_metrics.exposition()
@@ -132,6 +141,18 @@ def _uptimes(rows: list[tuple[Any, ...]]) -> list[str]:
             share = getattr(row, field)
             if share is not None:
                 lines.append(f'{UPTIME.name}{{{labels},window="{window}"}} {share!r}\n')
+    return lines
+
+
+def _maintenance(rows: list[tuple[Any, ...]]) -> list[str]:
+    """Rendered here, not at recording: a window starts and ends while nothing is recorded.
+    One query, the windows: a scrape every 15 s needs no cache that could be stale."""
+    effect = maintenance_reader.InEffect.read(maintenance_reader.load(), timezone.now(), None)
+    lines = [MAINTENANCE.header()]
+    for row in rows:
+        labels = f'dependency="{exposition.label_value(row.name)}",kind="{row.kind}"'
+        value = "1.0" if effect.of(row) else "0.0"
+        lines.append(f"{MAINTENANCE.name}{{{labels}}} {value}\n")
     return lines
 
 

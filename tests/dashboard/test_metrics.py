@@ -222,7 +222,7 @@ def test_archived_dependencies_are_not_exported(client) -> None:
     assert not [key for key in scrape(client) if ("dependency", "old") in key[1]]
 
 
-def test_answers_from_six_queries_whatever_the_number_of_dependencies(client) -> None:
+def test_answers_from_seven_queries_whatever_the_number_of_dependencies(client) -> None:
     def queries_with(count: int) -> int:
         for n in range(count):
             probe(make_dependency(f"dep-{count}-{n}"), OK, n)
@@ -230,9 +230,10 @@ def test_answers_from_six_queries_whatever_the_number_of_dependencies(client) ->
             client.get("/metrics")
         return len(captured)
 
-    # The rows, the statuses and newest probe grouped, and the backlog; the notifications'
-    # channels, deliveries and messages (tests/notifications/test_metrics.py).
-    assert queries_with(10) == queries_with(200) == 6
+    # The rows, the statuses and newest probe grouped, the backlog and the maintenance
+    # windows; the notifications' channels, deliveries and messages
+    # (tests/notifications/test_metrics.py).
+    assert queries_with(10) == queries_with(200) == 7
 
 
 def _recorded_rows() -> None:
@@ -256,7 +257,7 @@ def test_rows_without_stored_samples_are_rendered_alike(client) -> None:
     Dependency.objects.filter(name="mailer").update(metrics_text="v0\x1eanything")
     with CaptureQueriesContext(connection) as captured:
         rendered = client.get("/metrics").content.decode()
-    assert len(captured) == 7  # and the rows to render
+    assert len(captured) == 8  # and the rows to render
     assert rendered == stored
     assert 'seahealth_probes_total{dependency="api",kind="http",outcome="failure"} 1.0' in stored
 
