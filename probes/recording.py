@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications.routing import Change, record_changes
-from probes import breaker, exposition, rollups
+from probes import breaker, exposition, maintenance_reader, rollups
 from probes.dependency_spec import DependencySpec
 from probes.engine import Job
 from probes.incidents import StatusChange, record_incidents
@@ -102,7 +102,10 @@ def _project(facts: list[_Fact]) -> None:
         row.totals = count_totals(row.totals, outcome, fact.transitions)
         row.metrics_text = exposition.render(row)
     update_rows(Dependency, (fact.row for fact in facts), STATE_FIELDS)
-    rollups.add([(fact.row.id, fact.outcome) for fact in facts])
+    # A check made in a maintenance window is kept (history, recent checks, totals) but not
+    # counted into the rollups, so that uptime and SLO figures leave the window out.
+    windows = maintenance_reader.now_in_effect()
+    rollups.add([(fact.row.id, fact.outcome) for fact in facts if not windows.of(fact.row)])
     record_incidents(changes)
     _notify([Change(change.row, change.previous) for change in changes])
     StateVersion.bump()
