@@ -2,7 +2,8 @@
 
 Three queries whatever the number of dependencies: the rows (their current state, recent
 checks and uptime windows ride on them), the counts by status, kind and group (the banner
-and the filter choices), and the prober's backlog (the banner's line when it is behind).
+and the filter choices), and the prober's backlog (the banner's line when it is behind);
+and the maintenance windows in effect, when this process's copy of them is read again.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ from itertools import groupby
 from django import forms
 from django.db.models import Count
 
-from probes import backlog, breaker
+from probes import backlog, breaker, maintenance_reader
 from probes.kinds import KINDS
+from probes.maintenance import Active
 from probes.models import Dependency
 from probes.statuses import ServiceStatus, Status, service_status
 
@@ -39,6 +41,7 @@ class FilterForm(forms.Form):
 class Row:
     dependency: Dependency
     affected_by: list[str] = field(default_factory=list)  # what it depends on that is down
+    maintenance: Active | None = None  # the window it is in now
 
     @property
     def problem(self) -> str:
@@ -108,8 +111,15 @@ def build(filters: dict[str, str]) -> Board:
         return (d.group, STATUS_ORDER[Status(d.status)], d.name)
 
     down = _down_among({parent for d in dependencies for parent in d.depends_on})
+    windows = maintenance_reader.now_in_effect()
     groups = [
-        Group(name, [Row(d, [p for p in d.depends_on if p in down]) for d in members])
+        Group(
+            name,
+            [
+                Row(d, [p for p in d.depends_on if p in down], maintenance=windows.of(d))
+                for d in members
+            ],
+        )
         for name, members in groupby(sorted(dependencies, key=order), key=lambda d: d.group)
     ]
     groups.sort(key=lambda group: (group.worst, group.name))

@@ -50,6 +50,17 @@ def lasted(start: datetime, end: datetime | None, now: datetime | None = None) -
     return text if end else f"{text} so far"
 
 
+def in_maintenance(until: datetime) -> SafeString:
+    """ "in maintenance until HH:MM", in the site's zone, the exact UTC time as its title."""
+    exact = until.astimezone(UTC)
+    local = timezone.localtime(until)
+    return mark_safe(  # noqa: S308 - dates formatted here only
+        f'<span class="maintenance">in maintenance until <time datetime="'
+        f'{exact:%Y-%m-%dT%H:%M:%SZ}" title="{exact:%Y-%m-%d %H:%M:%S} UTC">'
+        f"{local:%H:%M}</time></span>"
+    )
+
+
 def percent(share: float | None) -> str:
     if share is None:
         return NO_VALUE

@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from dashboard import charts
 from dashboard.board import Row
-from dashboard.formatting import badge, ms, percent, when
+from dashboard.formatting import badge, in_maintenance, ms, percent, when
 
 CRITICAL = ' <small class="critical">critical</small>'
 
@@ -38,6 +38,9 @@ def _row(row: Row, url: str, now: datetime) -> str:
     trial = row.next_trial_at
     trial_html = f"<br><small>trial {when(trial, now=now)}</small>" if trial else ""
     problem = ""
+    window = (
+        f"<br><small>{in_maintenance(row.maintenance.until)}</small>" if row.maintenance else ""
+    )
     if d.status not in ("up", "unknown"):
         since = when(d.status_since, now=now)
         problem = f"{escape(row.problem)}<br><small>since {since}</small>"
@@ -48,7 +51,7 @@ def _row(row: Row, url: str, now: datetime) -> str:
             )
             problem += f'<br><small class="affected">affected by {parents}</small>'
     return (
-        f'<tr class="row-{d.status}"><td>{badge(d.status)}</td>'
+        f'<tr class="row-{d.status}"><td>{badge(d.status)}{window}</td>'
         f'<td><a id="dep-{name}" href="{url}{name}/">{name}</a>'
         f' <small class="kind">{escape(d.kind)}</small>{CRITICAL if d.critical else ""}</td>'
         f'<td class="breaker-{d.breaker_state}">{d.get_breaker_state_display()}{trial_html}</td>'

@@ -10,17 +10,17 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from dashboard import board, charts
+from dashboard import board, charts, timeline
 from dashboard.access import viewer_required
 from dashboard.formatting import NO_VALUE
-from probes import rollups, tls
+from probes import maintenance_reader, rollups, tls
 from probes.dependency_spec import DependencySpec
 from probes.models import Dependency
 
 RESULTS_PER_PAGE = 50
-TIMELINE_LENGTH = 50
 INCIDENTS_SHOWN = 20
 
 
@@ -51,12 +51,14 @@ def dependency(request: HttpRequest, name: str) -> HttpResponse:
             content_type="text/plain",
         )
     results = Paginator(row.results.order_by("-checked_at", "-id"), RESULTS_PER_PAGE)
+    now = timezone.now()
     context = {
         "dependency": row,
         "window": window,
         "windows": list(rollups.CHART_WINDOWS),
         "chart": charts.latency_chart(rollups.series(row.id, window), window),
-        "transitions": row.transitions.order_by("-at", "-id")[:TIMELINE_LENGTH],
+        "timeline": timeline.entries(row, now),
+        "maintenance": None if row.archived_at else maintenance_reader.now_in_effect(now).of(row),
         "incidents": row.incidents.all()[:INCIDENTS_SHOWN],
         "acknowledgement": (
             row.acknowledgements.order_by("-at", "-id").first() if row.acknowledged_at else None

@@ -10,6 +10,7 @@ from dashboard import status_rows as rendering
 
 register = template.Library()
 register.simple_tag(formatting.when, name="when")
+register.simple_tag(formatting.in_maintenance, name="in_maintenance")
 register.filter("percent", formatting.percent)
 register.filter("ms", formatting.ms)
 register.filter("badge", formatting.badge)
