@@ -13,7 +13,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from probes.models import BreakerTransition, Dependency, ProbeResult, Rollup
+from probes.models import BreakerTransition, Dependency, MaintenanceWindow, ProbeResult, Rollup
 from probes.redaction import redact_spec
 
 
@@ -94,3 +94,19 @@ class RollupAdmin(ReadOnlyAdmin):
     list_select_related = ("dependency",)
     show_full_result_count = False
     ordering = ("-start",)
+
+
+@admin.register(MaintenanceWindow)
+class MaintenanceWindowAdmin(ReadOnlyAdmin):
+    list_display = (
+        "name",
+        "source",
+        "start",
+        "end",
+        "rrule",
+        "duration",
+        "timezone",
+        "archived_at",
+    )
+    list_filter = ("source", ("archived_at", admin.EmptyFieldListFilter))
+    search_fields = ("name",)

@@ -10,6 +10,7 @@ from probes.declarations import DeclarationError, parse_document
 from probes.maintenance import Window
 from probes.models import MaintenanceWindow, StateVersion, WindowSource
 from probes.sync import sync_declaration
+from tests.probes.test_commands_declarations import check, table
 
 DEPENDENCIES = """\
 dependencies:
@@ -169,3 +170,24 @@ def test_sync_writes_archives_and_restores_the_declared_windows_only() -> None:
 
     report = sync_declaration(parse_document(DEPENDENCIES + WINDOWS, "f"), t0)
     assert report.windows == ("window weekly-backup restored",)
+
+
+def test_check_dependencies_lists_the_windows(tmp_path) -> None:
+    path = tmp_path / "dependencies.yaml"
+    path.write_text(DEPENDENCIES + WINDOWS)
+    stdout, stderr = check(str(path))
+    assert table(stdout, 1) == [
+        ["WINDOW", "MATCH", "WHEN"],
+        [
+            "payments-db-upgrade",
+            "group=payments",
+            "2026-12-05T02:00:00+00:00 until 2026-12-05T04:00:00+01:00",
+        ],
+        [
+            "weekly-backup",
+            "name=documents",
+            "FREQ=WEEKLY;BYDAY=SU;BYHOUR=2;BYMINUTE=0 for 1h (Europe/Berlin)",
+        ],
+    ]
+    assert f"{path}: 2 dependencies, 2 maintenance windows, valid." in stdout
+    assert stderr == ""

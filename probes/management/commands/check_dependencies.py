@@ -15,6 +15,7 @@ from probes.declarations import DeclarationError, load_document
 from probes.dependency_spec import DependencySpec
 from probes.durations import format_duration
 from probes.kinds import kind
+from probes.maintenance import Window
 
 COLUMNS = (
     "NAME",
@@ -29,6 +30,7 @@ COLUMNS = (
 )
 CHANNEL_COLUMNS = ("CHANNEL", "TYPE", "SENDS TO", "GROUP WAIT", "GIVE UP AFTER", "NEEDS")
 ROUTE_COLUMNS = ("ROUTE", "MATCH", "CHANNELS", "ON", "NOTIFY AFTER", "REPEAT EVERY")
+WINDOW_COLUMNS = ("WINDOW", "MATCH", "WHEN")
 
 
 class Command(BaseCommand):
@@ -58,7 +60,15 @@ class Command(BaseCommand):
         if notifications.routes:
             routes = [_route_row(n, route) for n, route in enumerate(notifications.routes, 1)]
             self.stdout.write("\n" + _table([ROUTE_COLUMNS, *routes]))
-        self.stdout.write(f"\n{path}: {_counts(len(specs), notifications)}, valid.")
+        if declared.maintenance:
+            windows = [_window_row(window) for window in declared.maintenance]
+            self.stdout.write("\n" + _table([WINDOW_COLUMNS, *windows]))
+        counts = _counts(len(specs), notifications)
+        if declared.maintenance:
+            counts += ", " + _plural(
+                len(declared.maintenance), "maintenance window", "maintenance windows"
+            )
+        self.stdout.write(f"\n{path}: {counts}, valid.")
         unset = sorted({n for spec in specs for n in _needs(spec) if not _is_set(n)})
         if unset:
             self.stdout.write(
@@ -113,6 +123,18 @@ def _route_row(number: int, route: RouteSpec) -> tuple[str, ...]:
         display.duration(route.notify_after),
         display.duration(route.repeat_every),
     )
+
+
+def _window_row(window: Window) -> tuple[str, ...]:
+    if window.rrule:
+        assert window.duration is not None
+        length = format_duration(window.duration.total_seconds())
+        when = f"{window.rrule} for {length} ({window.timezone})"
+    else:
+        assert window.start is not None
+        assert window.end is not None
+        when = f"{window.start.isoformat()} until {window.end.isoformat()}"
+    return (window.name, display.route_match(window.match), when)
 
 
 def _counts(dependencies: int, notifications: NotificationsSpec) -> str:
