@@ -76,3 +76,38 @@ def test_the_health_snapshot_expires_when_a_window_starts_and_ends(client) -> No
         assert "maintenance" in client.get(URL).json()["dependencies"]["payments-api"]
         clock.move_to(CLOSES)
         assert "maintenance" not in client.get(URL).json()["dependencies"]["payments-api"]
+
+
+# A weekly Sunday 02:00 window of an hour, asked through /health at frozen moments around
+# the DST weekends: (zone, moment, until or None).
+DST_TABLE = [
+    # Berlin, 29 March 2026: 02:00 does not exist; the window is 03:00-04:00 CEST.
+    ("Europe/Berlin", "2026-03-29T00:59:59Z", None),
+    ("Europe/Berlin", "2026-03-29T01:00:00Z", "2026-03-29T02:00:00Z"),
+    ("Europe/Berlin", "2026-03-29T02:00:00Z", None),
+    # Berlin, 25 October 2026: the first 02:00 (CEST), an hour of real time.
+    ("Europe/Berlin", "2026-10-25T00:00:00Z", "2026-10-25T01:00:00Z"),
+    ("Europe/Berlin", "2026-10-25T01:00:00Z", None),  # 02:00 CET, the second pass: not again
+    # New York, 8 March 2026: 02:00 does not exist; 03:00-04:00 EDT.
+    ("America/New_York", "2026-03-08T06:59:59Z", None),
+    ("America/New_York", "2026-03-08T07:30:00Z", "2026-03-08T08:00:00Z"),
+    # New York, 1 November 2026: 02:00 EST, after the repeated hour.
+    ("America/New_York", "2026-11-01T06:30:00Z", None),
+    ("America/New_York", "2026-11-01T07:00:00Z", "2026-11-01T08:00:00Z"),
+]
+
+
+@pytest.mark.parametrize(("zone", "moment", "until"), DST_TABLE)
+def test_a_recurring_window_across_dst_as_health_shows_it(client, zone, moment, until) -> None:
+    MaintenanceWindow.objects.create(
+        name="weekly-backup",
+        source=WindowSource.DECLARED,
+        match={"name": ["documents"]},
+        rrule="FREQ=WEEKLY;BYDAY=SU;BYHOUR=2;BYMINUTE=0",
+        duration=timedelta(hours=1),
+        timezone=zone,
+    )
+    with freeze_time(moment):
+        up("documents")
+        shown = client.get(f"{URL}/documents").json().get("maintenance")
+    assert shown == ({"name": "weekly-backup", "until": until} if until else None)
