@@ -19,13 +19,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrule, rrulestr
 
-# Every rule counts from here, in its zone's wall time (a Monday): INTERVAL=2 keeps its
-# phase whenever it is asked. Rules more frequent than daily are refused (RRULE_PARTS), so
-# the few thousand steps from here to now stay cheap.
-ANCHOR = datetime(2020, 1, 6)
+# Every rule counts from here, in its zone's wall time: INTERVAL=2 keeps its phase whenever
+# it is asked, and what a rule leaves out is taken from here: Monday, the 1st, January,
+# 00:00. Rules more frequent than daily are refused (FREQUENCIES), so the few thousand steps
+# from here to now stay cheap (and dateutil caches them).
+ANCHOR = datetime(2018, 1, 1)
 FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")
 # What a window's RRULE may hold. COUNT would count from ANCHOR, which nobody means; DTSTART
-# is ANCHOR; BYSECOND is finer than a maintenance is planned.
+# is ANCHOR; BYSECOND is finer than maintenance is planned.
 RRULE_PARTS = (
     "FREQ",
     "INTERVAL",

@@ -104,8 +104,8 @@ def test_every_other_week_keeps_its_phase_whenever_it_is_asked() -> None:
     window = weekly("UTC", "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO;BYHOUR=3")
     starts = [s for s, _ in window.occurrences(utc(2026, 1, 1), utc(2026, 2, 1))]
     later = [s for s, _ in window.occurrences(utc(2026, 1, 14), utc(2026, 2, 1))]
-    # Counted from 6 Jan 2020: 5 Jan 2026 is 313 weeks later (odd), 12 Jan 314 (even).
-    assert [s.day for s in starts] == [12, 26]
+    # Counted from Monday 1 Jan 2018: 5 Jan 2026 is 418 weeks later (even), 12 Jan 419.
+    assert [s.day for s in starts] == [5, 19]
     assert later == starts[1:]
 
 
@@ -167,6 +167,22 @@ def test_overlapping_windows_report_the_one_ending_last() -> None:
 )
 def test_next_boundary_is_the_next_start_or_end(now: datetime, boundary: datetime) -> None:
     assert next_boundary([NIGHT], now) == boundary
+
+
+@pytest.mark.parametrize(
+    ("rule", "starts"),
+    [
+        # What a rule leaves out comes from the anchor: Monday, the 1st, January, midnight.
+        ("FREQ=WEEKLY", [utc(2026, 1, 5), utc(2026, 1, 12)]),
+        ("FREQ=MONTHLY;BYHOUR=4", [utc(2026, 1, 1, 4), utc(2026, 2, 1, 4)]),
+        ("FREQ=YEARLY", [utc(2026, 1, 1), utc(2027, 1, 1)]),
+        ("FREQ=MONTHLY;BYDAY=1SA;BYHOUR=22", [utc(2026, 1, 3, 22), utc(2026, 2, 7, 22)]),
+    ],
+)
+def test_what_a_rule_leaves_out_comes_from_the_anchor(rule: str, starts: list[datetime]) -> None:
+    window = weekly("UTC", rule)
+    found = window.occurrences(utc(2025, 12, 31, 23, 30), starts[-1] + timedelta(minutes=1))
+    assert [start for start, _ in found] == starts
 
 
 @pytest.mark.parametrize(
