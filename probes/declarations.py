@@ -19,11 +19,11 @@ import yaml
 from django.db import models
 
 from notifications.declaration import NotificationsSpec, parse_notifications
-from probes import json_values, located_yaml
+from probes import depends_on, json_values, located_yaml
 from probes.breaker import Policy
 from probes.dependency_spec import DECLARED_AS, DependencySpec
 from probes.excerpts import excerpt
-from probes.fields import LONGEST_LIST, Fields, Problem, text_problem
+from probes.fields import Fields, Problem, text_problem
 from probes.kinds import KINDS
 from probes.kinds import kind as kind_module
 from probes.maintenance import Window
@@ -141,30 +141,10 @@ def parse_document(text: str, source: str) -> Declaration:
         top.problem("dependencies", "expected a list of dependencies")
         entries = []
 
-    specs: list[DependencySpec] = []
-    first_entry: dict[str, int] = {}
-    located: dict[str, tuple[int, Any]] = {}
-    for index, entry in enumerate(entries or [], start=1):
-        name = entry.get("name") if isinstance(entry, Mapping) else None
-        if isinstance(name, str) and name in first_entry:
-            problems.append(
-                Problem(
-                    source,
-                    _where(index, entry),
-                    "name",
-                    f"'{name}' is already declared by entry {first_entry[name]}",
-                    _line(entry, "name"),
-                )
-            )
-        elif isinstance(name, str):
-            first_entry[name] = index
-            located[name] = (index, entry)
-        spec = _parse_entry(index, entry, defaults, source, problems)
-        if spec is not None:
-            specs.append(spec)
+    specs, located = _parse_entries(entries or [], defaults, source, problems)
     # What refers to other entries is checked only when every entry was read.
     if not problems:
-        _check_depends_on(specs, located, source, problems)
+        depends_on.check(specs, lambda name: _located(*located[name]), source, problems)
     known = None if problems else specs
     notifications = parse_notifications(top.section("notifications"), known)
     windows = parse_maintenance(top.value("maintenance", None), top, known)
@@ -172,6 +152,32 @@ def parse_document(text: str, source: str) -> Declaration:
     if problems:
         raise DeclarationError(problems)
     return Declaration(specs, notifications, tuple(windows))
+
+
+def _parse_entries(
+    entries: list[Any], defaults: Mapping[str, Any], source: str, problems: list[Problem]
+) -> tuple[list[DependencySpec], dict[str, tuple[int, Any]]]:
+    """The specs of the entries that have no problem, and where each name is declared."""
+    specs: list[DependencySpec] = []
+    located: dict[str, tuple[int, Any]] = {}
+    for index, entry in enumerate(entries, start=1):
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        if isinstance(name, str) and name in located:
+            problems.append(
+                Problem(
+                    source,
+                    _where(index, entry),
+                    "name",
+                    f"'{name}' is already declared by entry {located[name][0]}",
+                    _line(entry, "name"),
+                )
+            )
+        elif isinstance(name, str):
+            located[name] = (index, entry)
+        spec = _parse_entry(index, entry, defaults, source, problems)
+        if spec is not None:
+            specs.append(spec)
+    return specs, located
 
 
 def _yaml_problem(exc: yaml.YAMLError, source: str) -> Problem:
@@ -272,76 +278,8 @@ def _read_common(fields: Fields) -> dict[str, Any]:
         "max_latency": max_latency,
         "ca_file": fields.string("ca_file", _DEFAULTS.ca_file, longest=CA_FILE_MAX_LENGTH),
         "cert_expiry_warn": fields.duration("cert_expiry_warn", _DEFAULTS.cert_expiry_warn),
-        "depends_on": _read_depends_on(fields),
+        "depends_on": depends_on.read(fields),
     }
-
-
-def _read_depends_on(fields: Fields) -> tuple[str, ...]:
-    """Names of other dependencies: one, or a list. Whether they exist is checked once every
-    entry is read (_check_depends_on)."""
-    value = fields.value("depends_on", [])
-    names = [value] if isinstance(value, str) else value
-    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
-        fields.problem("depends_on", "expected a dependency's name or a list of names")
-        return ()
-    if len(names) > LONGEST_LIST:
-        fields.problem("depends_on", f"lists more than {LONGEST_LIST} names")
-        return ()
-    for name in names:
-        if not NAME.fullmatch(name):
-            fields.problem("depends_on", f"{excerpt(name)} {_NAME_HELP}")
-            return ()
-    return tuple(dict.fromkeys(names))
-
-
-def _check_depends_on(
-    specs: list[DependencySpec],
-    entries: dict[str, tuple[int, Any]],
-    source: str,
-    problems: list[Problem],
-) -> None:
-    """Every name depends_on gives is declared, and no dependency depends on itself, however
-    far round: a cycle is refused with its chain."""
-    declared = {spec.name: spec for spec in specs}
-
-    def problem(name: str, message: str) -> None:
-        index, entry = entries[name]
-        where = _where(index, entry)
-        problems.append(Problem(source, where, "depends_on", message, _line(entry, "depends_on")))
-
-    for spec in specs:
-        for name in spec.depends_on:
-            if name not in declared:
-                problem(spec.name, f"'{name}' is not a declared dependency")
-    for chain in _cycles(declared):
-        problem(chain[0], f"a cycle: {' -> '.join(chain)}")
-
-
-def _cycles(declared: dict[str, DependencySpec]) -> list[list[str]]:
-    """Each cycle depends_on makes, as a chain from one of its names back to it: a
-    depth-first walk, each name entered once (linear in names and edges)."""
-    done: set[str] = set()
-    cycles = []
-    for root in declared:
-        if root in done:
-            continue
-        path: list[str] = [root]
-        on_path = {root}
-        stack = [iter(declared[root].depends_on)]
-        while stack:
-            name = next(stack[-1], None)
-            if name is None:
-                stack.pop()
-                finished = path.pop()
-                on_path.discard(finished)
-                done.add(finished)
-            elif name in on_path:
-                cycles.append([*path[path.index(name) :], name])
-            elif name in declared and name not in done:
-                path.append(name)
-                on_path.add(name)
-                stack.append(iter(declared[name].depends_on))
-    return cycles
 
 
 def _read_breaker(breaker: Fields | None) -> Policy:
@@ -380,6 +318,10 @@ def _where(index: int, entry: Any) -> str:
     if not isinstance(name, str):
         return f"entry {index}"
     return f"entry {index} " + (f"'{name}'" if not text_problem(name, 100) else excerpt(name))
+
+
+def _located(index: int, entry: Any) -> tuple[str, int | None]:
+    return _where(index, entry), _line(entry, "depends_on")
 
 
 def _line(entry: Any, field: str | None = None) -> int | None:

@@ -40,7 +40,7 @@ def test_names_one_or_several_dependencies() -> None:
             "entry 1 'a', field 'depends_on': a cycle: a -> b -> c -> a",
         ),
         ([node("api", [1])], "expected a dependency's name or a list of names"),
-        ([node("api", ["Not A Name"])], "is not a name"),
+        ([node("api", ["Not A Name"])], "'Not A Name' is not a declared dependency"),
         ([node("api", [f"d{n}" for n in range(51)])], "lists more than 50 names"),
     ],
 )
