@@ -10,7 +10,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, AuthorizationError, HttpError, ValidationError
 
-from api import dependencies, incidents
+from api import dependencies, incidents, maintenance
 
 REALM = 'Bearer realm="seahealth"'
 
@@ -24,6 +24,7 @@ api = NinjaAPI(
 )
 api.add_router("/dependencies", dependencies.router)
 api.add_router("/incidents", incidents.router)
+api.add_router("/maintenance", maintenance.router)
 
 
 def _error(request: HttpRequest, status: int, reason: str, **extra: object) -> HttpResponse:

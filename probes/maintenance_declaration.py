@@ -59,6 +59,16 @@ def parse_maintenance(
     return windows
 
 
+def parse_window(
+    data: Mapping[str, Any], dependencies: Sequence[Any], source: str
+) -> tuple[Window | None, list[Problem]]:
+    """One window from a mapping with a YAML window's fields (an API request's body): the
+    window, or the problems, checked as the file's are."""
+    problems: list[Problem] = []
+    window = _read_window(Fields(data, source, "window", problems), dependencies)
+    return window, problems
+
+
 def _read_window(fields: Fields, dependencies: Sequence[Any] | None) -> Window | None:
     before = len(fields.problems)
     name = fields.string("name", pattern=NAME, pattern_help="is not a name (a-z, 0-9, - and _)")

@@ -15,6 +15,9 @@ ROUTES = {
     ("post", "/api/v1/dependencies/{name}/probe"),
     ("post", "/api/v1/dependencies/{name}/acknowledge"),
     ("get", "/api/v1/incidents"),
+    ("get", "/api/v1/maintenance"),
+    ("post", "/api/v1/maintenance"),
+    ("delete", "/api/v1/maintenance/{name}"),
 }
 
 
@@ -54,4 +57,4 @@ def test_every_route_needs_a_bearer_token(schema: dict, method: str, path: str) 
     for requirement in operation["security"]:
         for name in requirement:
             assert schemes[name] == {"type": "http", "scheme": "bearer"}
-    assert {"200", "202"} & set(operation["responses"])
+    assert {"200", "201", "202"} & set(operation["responses"])

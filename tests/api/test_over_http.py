@@ -93,6 +93,8 @@ def test_every_route_and_every_4xx_over_http(served: Site, api_tokens) -> None:
             "/api/v1/dependencies",
             *(f"/api/v1/dependencies/{{name}}{tail}" for tail in ("", "/probe", "/acknowledge")),
             "/api/v1/incidents",
+            "/api/v1/maintenance",
+            "/api/v1/maintenance/{name}",
         }
     # The one accepted probe (the write token's) made the row due now, through the server.
     assert Dependency.objects.get(name="api").next_due_at > T0
