@@ -12,17 +12,7 @@ from django.http import HttpRequest
 
 from api import audit, tokens
 from api.models import ApiToken, AuditEntry
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from probes.admin import ReadOnlyAdmin
 
 
 @admin.register(ApiToken)

@@ -249,16 +249,8 @@ def _read_match(fields: Fields | None, known: Known) -> dict[str, Any]:
     if critical is not None:
         match["critical"] = critical
     for name in ("group", "name", "kind"):
-        value = fields.value(name, None)
-        if value is None:
-            continue
-        values = [value] if isinstance(value, str) else value
-        if (
-            not isinstance(values, list)
-            or not values
-            or not all(isinstance(item, str) and len(item) <= 100 for item in values)
-        ):
-            fields.problem(name, "expected a name or a list of names")
+        values = fields.names(name)
+        if values is None:
             continue
         if name == "kind" and (unknown := [v for v in values if v not in KINDS]):
             fields.problem(name, f"unknown kind {unknown[0]!r} (known kinds: {', '.join(KINDS)})")
@@ -266,7 +258,7 @@ def _read_match(fields: Fields | None, known: Known) -> dict[str, Any]:
         if known is not None and name in known and (absent := set(values) - known[name]):
             fields.problem(name, f"no dependency has the {name} {sorted(absent)[0]!r}")
             continue
-        match[name] = list(dict.fromkeys(values))
+        match[name] = values
     fields.reject_unread(MATCHED)
     return match
 

@@ -245,6 +245,23 @@ class Fields:
                 return None
         return items
 
+    def names(self, name: str, most: int = LONGEST_LIST) -> list[str] | None:
+        """A name or a list of names of dependencies or groups, at most 100 characters each
+        (as a list, each once, in order); None when not given or not that (a problem said)."""
+        value = self.value(name, None)
+        if value is None:
+            return None
+        values = [value] if isinstance(value, str) else value
+        if (
+            not isinstance(values, list)
+            or not values
+            or len(values) > most
+            or not all(isinstance(item, str) and len(item) <= 100 for item in values)
+        ):
+            self.problem(name, "expected a name or a list of names")
+            return None
+        return list(dict.fromkeys(values))
+
     def string_map(
         self, name: str, default: Any = _MISSING, *, longest: int = LONGEST_STRING
     ) -> Any:

@@ -153,19 +153,9 @@ def _read_match(fields: Fields | None, dependencies: Sequence[Any] | None) -> di
     if critical is not None:
         match["critical"] = critical
     for key, stored in (("group", "group"), ("names", "name")):
-        value = fields.value(key, None)
-        if value is None:
-            continue
-        values = [value] if isinstance(value, str) else value
-        if (
-            not isinstance(values, list)
-            or not values
-            or len(values) > LONGEST_LIST * 10
-            or not all(isinstance(item, str) and len(item) <= 100 for item in values)
-        ):
-            fields.problem(key, "expected a name or a list of names")
-            continue
-        match[stored] = list(dict.fromkeys(values))
+        values = fields.names(key, most=LONGEST_LIST * 10)
+        if values is not None:
+            match[stored] = values
     fields.reject_unread(MATCHED)
     if len(fields.problems) > before:
         pass  # said: a window that matches nothing because of a typo needs no second problem
