@@ -57,6 +57,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import database_url, drop_postgres  # noqa: E402
 from bench.processes import spawn, stop  # noqa: E402
 
 BENCH_DATABASE = "seahealth_bench_notifications"
@@ -165,7 +166,7 @@ def run(shape: str, args: argparse.Namespace, workdir: Path) -> Figures:
     peers.start()
     declaration = workdir / f"{shape}.yaml"
     declaration.write_text(declared(args, peers))
-    database = database_url(shape, workdir, args.database_url)
+    database = database_url(shape, workdir, args.database_url, BENCH_DATABASE)
     env = environment(database, declaration, args.broker_url)
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
@@ -185,7 +186,7 @@ def run(shape: str, args: argparse.Namespace, workdir: Path) -> Figures:
             stop(process)
     figures = measure(shape, database, peers, went_down)
     if database.startswith("postgres"):
-        drop_postgres(args.database_url)
+        drop_postgres(args.database_url, BENCH_DATABASE)
     return figures
 
 
@@ -249,22 +250,6 @@ def measure(shape: str, database: str, peers: Peers, went_down: float) -> Figure
 
 
 # --- the database --------------------------------------------------------------------------
-
-
-def database_url(shape: str, workdir: Path, postgres: str) -> str:
-    if shape == "embedded":
-        return f"sqlite:///{workdir / 'embedded.sqlite3'}"
-    drop_postgres(postgres)
-    psql(postgres, f"CREATE DATABASE {BENCH_DATABASE}")
-    return postgres.rsplit("/", 1)[0] + f"/{BENCH_DATABASE}"
-
-
-def drop_postgres(postgres: str) -> None:
-    psql(postgres, f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-
-
-def psql(url: str, statement: str) -> None:
-    subprocess.run(["psql", url, "-q", "-c", statement], check=True, capture_output=True)
 
 
 def rows(database: str, query: str) -> list[tuple[Any, ...]]:

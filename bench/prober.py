@@ -56,6 +56,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.databases import database_url, drop_postgres  # noqa: E402
 from bench.processes import spawn, stop  # noqa: E402
 
 BENCH_DATABASE = "seahealth_bench_prober"
@@ -222,7 +223,7 @@ def run(
     declaration = workdir / f"{shape}-{count}.yaml"
     slow = 0 if most else args.slow
     declaration.write_text(declared(count, interval, slow, args.slow_interval))
-    database = database_url(shape, workdir, args.database_url)
+    database = database_url(shape, workdir, args.database_url, BENCH_DATABASE)
     env = environment(database, declaration, args.broker_url)
     env |= dict(pair.split("=", 1) for pair in args.env)
     subprocess.run(
@@ -250,7 +251,7 @@ def run(
     figures.cpu_ms = (cpu_after - cpu_before) * 1000 / max(figures.recorded * duration, 1)
     figures.blackbox_p50, figures.blackbox_p99 = percentiles(sampler.samples)
     if database.startswith("postgres"):
-        drop_postgres(args.database_url)
+        drop_postgres(args.database_url, BENCH_DATABASE)
     return figures
 
 
@@ -266,23 +267,6 @@ def declared(count: int, interval: int, slow: int, slow_interval: int) -> str:
         for n in range(slow)
     ]
     return "\n".join(lines) + "\n"
-
-
-def database_url(shape: str, workdir: Path, postgres: str) -> str:
-    if shape == "embedded":
-        path = workdir / f"{shape}-{time.monotonic_ns()}.sqlite3"
-        return f"sqlite:///{path}"
-    drop_postgres(postgres)
-    psql(postgres, f"CREATE DATABASE {BENCH_DATABASE}")
-    return postgres.rsplit("/", 1)[0] + f"/{BENCH_DATABASE}"
-
-
-def drop_postgres(postgres: str) -> None:
-    psql(postgres, f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)")
-
-
-def psql(url: str, statement: str) -> None:
-    subprocess.run(["psql", url, "-q", "-c", statement], check=True, capture_output=True)
 
 
 def environment(database: str, declaration: Path, broker: str) -> dict[str, str]:

@@ -129,6 +129,13 @@ def _health_snapshot_forgotten() -> None:
 
 
 @pytest.fixture
+def viewer(client, django_user_model):
+    """The test client, logged in as a user with no permission: who reads the pages."""
+    client.force_login(django_user_model.objects.create_user("ops", password="pw-for-tests"))
+    return client
+
+
+@pytest.fixture
 def promtool() -> str:
     """Prometheus' promtool, from Debian's prometheus package (make test installs it)."""
     path = shutil.which("promtool")

@@ -19,12 +19,6 @@ NOV = datetime(2026, 11, 10, 9, 0, tzinfo=UTC)
 OCT = datetime(2026, 10, 20, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def viewer(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("ops", password="pw-for-tests"))
-    return client
-
-
 def incident(name: str, started: datetime, minutes: float | None, group: str = "") -> Incident:
     dependency = make_dependency(name, group=group, status="down" if minutes is None else "up")
     ended = started + timedelta(minutes=minutes) if minutes is not None else None

@@ -18,13 +18,6 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def viewer(client, django_user_model):
-    user = django_user_model.objects.create_user("ops", password="pw-for-tests")
-    client.force_login(user)
-    return client
-
-
 def one_off(name: str = "db-upgrade", start=T0, hours: float = 1, **match) -> MaintenanceWindow:
     return MaintenanceWindow.objects.create(
         name=name,

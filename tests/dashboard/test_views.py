@@ -19,13 +19,6 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
-@pytest.fixture
-def viewer(client, django_user_model):
-    user = django_user_model.objects.create_user("ops", password="pw-for-tests")
-    client.force_login(user)
-    return client
-
-
 def dependency(name: str, status: str = "up", **fields):
     now = timezone.now()
     values = {"status": status, "last_checked_at": now, "status_since": now - timedelta(minutes=3)}

@@ -28,13 +28,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 KEY = "9aa3d95b3bc440fa88ea12eaa4456161"
 
 
-@pytest.fixture
-def viewer(client, django_user_model):
-    user = django_user_model.objects.create_user("ops", password="pw-for-tests")
-    client.force_login(user)
-    return client
-
-
 def at(seconds: float):
     return T0 + timedelta(seconds=seconds)
 

@@ -62,12 +62,6 @@ def test_is_stored_and_an_unchanged_file_changes_nothing() -> None:
     assert not sync(specs_of(node("vpn"), node("api", ["vpn"]))).changed
 
 
-@pytest.fixture
-def viewer(client, django_user_model):
-    client.force_login(django_user_model.objects.create_user("ops", password="pw-for-tests"))
-    return client
-
-
 @pytest.mark.django_db
 def test_a_child_is_shown_affected_by_its_parent_that_is_down(viewer) -> None:
     now = timezone.now()
