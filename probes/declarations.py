@@ -19,7 +19,7 @@ import yaml
 from django.db import models
 
 from notifications.declaration import NotificationsSpec, parse_notifications
-from probes import depends_on, json_values, located_yaml
+from probes import depends_on, json_values, located_yaml, slo
 from probes.breaker import Policy
 from probes.dependency_spec import DECLARED_AS, DependencySpec
 from probes.excerpts import excerpt
@@ -226,8 +226,9 @@ def _parse_entry(
     # Defaults reach an entry only for fields its kind has: `method` is not an smtp field.
     merged = {key: value for key, value in defaults.items() if key in COMMON_FIELDS + own}
     merged.update(entry)
-    if isinstance(defaults.get("breaker"), Mapping) and isinstance(entry.get("breaker"), Mapping):
-        merged["breaker"] = {**defaults["breaker"], **entry["breaker"]}
+    for section in ("breaker", "slo"):  # a section's fields each come from one or the other
+        if isinstance(defaults.get(section), Mapping) and isinstance(entry.get(section), Mapping):
+            merged[section] = {**defaults[section], **entry[section]}
     fields = Fields(located_yaml.Mapping.like(entry, merged), source, where, problems)
 
     name = fields.string("name", pattern=NAME, pattern_help=_NAME_HELP)
@@ -279,6 +280,7 @@ def _read_common(fields: Fields) -> dict[str, Any]:
         "ca_file": fields.string("ca_file", _DEFAULTS.ca_file, longest=CA_FILE_MAX_LENGTH),
         "cert_expiry_warn": fields.duration("cert_expiry_warn", _DEFAULTS.cert_expiry_warn),
         "depends_on": depends_on.read(fields),
+        "slo": slo.read(fields),
     }
 
 

@@ -21,6 +21,7 @@ from probes import kinds
 from probes.breaker import Policy
 from probes.durations import format_duration
 from probes.redaction import redact_spec
+from probes.slo import Slo
 
 DURATION = {"duration": True}
 # A tuple of names, kept as a JSON list.
@@ -28,6 +29,8 @@ NAMES = {"names": True}
 # Shown on the page only when the dependency may speak TLS.
 TLS_ONLY = {"tls": True}
 BREAKER = Policy()
+# A value of its own kept whole in a JSON column (stored(), from_stored(), declared()).
+JSON_VALUE = {"json_value": True}
 # What the YAML calls a field, where it is not the field's own name.
 DECLARED_AS = {"policy": "breaker"}
 
@@ -50,6 +53,8 @@ class DependencySpec:
     # The dependencies this one reaches through (a VPN, a DNS): while one of them is down,
     # this one is "affected by" it rather than a problem of its own.
     depends_on: tuple[str, ...] = field(default=(), metadata=NAMES)
+    # Its service level objective (probes/slo.py), None when it has none.
+    slo: Slo | None = field(default=None, metadata=JSON_VALUE)
 
     # The Dependency columns it is stored in (set below, from the fields).
     COLUMNS: ClassVar[tuple[str, ...]]
@@ -63,7 +68,7 @@ class DependencySpec:
                 continue
             if spec_field.name == "target":
                 values["spec"] = self.target_fields()
-            elif dataclasses.is_dataclass(value):
+            elif dataclasses.is_dataclass(value) and not spec_field.metadata.get("json_value"):
                 values |= {
                     f.name: _column(getattr(value, f.name), f) for f in dataclasses.fields(value)
                 }
@@ -84,6 +89,8 @@ class DependencySpec:
         for spec_field in dataclasses.fields(cls):
             if spec_field.name == "target":
                 values["target"] = target_of(row.kind, row.spec)
+            elif spec_field.name == "slo":
+                values["slo"] = Slo.from_stored(row.slo)
             elif spec_field.name == "policy":
                 values["policy"] = Policy(
                     **{f.name: _value(getattr(row, f.name), f) for f in dataclasses.fields(Policy)}
@@ -102,7 +109,10 @@ class DependencySpec:
             value = getattr(self, spec_field.name)
             if spec_field.name == "target" or (spec_field.metadata.get("tls") and tls is False):
                 continue
-            if dataclasses.is_dataclass(value):
+            if spec_field.metadata.get("json_value"):
+                if value is not None:
+                    entry[spec_field.name] = value.declared()
+            elif dataclasses.is_dataclass(value):
                 entry[DECLARED_AS.get(spec_field.name, spec_field.name)] = _declared(value, True)
             elif value not in (None, "", ()):
                 entry[spec_field.name] = _shown(value, spec_field)
@@ -119,6 +129,8 @@ def target_of(kind: str, fields: dict[str, Any]) -> Any:
 
 
 def _column(value: Any, spec_field: dataclasses.Field) -> Any:
+    if spec_field.metadata.get("json_value"):
+        return None if value is None else value.stored()
     if spec_field.metadata.get("duration") and value is not None:
         return timedelta(seconds=value)
     if spec_field.metadata.get("names"):
@@ -165,7 +177,9 @@ def _columns() -> tuple[str, ...]:
     for spec_field in dataclasses.fields(DependencySpec):
         if spec_field.name == "target":
             names.append("spec")
-        elif dataclasses.is_dataclass(spec_field.default):
+        elif dataclasses.is_dataclass(spec_field.default) and not spec_field.metadata.get(
+            "json_value"
+        ):
             names += [f.name for f in dataclasses.fields(spec_field.default)]
         else:
             names.append(spec_field.name)

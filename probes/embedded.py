@@ -2,11 +2,12 @@
 
 This process keeps the database: every tick it syncs a changed declaration and claims what
 comes due within the next two ticks; it records outcomes as they come back, a few times a
-second; every second it sends the notifications due, every minute it stores the uptime
-windows on the rows, every ten minutes it prunes history. The probes run in a child
-(probing_process.py), each started when its dependency is due, so that none of this work
-lands in the latency a probe measures. The database is reached through one thread
-(sync_to_async is thread-sensitive by default), which suits SQLite's single writer.
+second; every second it sends the notifications due, every 15 s it stores the SLO figures
+and every minute the uptime windows on the rows, every ten minutes it prunes history. The
+probes run in a child (probing_process.py), each started when its dependency is due, so
+that none of this work lands in the latency a probe measures. The database is reached
+through one thread (sync_to_async is thread-sensitive by default), which suits SQLite's
+single writer.
 
 A child that dies is started again; the probes it had are due again at their next interval.
 """
@@ -26,7 +27,7 @@ from asgiref.sync import sync_to_async
 from django.db import DatabaseError, close_old_connections, connections
 
 from notifications import sender
-from probes import retention, rollups
+from probes import error_budgets, retention, rollups
 from probes.backlog import BacklogWarnings
 from probes.declaration_watcher import DeclarationWatcher
 from probes.engine import Job
@@ -72,6 +73,7 @@ class EmbeddedProber:
     max_in_flight: int  # probes claimed and not yet recorded
     prune: Every = field(default_factory=lambda: Every(retention.EVERY_SECONDS))
     uptimes: Every = field(default_factory=lambda: Every(rollups.REFRESH_SECONDS))
+    error_budgets: Every = field(default_factory=lambda: Every(error_budgets.REFRESH_SECONDS))
     notifications: Every = field(default_factory=lambda: Every(NOTIFY_EVERY))
     backlog_warnings: BacklogWarnings = field(default_factory=BacklogWarnings)
 
@@ -195,6 +197,7 @@ class EmbeddedProber:
     def _housekeep_if_due(self, stop: asyncio.Event) -> None:
         for name, every, work in (
             ("uptimes", self.uptimes, self._refresh_uptimes),
+            ("error budgets", self.error_budgets, self._refresh_error_budgets),
             ("prune", self.prune, lambda: self._prune_history(stop)),
             ("notifications", self.notifications, self._send_notifications),
         ):
@@ -207,6 +210,13 @@ class EmbeddedProber:
             await sync_to_async(rollups.refresh_uptimes)()
         except DatabaseError as exc:
             log.error("cannot refresh uptimes, will retry in %gs: %s", self.uptimes.seconds, exc)
+
+    async def _refresh_error_budgets(self) -> None:
+        try:
+            await sync_to_async(error_budgets.refresh)()
+        except DatabaseError as exc:
+            seconds = self.error_budgets.seconds
+            log.error("cannot refresh SLO figures, will retry in %gs: %s", seconds, exc)
 
     async def _send_notifications(self) -> None:
         """The database steps on its thread, the network on this loop."""

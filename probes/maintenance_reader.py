@@ -50,6 +50,7 @@ class InEffect:
     expires: datetime
     checked: datetime  # when the token was last found unmoved
     effective: list[tuple[Window, datetime]]
+    windows: list[Window]  # every window, in effect or not
 
     def of(self, dependency: Any) -> Active | None:
         """The window `dependency` (a row, or a dict of its columns) is in, or None."""
@@ -59,7 +60,7 @@ class InEffect:
     def read(cls, windows: Iterable[Window], now: datetime, token: int | None) -> InEffect:
         windows = list(windows)
         expires = next_boundary(windows, now)
-        return cls(token, now, expires, now, in_effect(windows, now))
+        return cls(token, now, expires, now, in_effect(windows, now), windows)
 
 
 _latest: InEffect | None = None

@@ -42,6 +42,7 @@ class Dependency(models.Model):
     ca_file = models.CharField(max_length=500, blank=True)
     cert_expiry_warn = models.DurationField()
     depends_on = models.JSONField(blank=True)  # names of other dependencies
+    slo = models.JSONField(null=True, blank=True)  # probes.slo.Slo.stored(); None: no SLO
     declared_at = models.DateTimeField(auto_now_add=True)
     # Set when the entry leaves the file: no longer probed, history kept.
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -75,6 +76,12 @@ class Dependency(models.Model):
     uptime_24h = models.FloatField(null=True, blank=True)
     uptime_7d = models.FloatField(null=True, blank=True)
     uptime_30d = models.FloatField(null=True, blank=True)
+    # The seconds each uptime window was measured over ({"24h": 10800.0, ...}): less than
+    # the window when the prober did not run all of it (the page says "over 3 h of data").
+    uptime_coverage = models.JSONField(default=dict, blank=True)
+    # Its SLO's figures, refreshed with the uptimes (probes/error_budgets.py): availability,
+    # budget remaining, burn rates per window, the burn alert in force.
+    slo_figures = models.JSONField(default=dict, blank=True)
     # This dependency's /metrics samples, rendered by recording (probes/exposition.py): a
     # scrape puts them together instead of rendering thousands of rows. Empty: render afresh.
     metrics_text = models.TextField(blank=True, editable=False)
@@ -222,9 +229,11 @@ class Period(models.TextChoices):
 
 
 class Rollup(models.Model):
-    """One dependency's checks in one minute, hour or (UTC) day: windows come from here.
+    """One dependency's checks and time in one minute, hour or (UTC) day: windows come from here.
 
-    Latencies are of successful checks (a failure has none), counted in a fixed histogram
+    The seconds it spent up, degraded, down or in a maintenance window (probes/status_time.py);
+    what the bucket's length leaves is unknown (the prober was not running). Latencies are of
+    successful checks (a failure has none), counted in a fixed histogram
     (rollups.LATENCY_BOUNDS_MS) that gives percentiles and Prometheus buckets alike.
     """
 
@@ -239,6 +248,10 @@ class Rollup(models.Model):
     latency_min = models.FloatField(null=True, blank=True)
     latency_max = models.FloatField(null=True, blank=True)
     histogram = models.JSONField(default=list, blank=True)
+    up_seconds = models.FloatField(default=0.0)
+    degraded_seconds = models.FloatField(default=0.0)
+    down_seconds = models.FloatField(default=0.0)
+    maintenance_seconds = models.FloatField(default=0.0)
 
     class Meta:
         constraints = [

@@ -11,10 +11,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications.routing import Change, record_changes
-from probes import breaker, exposition, maintenance_reader, rollups
+from probes import breaker, exposition, maintenance_reader, rollups, status_time
 from probes.dependency_spec import DependencySpec
 from probes.engine import Job
 from probes.incidents import StatusChange, record_incidents
+from probes.maintenance import Window
 from probes.models import RECENT_CHECKS, BreakerTransition, Dependency, ProbeResult, StateVersion
 from probes.outcomes import Outcome, Result
 from probes.row_updates import update_rows
@@ -22,13 +23,20 @@ from probes.statuses import dependency_status
 
 log = logging.getLogger(__name__)
 
-# What recording writes on a row: every column but the declaration's (sync's), the uptime
-# windows (rollups.refresh_uptimes') and the row's bookkeeping.
+# What recording writes on a row: every column but the declaration's (sync's), the figures
+# refreshed apart (rollups.refresh_uptimes', error_budgets.refresh's) and the bookkeeping.
 STATE_FIELDS = [
     field.name
     for field in Dependency._meta.concrete_fields
     if field.name
-    not in {"id", "declared_at", "archived_at", *DependencySpec.COLUMNS, *rollups.UPTIME_FIELDS}
+    not in {
+        "id",
+        "declared_at",
+        "archived_at",
+        "slo_figures",
+        *DependencySpec.COLUMNS,
+        *rollups.STORED_FIELDS,
+    }
 ]
 
 
@@ -91,6 +99,8 @@ def _store(facts: list[_Fact]) -> None:
 
 
 def _project(facts: list[_Fact]) -> None:
+    windows = maintenance_reader.now_in_effect()
+    spans = _time_since_last_checks(facts, windows.windows)
     changes = []
     for fact in facts:
         row, outcome = fact.row, fact.outcome
@@ -103,12 +113,29 @@ def _project(facts: list[_Fact]) -> None:
         row.metrics_text = exposition.render(row)
     update_rows(Dependency, (fact.row for fact in facts), STATE_FIELDS)
     # A check made in a maintenance window is kept (history, recent checks, totals) but not
-    # counted into the rollups, so that uptime and SLO figures leave the window out.
-    windows = maintenance_reader.now_in_effect()
-    rollups.add([(fact.row.id, fact.outcome) for fact in facts if not windows.of(fact.row)])
+    # counted into the rollups, and its time is the window's: uptime and SLO figures leave
+    # the window out.
+    rollups.add([(fact.row.id, fact.outcome) for fact in facts if not windows.of(fact.row)], spans)
     record_incidents(changes)
     _notify([Change(change.row, change.previous) for change in changes])
     StateVersion.bump()
+
+
+def _time_since_last_checks(
+    facts: list[_Fact], windows: list[Window]
+) -> list[tuple[int, status_time.Span]]:
+    """The time each row spent in its status until this check (before it is updated)."""
+    checked = [fact for fact in facts if fact.row.last_checked_at is not None]
+    if not checked:
+        return []
+    since = min(fact.row.last_checked_at for fact in checked)
+    until = max(fact.outcome.checked_at for fact in checked)
+    maintenance = status_time.MaintenanceSpans(windows, since, until)
+    return [
+        (fact.row.id, span)
+        for fact in checked
+        for span in status_time.since_last_check(fact.row, fact.outcome.checked_at, maintenance)
+    ]
 
 
 def _notify(changes: list[Change]) -> None:

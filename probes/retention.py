@@ -24,7 +24,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from notifications.models import UNFINISHED, Event, Message, MessageState
-from probes import rollups
+from probes import rollups, slo
 from probes.models import Incident, Period, ProbeResult, Rollup
 
 # Rows deleted in one transaction: some 20 ms of SQLite's write lock for 5000 results.
@@ -49,12 +49,14 @@ def kept() -> dict[str, timedelta]:
 
 
 def _longest_window(period: Period) -> timedelta:
-    """The longest uptime or chart window read from `period` buckets."""
+    """How far back `period` buckets are read: by a chart, or by an uptime or SLO window
+    (rollups.window_buckets reads minutes up to a day back and an hour more, hours and days
+    as far as the longest window and a day more)."""
     lengths = [length for p, length, _ in rollups.CHART_WINDOWS.values() if p == period]
-    lengths += [
-        rollups.PERIOD_LENGTH[p] * n for p, n in rollups.UPTIME_WINDOWS.values() if p == period
-    ]
-    return max(lengths, default=timedelta(0))
+    day = rollups.PERIOD_LENGTH[Period.DAY]
+    longest = max([*rollups.UPTIME_WINDOWS.values(), timedelta(seconds=slo.LONGEST_WINDOW)])
+    lengths.append(day + timedelta(hours=1) if period == Period.MINUTE else longest + day)
+    return max(lengths)
 
 
 def expired(now: datetime | None = None) -> dict[str, models.QuerySet]:

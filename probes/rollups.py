@@ -1,9 +1,10 @@
-"""Rollups: each dependency's checks counted per minute, hour and UTC day.
+"""Rollups: each dependency's checks and time counted per minute, hour and UTC day.
 
-Recording adds every outcome to its three buckets in the same transaction. Readers ask
-windows of them: uptime over 24h (hour buckets), 7d and 30d (day buckets) for every
-dependency in one query; latency percentiles per chart point from the histogram. Raw
-results can then be pruned without changing any figure.
+Recording adds every outcome, and the time in each status since the check before
+(probes/status_time.py), to their three buckets in the same transaction. Readers ask windows
+of them: uptime over 24h, 7d and 30d for every dependency in one query (time up and
+degraded over the time known: README, "Uptime is time"); latency percentiles per chart point
+from the histogram. Raw results can then be pruned without changing any figure.
 """
 
 from __future__ import annotations
@@ -17,9 +18,11 @@ from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
 
+from probes import maintenance_reader, status_time
 from probes.models import Dependency, Period, Rollup
 from probes.outcomes import Outcome, Result
 from probes.row_updates import update_rows
+from probes.status_time import CATEGORIES, Span
 
 # Upper bounds (ms) of the latency histogram; one more bucket holds anything slower. The
 # same bounds, in seconds, are the Prometheus histogram's `le` buckets.
@@ -29,8 +32,6 @@ PERIOD_LENGTH = {
     Period.HOUR: timedelta(hours=1),
     Period.DAY: timedelta(days=1),
 }
-# Uptime windows, and the buckets they are summed from.
-UPTIME_WINDOWS = {"24h": (Period.HOUR, 24), "7d": (Period.DAY, 7), "30d": (Period.DAY, 30)}
 # Chart windows: the buckets read, and how many of them make one point.
 CHART_WINDOWS = {
     "1h": (Period.MINUTE, timedelta(hours=1), 1),
@@ -66,6 +67,25 @@ class Tally:
     latency_min: float | None = None
     latency_max: float | None = None
     histogram: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BOUNDS_MS) + 1))
+    # Seconds spent in each of status_time.CATEGORIES.
+    up_seconds: float = 0.0
+    degraded_seconds: float = 0.0
+    down_seconds: float = 0.0
+    maintenance_seconds: float = 0.0
+
+    @property
+    def known_seconds(self) -> float:
+        """The time uptime is measured over: up, degraded or down, outside any window."""
+        return self.up_seconds + self.degraded_seconds + self.down_seconds
+
+    @property
+    def uptime(self) -> float | None:
+        known = self.known_seconds
+        return (self.up_seconds + self.degraded_seconds) / known if known else None
+
+    def add_seconds(self, seconds: dict[str, float]) -> None:
+        for category, amount in seconds.items():
+            setattr(self, f"{category}_seconds", getattr(self, f"{category}_seconds") + amount)
 
     def add(self, outcome: Outcome) -> None:
         self.count += 1
@@ -93,9 +113,10 @@ class Tally:
         self.latency_max = _most(self.latency_max, other.latency_max)
         for index, n in enumerate(other.histogram or ()):
             self.histogram[index] += n
+        self.add_seconds({c: getattr(other, f"{c}_seconds") for c in CATEGORIES})
 
     def write_to(self, rollup: Rollup) -> None:
-        for name in ("count", "failures", "degraded", "latency_count", "latency_sum"):
+        for name in ("count", "failures", "degraded", "latency_count", "latency_sum", *SECONDS):
             setattr(rollup, name, getattr(self, name))
         rollup.latency_min, rollup.latency_max = self.latency_min, self.latency_max
         rollup.histogram = list(self.histogram)
@@ -133,8 +154,12 @@ def _most(a: float | None, b: float | None) -> float | None:
 # --- writing ---------------------------------------------------------------------------
 
 
-def add(outcomes: Sequence[tuple[int, Outcome]]) -> None:
-    """Count outcomes into their minute, hour and day buckets: three queries, in bulk.
+SECONDS = [f"{category}_seconds" for category in CATEGORIES]
+
+
+def add(outcomes: Sequence[tuple[int, Outcome]], spans: Sequence[tuple[int, Span]] = ()) -> None:
+    """Count outcomes, and the spans of time in each status, into their minute, hour and day
+    buckets: three queries, in bulk.
 
     Call within the transaction that holds the dependencies' rows locked (recording does):
     nobody else then writes their buckets, so reading, adding and writing back is safe.
@@ -144,6 +169,14 @@ def add(outcomes: Sequence[tuple[int, Outcome]]) -> None:
         for period in Period:
             key = (dependency_id, period.value, bucket_start(outcome.checked_at, period))
             tallies.setdefault(key, Tally()).add(outcome)
+    by_dependency: dict[int, list[Span]] = {}
+    for dependency_id, span in spans:
+        by_dependency.setdefault(dependency_id, []).append(span)
+    for dependency_id, its_spans in by_dependency.items():
+        for period in Period:
+            for start, seconds in _seconds_per_bucket(its_spans, period).items():
+                key = (dependency_id, period.value, start)
+                tallies.setdefault(key, Tally()).add_seconds(seconds)
     if not tallies:
         return
     existing = {
@@ -167,6 +200,20 @@ def add(outcomes: Sequence[tuple[int, Outcome]]) -> None:
     Rollup.objects.bulk_create(created)
 
 
+def _seconds_per_bucket(spans: list[Span], period: Period) -> dict[datetime, dict[str, float]]:
+    """Seconds per category in each bucket of `period` the spans cross."""
+    buckets: dict[datetime, dict[str, float]] = {}
+    for span in spans:
+        moment = span.start
+        while moment < span.end:
+            start = bucket_start(moment, period)
+            end = min(span.end, start + PERIOD_LENGTH[period])
+            seconds = buckets.setdefault(start, dict.fromkeys(CATEGORIES, 0.0))
+            seconds[span.category] += (end - moment).total_seconds()
+            moment = end
+    return buckets
+
+
 _COUNTED = [
     "count",
     "failures",
@@ -176,65 +223,134 @@ _COUNTED = [
     "latency_min",
     "latency_max",
     "histogram",
+    *SECONDS,
 ]
 
 
 # --- reading ---------------------------------------------------------------------------
 
 
+def window_buckets(since: datetime, now: datetime) -> Q:
+    """The buckets that make up [since, now), each counted once. Up to a day: minutes to the
+    first whole hour, then hours. Longer: hours from the hour holding `since` to the first
+    whole day, then days (minute buckets are not kept that long; the window is then up to an
+    hour longer than asked, 0.14% of 30 days)."""
+    day = PERIOD_LENGTH[Period.DAY]
+    if now - since <= day:
+        hour = _ceil(since, Period.HOUR)
+        minutes = Q(period=Period.MINUTE, start__gte=bucket_start(since, Period.MINUTE))
+        return (minutes & Q(start__lt=hour)) | Q(period=Period.HOUR, start__gte=hour)
+    first_day = _ceil(since, Period.DAY)
+    hours = Q(period=Period.HOUR, start__gte=bucket_start(since, Period.HOUR))
+    return (hours & Q(start__lt=first_day)) | Q(period=Period.DAY, start__gte=first_day)
+
+
+def _ceil(moment: datetime, period: Period) -> datetime:
+    start = bucket_start(moment, period)
+    return start if start == moment else start + PERIOD_LENGTH[period]
+
+
+_SUMMED = ["count", "failures", "degraded", *SECONDS]
+
+
+def window_tallies(
+    windows: dict[str, timedelta],
+    dependency_ids: Iterable[int] | None = None,
+    now: datetime | None = None,
+) -> dict[int, dict[str, Tally]]:
+    """Each dependency's checks and time over each window ending now: one query of the
+    rollups, one of the rows for the time since their last check (not yet in a bucket).
+    Latencies are not summed. Dependencies without a bucket in any window are left out."""
+    now = now or timezone.now()
+    sums: dict[str, Sum] = {}
+    every = Q()
+    for name, length in windows.items():
+        in_window = window_buckets(now - length, now)
+        every |= in_window
+        sums |= {f"{column}_{name}": Sum(column, filter=in_window) for column in _SUMMED}
+    rows = Rollup.objects.filter(every)
+    if dependency_ids is not None:
+        dependency_ids = list(dependency_ids)
+        rows = rows.filter(dependency_id__in=dependency_ids)
+    figures: dict[int, dict[str, Tally]] = {}
+    for row in rows.values("dependency_id").annotate(**sums).order_by():
+        figures[row["dependency_id"]] = {
+            name: Tally(**{column: row[f"{column}_{name}"] or 0 for column in _SUMMED})
+            for name in windows
+        }
+    _add_open_spans(figures, windows, now)
+    return figures
+
+
+def _add_open_spans(
+    figures: dict[int, dict[str, Tally]], windows: dict[str, timedelta], now: datetime
+) -> None:
+    """Each row's time since its last check, as far as its status holds (status_time)."""
+    if not figures:
+        return
+    longest = max(windows.values())
+    held = Dependency.objects.filter(id__in=list(figures), last_checked_at__gte=now - longest)
+    rows = list(held.only(*status_time.HOLDING_FIELDS))
+    if not rows:
+        return
+    in_effect = maintenance_reader.now_in_effect(now)
+    since = min(row.last_checked_at for row in rows)
+    maintenance = status_time.MaintenanceSpans(in_effect.windows, since, now)
+    for row in rows:
+        spans = status_time.since_last_check(row, now, maintenance)
+        for name, length in windows.items():
+            tally = figures[row.id][name]
+            for span in status_time.clipped(spans, now - length):
+                tally.add_seconds({span.category: span.seconds})
+
+
+UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
+# A window measured over less of its length than this says so ("over 3 h of data").
+FULL_COVERAGE = 0.99
+
+
 def uptimes(
     dependency_ids: Iterable[int] | None = None, now: datetime | None = None
 ) -> dict[int, dict[str, float | None]]:
-    """Uptime over 24h, 7d and 30d per dependency, in one query."""
-    now = now or timezone.now()
-    sums: dict[str, Sum] = {}
-    windows = Q()
-    for name, (period, buckets) in UPTIME_WINDOWS.items():
-        since = bucket_start(now, period) - PERIOD_LENGTH[period] * (buckets - 1)
-        in_window = Q(period=period, start__gte=since)
-        windows |= in_window
-        sums[f"count_{name}"] = Sum("count", filter=in_window)
-        sums[f"failures_{name}"] = Sum("failures", filter=in_window)
-    rows = Rollup.objects.filter(windows)
-    if dependency_ids is not None:
-        rows = rows.filter(dependency_id__in=list(dependency_ids))
-    figures = {}
-    for row in rows.values("dependency_id").annotate(**sums).order_by():
-        figures[row["dependency_id"]] = {
-            name: (1 - (row[f"failures_{name}"] or 0) / row[f"count_{name}"])
-            if row[f"count_{name}"]
-            else None
-            for name in UPTIME_WINDOWS
-        }
-    return figures
+    """Uptime over 24h, 7d and 30d per dependency: time up or degraded over time known."""
+    return {
+        dependency_id: {name: tally.uptime for name, tally in tallies.items()}
+        for dependency_id, tallies in window_tallies(UPTIME_WINDOWS, dependency_ids, now).items()
+    }
 
 
 REFRESH_SECONDS = 60
 UPTIME_FIELDS = [f"uptime_{window}" for window in UPTIME_WINDOWS]
+STORED_FIELDS = [*UPTIME_FIELDS, "uptime_coverage"]
 
 
 def refresh_uptimes(now: datetime | None = None) -> int:
-    """Store each active dependency's uptime windows on its row; how many changed.
+    """Store each active dependency's uptime windows, and the seconds each was measured
+    over, on its row; how many changed.
 
     Rows are locked in id order, as recording locks them, so the two never deadlock.
     """
-    figures = uptimes(None, now)
+    tallies = window_tallies(UPTIME_WINDOWS, None, now)
     with transaction.atomic():
         rows = list(
             Dependency.objects.active()
             .select_for_update()
             .order_by("id")
-            .only("id", *UPTIME_FIELDS)
+            .only("id", *STORED_FIELDS)
         )
         changed = []
         for row in rows:
-            fresh = figures.get(row.id, {})
-            values = [fresh.get(window) for window in UPTIME_WINDOWS]
-            if values != [getattr(row, name) for name in UPTIME_FIELDS]:
+            fresh = tallies.get(row.id, {})
+            values = [t.uptime if (t := fresh.get(w)) else None for w in UPTIME_WINDOWS]
+            coverage = {w: round(t.known_seconds, 1) for w, t in fresh.items() if t.known_seconds}
+            if values != [getattr(row, name) for name in UPTIME_FIELDS] or (
+                coverage != row.uptime_coverage
+            ):
                 for name, value in zip(UPTIME_FIELDS, values, strict=True):
                     setattr(row, name, value)
+                row.uptime_coverage = coverage
                 changed.append(row)
-        update_rows(Dependency, changed, UPTIME_FIELDS)
+        update_rows(Dependency, changed, STORED_FIELDS)
     return len(changed)
 
 

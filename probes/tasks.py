@@ -11,7 +11,7 @@ from celery import shared_task
 from django.conf import settings
 from kombu.exceptions import ChannelError
 
-from probes import retention, rollups
+from probes import error_budgets, retention, rollups
 from probes.backlog import BacklogWarnings
 from probes.declaration_watcher import DeclarationWatcher
 from probes.engine import run_batch_sync
@@ -82,3 +82,9 @@ def prune_history() -> dict[str, int]:
 def refresh_uptimes() -> int:
     """Store each dependency's uptime windows on its row; how many changed."""
     return rollups.refresh_uptimes()
+
+
+@shared_task(ignore_result=True)
+def refresh_error_budgets() -> int:
+    """Store each SLO's figures on its dependency's row; how many burn alerts changed."""
+    return len(error_budgets.refresh())

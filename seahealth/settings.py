@@ -290,6 +290,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,  # as often as runprobes does it (probes.rollups.REFRESH_SECONDS)
         "options": {"expires": 55.0},
     },
+    "refresh-error-budgets": {
+        "task": "probes.tasks.refresh_error_budgets",
+        "schedule": 15.0,  # as often as runprobes does it (probes.error_budgets.REFRESH_SECONDS)
+        "options": {"expires": 14.0},
+    },
     "send-notifications": {
         "task": "notifications.tasks.send_notifications",
         "schedule": 2.0,
