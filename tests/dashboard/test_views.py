@@ -120,15 +120,15 @@ class TestStatusPage:
             dependency=row,
             period=Period.HOUR,
             start=bucket_start(now, Period.HOUR),
-            count=200,
-            failures=1,
+            up_seconds=3582,
+            down_seconds=18,
         )
         Rollup.objects.create(
             dependency=row,
             period=Period.DAY,
             start=bucket_start(now, Period.DAY),
-            count=400,
-            failures=4,
+            up_seconds=85536,
+            down_seconds=864,
         )
         assert "99.50%" not in viewer.get("/").content.decode()  # not refreshed yet
         rollups.refresh_uptimes()

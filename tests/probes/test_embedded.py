@@ -180,7 +180,9 @@ def test_runprobes_stores_uptimes_at_start_and_every_minute(tmp_path) -> None:
     path = tmp_path / "missing.yaml"
     row = make_dependency(next_due_at=timezone.now() + timedelta(days=1))
     hour = rollups.bucket_start(timezone.now(), Period.HOUR)
-    Rollup.objects.create(dependency=row, period=Period.HOUR, start=hour, count=4, failures=1)
+    Rollup.objects.create(
+        dependency=row, period=Period.HOUR, start=hour, up_seconds=2700, down_seconds=900
+    )
     clock = [0.0]
     prober = EmbeddedProber(
         DeclarationWatcher(path),
@@ -192,7 +194,7 @@ def test_runprobes_stores_uptimes_at_start_and_every_minute(tmp_path) -> None:
     thread, stop = _run_in_background(prober)
     try:
         wait_for(lambda: Dependency.objects.get(pk=row.pk).uptime_24h == 0.75)
-        Rollup.objects.filter(dependency=row).update(failures=2)
+        Rollup.objects.filter(dependency=row).update(up_seconds=900)
         time.sleep(0.2)  # ticks go by, the minute does not
         assert Dependency.objects.get(pk=row.pk).uptime_24h == 0.75
         clock[0] = 60.0

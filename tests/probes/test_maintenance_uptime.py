@@ -33,27 +33,30 @@ def probe(row: Dependency, outcome) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "counted"),
+    ("name", "counted", "seconds"),
     [
         # db: the failures at 60 s and 90 s fell in its window; the success at 30 s and the
-        # failure at 120 s (the window's end excluded) did not.
-        ("db", (2, 1)),
-        # other: the window does not match it, every check counts.
-        ("other", (4, 3)),
+        # failure at 120 s (the window's end excluded) did not. The time from 60 s to 120 s
+        # is the window's, down or not.
+        ("db", (2, 1), {"up": 30, "down": 0, "maintenance": 60}),
+        # other: the window does not match it, every check and second counts.
+        ("other", (4, 3), {"up": 30, "down": 60, "maintenance": 0}),
     ],
 )
-def test_checks_in_a_window_are_kept_but_not_counted(name: str, counted) -> None:
-    row = make_dependency(name, failure_threshold=100)
+def test_checks_in_a_window_are_kept_but_not_counted(name: str, counted, seconds) -> None:
+    row = make_dependency(name, failure_threshold=1)
     for outcome in (ok(30), refused(60), refused(90), refused(120)):
         probe(row, outcome)
     assert ProbeResult.objects.filter(dependency=row).count() == 4
     assert Dependency.objects.get(pk=row.pk).totals["results"] == {"success": 1, "failure": 3}
     day = Rollup.objects.get(dependency=row, period="day")
     assert (day.count, day.failures) == counted
-    with freeze_time(at(200)):
-        rollups.refresh_uptimes(at(200))
-    expected = 1 - counted[1] / counted[0]
-    assert Dependency.objects.get(pk=row.pk).uptime_24h == pytest.approx(expected)
+    assert {c: getattr(day, f"{c}_seconds") for c in seconds} == seconds
+    with freeze_time(at(150)):
+        rollups.refresh_uptimes(at(150))
+    # And down since the check at 120 s, for both: the window has ended.
+    down = seconds["down"] + 30
+    assert Dependency.objects.get(pk=row.pk).uptime_24h == pytest.approx(30 / (30 + down))
 
 
 def test_a_window_written_meanwhile_counts_once_the_reader_rechecks() -> None:

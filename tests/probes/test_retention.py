@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import threading
 from datetime import datetime, timedelta
@@ -19,7 +20,8 @@ from probes.declaration_watcher import DeclarationWatcher
 from probes.embedded import EmbeddedProber, Every
 from probes.management.commands.prune_history import Command as PruneHistory
 from probes.models import BreakerTransition, Dependency, Period, ProbeResult, Rollup
-from probes.outcomes import ErrorClass, Outcome
+from probes.outcomes import ErrorClass, Outcome, Result
+from probes.status_time import Span
 from probes.tasks import prune_history
 from tests.conftest import load_settings, wait_for
 from tests.factories import T0, make_dependency
@@ -53,7 +55,19 @@ def history(dependency: Dependency, outcomes: list[Outcome]) -> None:
         )
         for outcome in outcomes
     )
-    rollups.add([(dependency.id, outcome) for outcome in outcomes])
+    # Each check's result held until the next, as a status would (the breaker aside), but
+    # for two minutes at most: a status held for all of a half-hour interval makes 30
+    # minute buckets, and forty days of them make this test slow.
+    status = {Result.SUCCESS: "up", Result.DEGRADED: "degraded", Result.FAILURE: "down"}
+    held = timedelta(minutes=2)
+    spans = [
+        (
+            dependency.id,
+            Span(status[a.result], a.checked_at, min(b.checked_at, a.checked_at + held)),
+        )
+        for a, b in itertools.pairwise(outcomes)
+    ]
+    rollups.add([(dependency.id, outcome) for outcome in outcomes], spans)
 
 
 def checks(since: datetime, until: datetime, every: timedelta, rng: random.Random) -> list[Outcome]:
@@ -218,7 +232,7 @@ def test_minute_rollups_outlive_a_raw_retention_shorter_than_the_24h_chart(setti
     settings.SEAHEALTH_RAW_RETENTION = timedelta(hours=1)
     assert retention.kept() == {
         "probe_results": timedelta(hours=1),
-        "minute_rollups": timedelta(hours=24),
+        "minute_rollups": timedelta(hours=25),  # the 24h window reads an hour more
         "hour_rollups": timedelta(days=400),
         "day_rollups": timedelta(days=400),
         "incidents": timedelta(days=400),

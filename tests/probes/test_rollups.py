@@ -272,8 +272,16 @@ class TestAdd:
 
 
 def bucket(dependency, period: Period, start: datetime, count: int, failures: int = 0) -> Rollup:
+    """A bucket of `count` checks, its time shared out as they were (up, or down if failed)."""
+    length = rollups.PERIOD_LENGTH[period].total_seconds()
     return Rollup.objects.create(
-        dependency=dependency, period=period, start=start, count=count, failures=failures
+        dependency=dependency,
+        period=period,
+        start=start,
+        count=count,
+        failures=failures,
+        up_seconds=length * (count - failures) / count,
+        down_seconds=length * failures / count,
     )
 
 
@@ -283,14 +291,17 @@ NOW = T0 + timedelta(minutes=30)
 
 @pytest.mark.django_db
 class TestUptimes:
-    def test_24h_comes_from_the_current_hour_and_the_23_before_it(self) -> None:
+    def test_24h_comes_from_minutes_to_the_first_whole_hour_then_hours(self) -> None:
         row = make_dependency()
         bucket(row, Period.HOUR, T0, 4, failures=1)
         bucket(row, Period.HOUR, T0 - timedelta(hours=23), 4, failures=1)
+        # The hour holding the window's start is read by the minute.
         bucket(row, Period.HOUR, T0 - timedelta(hours=24), 10, failures=10)  # out
-        # Minute buckets are not read: their failures would count twice.
+        bucket(row, Period.MINUTE, NOW - timedelta(hours=24, minutes=1), 1, failures=1)  # out
+        bucket(row, Period.MINUTE, NOW - timedelta(hours=24), 1)
+        # Minute buckets past the first whole hour are not read: they would count twice.
         bucket(row, Period.MINUTE, T0, 4, failures=4)
-        assert rollups.uptimes(now=NOW)[row.id]["24h"] == 0.75
+        assert rollups.uptimes(now=NOW)[row.id]["24h"] == 5460 / 7260
 
     def test_7d_and_30d_come_from_day_buckets_today_included(self) -> None:
         row = make_dependency()
@@ -330,14 +341,15 @@ class TestUptimes:
         }
         assert rollups.uptimes([], now=NOW) == {}
 
-    def test_every_dependency_in_one_query(self) -> None:
+    def test_every_dependency_in_two_queries(self) -> None:
         for n in range(5):
             row = make_dependency(f"dep-{n}")
             bucket(row, Period.HOUR, T0, 4)
             bucket(row, Period.DAY, DAY0 - timedelta(days=n), 4)
         with CaptureQueriesContext(connection) as captured:
             figures = rollups.uptimes(now=NOW)
-        assert len(captured) == 1
+        # The rollups, and the rows for the time since their last check (they have none).
+        assert len(captured) == 2
         assert len(figures) == 5
 
     @freeze_time(NOW)
@@ -348,12 +360,18 @@ class TestUptimes:
         assert rollups.uptimes()[row.id]["24h"] == 0.5
 
     def test_follows_what_recording_wrote(self) -> None:
-        row = make_dependency()
+        row = make_dependency(failure_threshold=2)
         record([(job_for(row), check(1))])
         record([(job_for(row), refused(2))])
         record([(job_for(row), check(3))])
-        record([(job_for(row), check(4))])
-        assert rollups.uptimes(now=NOW) == {row.id: {"24h": 0.75, "7d": 0.75, "30d": 0.75}}
+        record([(job_for(row), refused(4))])
+        record([(job_for(row), refused(5))])
+        # Up from 1 s to 2 s, degraded (a failure below the threshold: up, for uptime) to
+        # 3 s, up to 4 s, degraded to 5 s, then down for as long as the open breaker holds
+        # (its 60 s recovery and an interval, 30 s): 4 s up of 94.
+        day = Rollup.objects.get(dependency=row, period=Period.DAY)
+        assert (day.up_seconds, day.degraded_seconds, day.down_seconds) == (2, 2, 0)
+        assert rollups.uptimes(now=NOW) == {row.id: dict.fromkeys(("24h", "7d", "30d"), 4 / 94)}
 
 
 @pytest.mark.django_db
