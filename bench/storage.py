@@ -8,8 +8,9 @@ kept 30 days, the 30-day uptime of all of them, and whether pruning keeps up at 
 2. From those figures, the size of 1,000 dependencies probed every 30 s for 30 days, as
    retention keeps them: raw results and minute rollups for 7 days (SEAHEALTH_RAW_RETENTION),
    hour and day rollups for the 30 days.
-3. Loads 30 days of hour and day rollups for 1,000 dependencies and times
-   rollups.refresh_uptimes(): the 24h, 7d and 30d uptime of every one of them.
+3. Loads 30 days of minute, hour and day rollups for 1,000 dependencies, each with a 99.9%
+   SLO, and times rollups.refresh_uptimes() (the 24h, 7d and 30d uptime of every one of them)
+   and error_budgets.refresh() (every SLO's figures and burn rates).
 4. Loads --prune-rows results and minute rollups past their retention and times
    retention.prune(): rows deleted per second, against what 10,000 dependencies every
    30 s write (333 results and 167 minute rollups a second).
@@ -63,7 +64,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
 
-from probes import recording, retention, rollups  # noqa: E402
+from probes import error_budgets, recording, retention, rollups  # noqa: E402
 from probes.dependency_spec import DependencySpec  # noqa: E402
 from probes.engine import Job  # noqa: E402
 from probes.kinds import http  # noqa: E402
@@ -178,24 +179,30 @@ def project(sizes: tuple[float, float]) -> None:
 def uptimes() -> None:
     Dependency.objects.all().delete()
     jobs = declare(1000)
+    Dependency.objects.update(slo={"objective": 0.999, "window": 30 * 86400.0, "min_checks": 3})
     now = datetime.now(UTC)
     rows = []
     for job in jobs:
-        for period, length, count in (
-            (Period.HOUR, timedelta(hours=1), 24 * 30),
-            (Period.DAY, timedelta(days=1), 30),
+        for period, count in (
+            (Period.MINUTE, 25 * 60),  # as far back as the 24h window reads them
+            (Period.HOUR, 24 * 31),
+            (Period.DAY, 31),
         ):
+            length = rollups.PERIOD_LENGTH[period]
             start = rollups.bucket_start(now, period)
+            checks = max(1, int(length / INTERVAL))
             rows += [
                 Rollup(
                     dependency_id=job.dependency_id,
                     period=period,
                     start=start - length * i,
-                    count=120,
-                    failures=i % 3,
-                    latency_count=120,
-                    latency_sum=3000.0,
+                    count=checks,
+                    failures=i % 3 and 1,
+                    latency_count=checks,
+                    latency_sum=25.0 * checks,
                     histogram=[0] * 15,
+                    up_seconds=length.total_seconds() - (i % 3) * 30,
+                    down_seconds=(i % 3) * 30,
                 )
                 for i in range(count)
             ]
@@ -203,8 +210,14 @@ def uptimes() -> None:
     began = time.perf_counter()
     changed = rollups.refresh_uptimes(now)
     print(
-        f"\nthe 24h, 7d and 30d uptime of 1,000 dependencies ({len(rows):,} hour and day "
-        f"rollups): {(time.perf_counter() - began) * 1000:,.0f} ms ({changed} rows stored)"
+        f"\nthe 24h, 7d and 30d uptime of 1,000 dependencies ({len(rows):,} minute, hour and "
+        f"day rollups): {(time.perf_counter() - began) * 1000:,.0f} ms ({changed} rows stored)"
+    )
+    began = time.perf_counter()
+    error_budgets.refresh(now)
+    print(
+        f"the SLO figures of the same 1,000 (30d window, burn over 5m to 3d; every 15 s): "
+        f"{(time.perf_counter() - began) * 1000:,.0f} ms"
     )
 
 
