@@ -24,6 +24,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from probes import maintenance_reader, status_time
+from probes.excerpts import excerpt
 from probes.incidents import MONTH
 from probes.models import Dependency, Incident, Period, Rollup
 from probes.rollups import FULL_COVERAGE, SECONDS
@@ -80,7 +81,7 @@ def report_zone() -> ZoneInfo:
 def read_month(text: str, zone: ZoneInfo, now: datetime | None = None) -> Month:
     """`2026-11` as a Month that has begun in `zone`; BadMonth saying why otherwise."""
     if not re.match(MONTH, text):
-        raise BadMonth(f"a month is written YYYY-MM, such as 2026-11; got {text[:20]!r}")
+        raise BadMonth(f"a month is written YYYY-MM, such as 2026-11; got {excerpt(text)}")
     month = Month(int(text[:4]), int(text[5:7]))
     if month.year < EARLIEST_YEAR:
         raise BadMonth(f"{month} is before {EARLIEST_YEAR}: nothing is measured that early")
