@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
-from dashboard import acknowledgements, health, incidents, metrics, views
+from dashboard import acknowledgements, health, incidents, metrics, reports, views
 from probes.declarations import NAME
 
 
@@ -29,6 +29,7 @@ urlpatterns = [
         acknowledgements.acknowledge_outage,
         name="sh-acknowledge",
     ),
+    path("dependencies/<dependency:name>/report", reports.report, name="sh-report"),
     path("incidents/", incidents.incidents, name="sh-incidents"),
     path("incidents/<int:number>/", incidents.incident, name="sh-incident"),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),

@@ -15,6 +15,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 
 from probes.durations import format_duration
+from probes.maintenance import zone_problem
 from seahealth.environment import (
     env,
     env_base_url,
@@ -360,6 +361,12 @@ if SEAHEALTH_ROLLUP_RETENTION < SEAHEALTH_RAW_RETENTION:
         f"({format_duration(SEAHEALTH_ROLLUP_RETENTION.total_seconds())}) must be at least "
         f"SEAHEALTH_RAW_RETENTION ({format_duration(SEAHEALTH_RAW_RETENTION.total_seconds())})"
     )
+
+# The monthly report's months (/dependencies/<name>/report, manage.py slo_report) run from
+# midnight to midnight in this IANA zone (Europe/Berlin); UTC unless set.
+SEAHEALTH_REPORT_TIMEZONE = env.str("SEAHEALTH_REPORT_TIMEZONE", default="").strip() or "UTC"
+if problem := zone_problem(SEAHEALTH_REPORT_TIMEZONE):
+    raise ImproperlyConfigured(f"SEAHEALTH_REPORT_TIMEZONE: {problem}")
 
 # --- notifications ---
 # Where people reach the pages: the links notifications carry (https://status.example.com).
