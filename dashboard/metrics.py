@@ -1,9 +1,9 @@
 """/metrics for Prometheus, put together at scrape time from the database.
 
 Every figure comes from the rows: the samples recording rendered into each row's
-metrics_text (probes/exposition.py), its stored uptime windows, its status, and its next
-due time (the prober's backlog). None comes from the answering process, so every gunicorn
-worker on every host gives the same answer.
+metrics_text (probes/exposition.py), its stored uptime windows and SLO figures, its status,
+and its next due time (the prober's backlog). None comes from the answering process, so
+every gunicorn worker on every host gives the same answer.
 Labels carry only names and fixed words, never a URL, a secret or an error text.
 """
 
@@ -36,7 +36,30 @@ from probes.statuses import ServiceStatus, Status, service_status
 UPTIME = Family(
     "seahealth_dependency_uptime_ratio",
     "gauge",
-    "The share of checks that did not fail over the window (1d, 7d, 30d), from rollups.",
+    "The share of the window's measured time the dependency was up or degraded (1d, 7d, "
+    "30d), from rollups; time in maintenance or unmeasured is left out.",
+)
+SLO_OBJECTIVE = Family(
+    "seahealth_slo_objective_ratio",
+    "gauge",
+    "The dependency's declared SLO objective as a ratio (0.999 for 99.9%); absent without an SLO.",
+)
+SLO_AVAILABILITY = Family(
+    "seahealth_slo_availability_ratio",
+    "gauge",
+    "Availability over the SLO's window: the share of its measured time up or degraded.",
+)
+SLO_REMAINING = Family(
+    "seahealth_slo_error_budget_remaining_ratio",
+    "gauge",
+    "The share of the SLO window's error budget left: 1 untouched, 0 spent, below 0 overspent.",
+)
+SLO_BURN = Family(
+    "seahealth_slo_burn_rate",
+    "gauge",
+    "How fast the error budget burns over the window (5m, 30m, 1h, 6h, 1d, 3d): 1 spends it in "
+    "exactly the SLO's window. Absent for a window with fewer checks than the SLO's "
+    "min_checks.",
 )
 SERVICE_STATUS = Family(
     "seahealth_service_status",
@@ -69,7 +92,7 @@ MAINTENANCE = Family(
 # Prometheus' window names for the stored uptime windows.
 WINDOWS = {"uptime_24h": "1d", "uptime_7d": "7d", "uptime_30d": "30d"}
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")
-COLUMNS = ("id", "name", "kind", "group", "critical", *WINDOWS, "metrics_text")
+COLUMNS = ("id", "name", "kind", "group", "critical", *WINDOWS, "metrics_text", "slo_figures")
 
 
 def exposition_text() -> str:
@@ -94,6 +117,7 @@ def exposition_text() -> str:
         parts.append(family.header())
         parts += [found[i] for found in per_row]  # type: ignore[index]
     parts += _uptimes(rows)
+    parts += _slos(rows)
     parts += _maintenance(rows)
     parts += _service()
     parts += _backlog()
@@ -142,6 +166,32 @@ def _uptimes(rows: list[tuple[Any, ...]]) -> list[str]:
             if share is not None:
                 lines.append(f'{UPTIME.name}{{{labels},window="{window}"}} {share!r}\n')
     return lines
+
+
+def _slos(rows: list[tuple[Any, ...]]) -> list[str]:
+    """From the figures error_budgets.refresh() stores on each row with an SLO, every 15 s:
+    a scrape computes nothing, and reads nothing beyond the rows. A figure that is None (no
+    data; for a burn rate, fewer checks than min_checks) is left out."""
+    found: dict[Family, list[str]] = {
+        family: [family.header()]
+        for family in (SLO_OBJECTIVE, SLO_AVAILABILITY, SLO_REMAINING, SLO_BURN)
+    }
+
+    def sample(family: Family, labels: str, value: float | None) -> None:
+        if value is not None:
+            found[family].append(f"{family.name}{{{labels}}} {exposition.number(value)}\n")
+
+    for row in rows:
+        figures = row.slo_figures
+        if not figures:
+            continue
+        labels = f'dependency="{exposition.label_value(row.name)}",kind="{row.kind}"'
+        sample(SLO_OBJECTIVE, labels, figures["objective"])
+        sample(SLO_AVAILABILITY, labels, figures["availability"])
+        sample(SLO_REMAINING, labels, figures["remaining"])
+        for window, rate in figures["burn"].items():
+            sample(SLO_BURN, f'{labels},window="{window}"', rate)
+    return [line for lines in found.values() for line in lines]
 
 
 def _maintenance(rows: list[tuple[Any, ...]]) -> list[str]:

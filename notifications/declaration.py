@@ -28,6 +28,9 @@ from probes.statuses import Status
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
 # The statuses whose start may be told: `up` is a recovery.
 TOLD = (Status.DOWN.value, Status.DEGRADED.value, Status.UP.value)
+# Not a status: the SLO's burn alert raised, changed or cleared (notifications/slo_burns.py).
+SLO_BURN = "slo_burn"
+ON = (*TOLD, SLO_BURN)
 MATCHED = ("critical", "group", "name", "kind")
 NEVER = "never"  # repeat_every: no reminders
 # The names and groups the dependencies have, when they are known.
@@ -122,11 +125,11 @@ def _statuses(fields: Fields, default: tuple[str, ...]) -> tuple[str, ...]:
     value = fields.value("on", default)
     items = [value] if isinstance(value, str) else value
     if not isinstance(items, list | tuple) or not items:
-        fields.problem("on", f"expected a list of statuses from: {', '.join(TOLD)}")
+        fields.problem("on", f"expected a list of statuses from: {', '.join(ON)}")
         return default
-    unknown = [item for item in items if item not in TOLD]
+    unknown = [item for item in items if item not in ON]
     if unknown:
-        fields.problem("on", f"{excerpt(unknown[0])} is not one of: {', '.join(TOLD)}")
+        fields.problem("on", f"{excerpt(unknown[0])} is not one of: {', '.join(ON)}")
         return default
     return tuple(dict.fromkeys(items))
 

@@ -1,8 +1,9 @@
 """The notifications' tables: what is declared (channels, routes) and the outbox.
 
 The outbox, from fact to what is sent:
-- Event: one thing to tell of one dependency (its status changed, it is still down) or a
-  test. Recording writes it in the transaction that changes the status.
+- Event: one thing to tell of one dependency (its status changed, it is still down, its
+  SLO's burn alert changed) or a test. Recording writes it in the transaction that changes
+  the status; the error budgets' refresh in the one that changes the alert.
 - Delivery: one event to one channel; written with the event, one per channel routed.
   Per dependency and channel, deliveries are told in id order: one is taken only once every
   earlier one is sent, dead or cancelled.
@@ -66,11 +67,13 @@ class EventType(models.TextChoices):
     STATUS_CHANGED = "seahealth.status_changed"
     REMINDER = "seahealth.reminder"
     ACKNOWLEDGED = "seahealth.acknowledged"
+    SLO_BURN = "seahealth.slo_burn"
     TEST = "seahealth.test"
 
 
 class Event(models.Model):
-    """One thing to tell: a dependency's status changed, is still down, or a test."""
+    """One thing to tell: a dependency's status changed, is still down, its SLO's burn alert
+    changed (status: page, ticket or resolved), or a test."""
 
     dependency = models.ForeignKey(
         Dependency, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
@@ -84,6 +87,8 @@ class Event(models.Model):
     # An acknowledgement's: who, and what they wrote.
     acknowledged_by = models.CharField(max_length=150, blank=True)
     note = models.CharField(max_length=500, blank=True)
+    # A burn alert's: its rule, burn rates and budget left when it changed (slo_burns.py).
+    figures = models.JSONField(default=dict, blank=True)
 
     class Meta:
         indexes = [models.Index(fields=["dependency", "since"], name="notif_event_dep_since_idx")]

@@ -8,11 +8,11 @@ overtakes its outage, even through retries. Forming locks the channel's row (SKI
 PostgreSQL; SQLite has one writer): two senders never split one channel's group, nor form
 one delivery twice.
 
-Maintenance windows mute: a status (other than up) that began inside a window of its
-dependency waits until the window ends, and is cancelled if it ended inside it; one that
-still holds then is told, late. A recovery is news only to a channel told of the outage
-(Known), so the recovery of a muted outage is not told either. Reminders due inside a
-window wait for its end.
+Maintenance windows mute: a status (other than up) or an SLO burn alert that began inside a
+window of its dependency waits until the window ends, and is cancelled if it ended inside
+it; one that still holds then is told, late (burn alerts: slo_burns.py). A recovery is news
+only to a channel told of the outage (Known), so the recovery of a muted outage is not told
+either. Reminders due inside a window wait for its end.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from datetime import datetime
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 
-from notifications import payloads
+from notifications import payloads, slo_burns
 from notifications.models import (
     STOOD,
     UNFINISHED,
@@ -200,11 +200,15 @@ class Family:
         return cls(down, dict(affected))
 
 
+# An acknowledgement is of an outage already told; a burn alert is of the dependency's own SLO.
+_NOT_HELD = (EventType.ACKNOWLEDGED, EventType.SLO_BURN)
+
+
 def _held(delivery: Delivery, family: Family, later: dict[int, list[tuple[int, datetime]]]) -> bool:
     """Whether a child's news waits for its parent's recovery; a child's outage that is over
     by then is cancelled (the parent's message named it as affected)."""
     event, dependency = delivery.event, delivery.event.dependency
-    if dependency is None or event.status == Status.UP or event.type == EventType.ACKNOWLEDGED:
+    if dependency is None or event.status == Status.UP or event.type in _NOT_HELD:
         return False
     down = [parent for parent in dependency.depends_on if parent in family.down]
     if not down:
@@ -231,6 +235,8 @@ def _decide(
     """Whether `delivery` goes into a message now; if not, its final state is saved (or it
     waits, when it is still to be told but not yet)."""
     event = delivery.event
+    if event.type == EventType.SLO_BURN:
+        return slo_burns.decide(delivery, windows)
     dependency = event.dependency
     key = (delivery.dependency_id, delivery.channel_id)
     why = ""
@@ -300,14 +306,15 @@ def _form(
     if channel.group_wait and now < min(d.due_at for d in deliveries) + channel.group_wait:
         return 0  # the window is still open: they wait for the rest
     size = LARGEST_GROUP if channel.group_wait else 1
-    # An acknowledgement is a message of its own kind, never grouped with changes.
+    # An acknowledgement is a message of its own kind, never grouped with changes; a burn
+    # alert is a message of its own (its body is not a status change's).
     acknowledged = [d for d in deliveries if d.event.type == EventType.ACKNOWLEDGED]
-    rest = [d for d in deliveries if d.event.type != EventType.ACKNOWLEDGED]
+    rest = [d for d in deliveries if d.event.type not in _NOT_HELD]
     groups = [
         chunk
         for kind in (rest, acknowledged)
         for chunk in (kind[i : i + size] for i in range(0, len(kind), size))
-    ]
+    ] + [[d] for d in deliveries if d.event.type == EventType.SLO_BURN]
     for group in groups:
         kind = _message_type({d.event.type for d in group})
         message = Message(
@@ -328,11 +335,8 @@ def _form(
 
 
 def _message_type(types: set[str]) -> str:
-    if types == {EventType.REMINDER}:
-        return EventType.REMINDER
-    if types == {EventType.ACKNOWLEDGED}:
-        return EventType.ACKNOWLEDGED
-    return EventType.STATUS_CHANGED
+    """Its events' type; status changes with reminders are status changes."""
+    return next(iter(types)) if len(types) == 1 else EventType.STATUS_CHANGED
 
 
 def schedule_reminders(now: datetime) -> int:

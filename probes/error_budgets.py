@@ -21,6 +21,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.slo_burns import record_burns
 from probes.models import Dependency, Period, Rollup
 from probes.rollups import Tally, bucket_start, window_tallies
 from probes.row_updates import update_rows
@@ -162,11 +163,14 @@ def refresh(now: datetime | None = None) -> list[AlertChange]:
             row.slo_figures = stored
             changed.append(row)
         update_rows(Dependency, changed, ["slo_figures"])
-        _tell(alerts)
+        _tell(alerts, now)
     return alerts
 
 
-def _tell(alerts: list[AlertChange]) -> None:
+def _tell(alerts: list[AlertChange], now: datetime) -> None:
+    """The log, and the outbox (notifications/slo_burns.py): whom to tell, written with the
+    alert it tells of. A bug there must not cost the refresh: its savepoint is rolled back
+    alone, and the ERROR says which alerts went untold."""
     for change in alerts:
         if change.current:
             log.warning(
@@ -177,6 +181,17 @@ def _tell(alerts: list[AlertChange]) -> None:
             )
         else:
             log.warning("%s: SLO burn alert %s cleared", change.dependency.name, change.previous)
+    if not alerts:
+        return
+    try:
+        with transaction.atomic():
+            record_burns(alerts, now)
+    except Exception:  # the figures are kept, whatever routing does
+        told = ", ".join(
+            f"{c.dependency.name} {c.previous or 'none'} -> {c.current or 'none'}"
+            for c in alerts[:10]
+        )
+        log.exception("notifications of %d SLO burn alerts were not written: %s", len(alerts), told)
 
 
 def budget_over_time(

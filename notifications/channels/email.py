@@ -18,6 +18,7 @@ from django.core.validators import validate_email
 
 from notifications import payloads
 from notifications.channels import Outgoing
+from notifications.models import EventType
 from notifications.replies import Reply, from_error
 from probes.excerpts import excerpt
 from probes.fields import LONGEST_LIST, Fields
@@ -51,6 +52,10 @@ def subject(payload: dict[str, Any]) -> str:
 
 def text(payload: dict[str, Any]) -> str:
     lines = [payloads.summary(payload), ""]
+    if payload["type"] == EventType.SLO_BURN:
+        for event in payload["events"]:
+            lines += [*payloads.burn_details(event), event["url"]]
+        payload = {**payload, "events": []}
     for event in payload["events"]:
         lines.append(f"{event['dependency']}: {event['status']} since {event['since']}")
         if event["error"] and event["status"] != "up":

@@ -1,5 +1,6 @@
 """PagerDuty: Events API v2. A dependency down or degraded triggers an alert, its recovery
-resolves it: the dedup_key is the dependency's, so the incident resolves itself.
+resolves it: the dedup_key is the dependency's, so the incident resolves itself. An SLO burn
+alert (seahealth.slo_burn) triggers and resolves an alert of its own, under its own key.
 
     pager: {type: pagerduty, routing_key: "${PD_ROUTING_KEY}"}
 
@@ -48,7 +49,9 @@ def events(outgoing: Outgoing, routing_key: str) -> list[dict[str, Any]]:
         return [trigger, _resolve(routing_key, test, key)]
     found = []
     for event in outgoing.payload["events"]:
-        if outgoing.type == EventType.ACKNOWLEDGED:
+        if outgoing.type == EventType.SLO_BURN:
+            found.append(_burn(routing_key, event))
+        elif outgoing.type == EventType.ACKNOWLEDGED:
             found.append(_resolve(routing_key, event, action="acknowledge"))
         elif event["status"] == "up":
             found.append(_resolve(routing_key, event))
@@ -85,6 +88,26 @@ def _trigger(
     }
     if event.get("url"):
         found["links"] = [{"href": event["url"], "text": "seahealth"}]
+    return found
+
+
+def burn_dedup_key(event: dict[str, Any]) -> str:
+    """An SLO burn's alert of its own: its outage's incident may open and close meanwhile."""
+    return f"seahealth-slo/{event['dependency']}"
+
+
+def _burn(routing_key: str, event: dict[str, Any]) -> dict[str, Any]:
+    """A burn alert raised or changed triggers (a page critical, a ticket a warning: a new
+    trigger on the same key updates the alert); cleared, it resolves."""
+    key = burn_dedup_key(event)
+    if event["severity"] == "resolved":
+        return _resolve(routing_key, event, key)
+    severity = "critical" if event["severity"] == "page" else "warning"
+    found = _trigger(routing_key, event, payloads.burn_headline(event), severity, key)
+    found["payload"]["custom_details"] = {
+        k: event[k]
+        for k in ("severity", "rule", "objective", "window", "budget_remaining", "burn_rates")
+    }
     return found
 
 

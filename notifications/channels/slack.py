@@ -13,6 +13,7 @@ import httpx
 
 from notifications import payloads
 from notifications.channels import Outgoing
+from notifications.models import EventType
 from notifications.replies import Reply, post
 from probes.fields import Fields
 from probes.http_peers import check_url
@@ -32,6 +33,11 @@ def parse(fields: Fields) -> dict[str, Any]:
 def text(payload: dict[str, Any]) -> str:
     """The summary, then a line per event with its error and a link to its page."""
     lines = [f"*{_escape(payloads.summary(payload))}*"]
+    if payload["type"] == EventType.SLO_BURN:
+        for event in payload["events"]:
+            lines += [_escape(line) for line in payloads.burn_details(event)]
+            lines.append(f"<{_escape(event['url'])}|details>")
+        return "\n".join(lines)
     for event in payload["events"]:
         line = (
             f"{MARKS.get(event['status'], '')} *{_escape(event['dependency'])}* {event['status']}"

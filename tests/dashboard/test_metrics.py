@@ -11,13 +11,16 @@ from django.utils import timezone
 from freezegun import freeze_time
 from prometheus_client.parser import text_string_to_metric_families
 
+from probes import error_budgets
 from probes.declarations import parse_declaration
 from probes.models import Dependency
 from probes.outcomes import ErrorClass, Outcome
 from probes.recording import record
 from probes.scheduler import job_for
+from probes.slo import Slo
 from probes.sync import sync
 from tests.factories import T0, make_dependency
+from tests.probes import simulation
 
 pytestmark = pytest.mark.django_db
 
@@ -303,6 +306,7 @@ class TestToken:
 
 
 def test_promtool_finds_nothing_to_say(client, promtool: str) -> None:
+    _burning_slos()
     up = make_dependency(
         "api", status="up", last_observations={"tls_cert_not_after": "2027-01-31T12:00:00Z"}
     )
@@ -339,3 +343,64 @@ def test_a_database_that_fails_is_a_503_with_the_reason_in_the_text_format(clien
             assert list(text_string_to_metric_families(body)) == []  # a comment, well formed
     [logged] = caplog.records  # the driver's text, once
     assert "probes_dependency" in logged.getMessage()
+
+
+HOUR = timedelta(hours=1)
+
+
+def _burning_slos() -> None:
+    """Real checks, in frozen time, of three dependencies over an hour, then the error
+    budgets refreshed: `checkout` (a 99.9% SLO, a check every 30 s) down for the last
+    10 minutes; `ledger` (the same SLO, a check every 150 s: two in 5 minutes, fewer than
+    its min_checks of 3) up throughout; `search` up, with no SLO."""
+    slo = Slo(objective=0.999).stored()
+    every = {"checkout": 30, "ledger": 150, "search": 30}
+    for name, seconds in every.items():
+        make_dependency(
+            name,
+            interval=timedelta(seconds=seconds),
+            failure_threshold=1,
+            slo=slo if name != "search" else None,
+        )
+    outage = T0 + timedelta(minutes=50)
+    simulation.run(lambda name, at: name != "checkout" or at < outage, T0, T0 + HOUR)
+    error_budgets.refresh(T0 + HOUR)
+
+
+def test_slo_figures_from_real_checks(client) -> None:
+    _burning_slos()
+    with freeze_time(T0 + HOUR):
+        samples = scrape(client)
+    checkout = {"dependency": "checkout", "kind": "http"}
+    assert value(samples, "seahealth_slo_objective_ratio", **checkout) == 0.999
+    # Down from the first check after 50 minutes (at most 30 s late): about 1/6 of the time,
+    # 166 times the 0.1% the objective allows.
+    burn = "seahealth_slo_burn_rate"
+    hour = value(samples, burn, **checkout, window="1h")
+    assert 1000 * 9.5 / 60 < hour <= 1000 / 6
+    assert value(samples, burn, **checkout, window="5m") == pytest.approx(1000)
+    assert value(samples, burn, **checkout, window="3d") == pytest.approx(hour)
+    # The budget of the hour measured (3.6 s of 30 days' 43 min) is spent 166 times over.
+    remaining = value(samples, "seahealth_slo_error_budget_remaining_ratio", **checkout)
+    assert remaining == pytest.approx(1 - hour)
+    availability = value(samples, "seahealth_slo_availability_ratio", **checkout)
+    assert availability == pytest.approx(5 / 6, abs=0.01)
+
+    ledger = {"dependency": "ledger", "kind": "http"}
+    assert value(samples, "seahealth_slo_error_budget_remaining_ratio", **ledger) == 1
+    assert value(samples, burn, **ledger, window="30m") == 0
+    # Two checks in 5 minutes: too few to judge, so no rate at all rather than a wild one.
+    assert value(samples, burn, **ledger, window="5m") is None
+    assert not [
+        key
+        for key in samples
+        if key[0].startswith("seahealth_slo_") and (("dependency", "search") in key[1])
+    ]
+
+
+def test_slo_figures_cost_no_query(client) -> None:
+    _burning_slos()
+    with CaptureQueriesContext(connection) as captured:
+        text = client.get("/metrics").content.decode()
+    assert 'seahealth_slo_burn_rate{dependency="checkout",kind="http",window="5m"}' in text
+    assert len(captured) == 7

@@ -15,10 +15,13 @@ from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from notifications.models import Channel
+from probes import error_budgets
 from probes.outcomes import ErrorClass, Outcome
 from probes.recording import record
 from probes.scheduler import job_for
+from probes.slo import Slo
 from tests.factories import T0, make_dependency
+from tests.probes import simulation
 
 PROMETHEUS_DIR = Path(settings.BASE_DIR) / "deploy" / "prometheus"
 PROMTOOL_TIMEOUT = 60
@@ -65,7 +68,12 @@ def alert_rules() -> list[dict[str, Any]]:
 def exported(client) -> dict[str, list[dict[str, str]]]:
     """The label sets of every sample /metrics exports, by sample name, with a row behind every
     family: a critical HTTP dependency probed up then down (breaker open), an RPC node
-    that is up, with a certificate and uptime figures, and a notification channel."""
+    that is up, with a certificate and uptime figures, a notification channel, and an HTTP
+    dependency with an SLO checked every minute for an hour (real checks, in frozen time),
+    its error budget refreshed: a burn rate for every window."""
+    make_dependency("checkout", interval=timedelta(minutes=1), slo=Slo(objective=0.999).stored())
+    simulation.run(lambda name, at: at.minute < 50, T0, T0 + timedelta(hours=1))
+    error_budgets.refresh(T0 + timedelta(hours=1))
     payments = make_dependency("payments", critical=True, failure_threshold=1)
     for seconds, outcome in [
         (0, Outcome(latency_ms=42.0)),

@@ -16,6 +16,7 @@ from notifications import payloads
 from notifications.channels import Outgoing
 from notifications.models import Event, EventType, message_id
 from notifications.replies import Reply
+from probes import error_budgets
 from probes.models import Dependency
 from tests.factories import T0, make_dependency
 
@@ -72,3 +73,37 @@ def send(
             return await channel_type.send(message, config, http)
 
     return asyncio.run(attempt())
+
+
+def burn(
+    severity: str = "page", previous: str = "", name: str = "checkout", remaining: float = 0.25
+) -> Outgoing:
+    """A `seahealth.slo_burn` message, its figures as error_budgets computes them for a 99.9%
+    SLO over 30 days burning 20x over 1h and 5m (none over 3d: too few checks)."""
+    burning = severity == "page"
+    figures = error_budgets.Figures(
+        objective=0.999,
+        window=30 * 86400.0,
+        availability=0.99925,
+        coverage=86400.0,
+        remaining=remaining,
+        remaining_minutes=remaining * 43.2,
+        burn={"5m": 20.0 if burning else 0.0, "30m": 8.0, "1h": 20.0, "6h": 3.0, "1d": 1.5}
+        | {"3d": None},
+        checks={"5m": 5, "30m": 30, "1h": 60, "6h": 360, "1d": 1440, "3d": 2},
+        alert="" if severity == "resolved" else severity,
+        rule="1h and 5m over 14.4" if burning else "",
+    )
+    dependency = Dependency.objects.filter(name=name).first() or make_dependency(name)
+    event = Event.objects.create(
+        dependency=dependency,
+        type=EventType.SLO_BURN,
+        status=severity,
+        previous_status=previous,
+        since=T0,
+        created_at=T0,
+        figures=figures.stored(),
+    )
+    id_ = message_id()
+    body = payloads.body(id_, EventType.SLO_BURN, [event], "healthy")
+    return Outgoing(id_, EventType.SLO_BURN, body, "ops")

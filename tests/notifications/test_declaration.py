@@ -124,6 +124,23 @@ def test_on_is_read_quoted_or_not(key: str) -> None:
     assert [route.on for route in spec.routes] == [("up",), ("down", "degraded")]
 
 
+def test_a_route_may_ask_for_slo_burn_alerts_with_or_without_statuses() -> None:
+    spec = notifications(
+        "notifications:\n"
+        "  channels: {hook: {type: webhook, url: 'https://h.example.com/'}}\n"
+        "  routes:\n"
+        "    - {channels: [hook], on: [slo_burn]}\n"
+        "    - {channels: [hook], on: [down, up, slo_burn]}\n"
+        "    - {channels: [hook]}\n"
+    )
+
+    assert [route.on for route in spec.routes] == [
+        ("slo_burn",),
+        ("down", "up", "slo_burn"),
+        ("down", "up"),  # the default: no burn alerts
+    ]
+
+
 def test_a_webhook_keeps_its_declared_headers_with_their_placeholders() -> None:
     spec = notifications(
         "notifications:\n"

@@ -160,7 +160,7 @@ REFUSALS = {
         "      on: [down, sideways]\n",
         "sideways",
         "route 1, field 'on'",
-        "'sideways' is not one of: down, degraded, up",
+        "'sideways' is not one of: down, degraded, up, slo_burn",
     ),
     "on with unknown in defaults": (
         "notifications:\n  defaults: {on: [unknown]}\n",

@@ -13,7 +13,7 @@ from aiosmtpd.controller import Controller
 
 from notifications.channels import email
 from notifications.models import EventType
-from tests.notifications.messages import BASE_URL, Told, outgoing, send
+from tests.notifications.messages import BASE_URL, Told, burn, outgoing, send
 from tests.servers import HangingServer, unused_port
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +181,16 @@ def test_a_server_that_never_greets_costs_the_notify_timeout(
     assert time.monotonic() - started < 3
     assert reply.permanent is False
     assert reply.error.startswith("timeout: ")
+
+
+def test_an_slo_burn_mail_says_the_severity_then_the_figures(smtp) -> None:
+    mailbox = smtp()
+
+    send(email, burn("resolved", previous="page", remaining=-0.5), {"to": TO})
+
+    [mail] = mailbox.mails()
+    assert mail["Subject"] == "[seahealth] checkout: SLO burn resolved (was page)"
+    lines = mail.get_content().splitlines()
+    assert lines[2] == "SLO: 99.9% over 30d; error budget overspent"
+    assert lines[3].endswith("1h 20, 6h 3, 1d 1.5, 3d -")
+    assert lines[4] == f"{BASE_URL}/dependencies/checkout/"

@@ -11,7 +11,7 @@ import pytest
 from notifications.channels import Outgoing, pagerduty
 from notifications.models import EventType
 from probes.fields import Fields
-from tests.notifications.messages import BASE_URL, Told, outgoing, send
+from tests.notifications.messages import BASE_URL, Told, burn, outgoing, send
 from tests.servers import LocalHTTPServer, Route
 
 pytestmark = pytest.mark.django_db
@@ -178,3 +178,29 @@ def test_an_acknowledgement_acknowledges_the_alert_its_outage_opened() -> None:
     assert pagerduty.events(message, ROUTING_KEY) == [
         {"routing_key": ROUTING_KEY, "event_action": "acknowledge", "dedup_key": "seahealth/api"}
     ]
+
+
+def test_an_slo_burn_triggers_an_alert_of_its_own_and_its_clearing_resolves_it(
+    events_api: LocalHTTPServer,
+) -> None:
+    assert send(pagerduty, burn("page"), config(events_api)).sent
+    assert send(pagerduty, burn("ticket", previous="page"), config(events_api)).sent
+    assert send(pagerduty, burn("resolved", previous="ticket"), config(events_api)).sent
+
+    page, ticket, resolved = posted(events_api)
+    assert page["event_action"] == "trigger"
+    assert page["dedup_key"] == "seahealth-slo/checkout"  # not the outage's seahealth/checkout
+    assert page["payload"]["severity"] == "critical"
+    assert page["payload"]["summary"] == (
+        "checkout: SLO burn page (1h and 5m over 14.4), error budget 25% left (11 min)"
+    )
+    assert page["payload"]["custom_details"]["burn_rates"]["1h"] == 20.0
+    assert page["payload"]["custom_details"]["budget_remaining"] == 0.25
+    # A trigger on the same key updates the alert: a ticket now.
+    assert (ticket["event_action"], ticket["dedup_key"]) == ("trigger", "seahealth-slo/checkout")
+    assert ticket["payload"]["severity"] == "warning"
+    assert resolved == {
+        "routing_key": ROUTING_KEY,
+        "event_action": "resolve",
+        "dedup_key": "seahealth-slo/checkout",
+    }

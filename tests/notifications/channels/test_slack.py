@@ -9,7 +9,7 @@ import pytest
 
 from notifications.channels import slack
 from notifications.models import EventType
-from tests.notifications.messages import BASE_URL, Told, outgoing, send
+from tests.notifications.messages import BASE_URL, Told, burn, outgoing, send
 from tests.servers import LocalHTTPServer, Route
 
 pytestmark = pytest.mark.django_db
@@ -124,3 +124,15 @@ def test_slacks_refusals_are_final_and_its_failures_retried(
     assert reply.status_code == status
     # The URL is the secret: an error never quotes it.
     assert "/services/T0/B0/x" not in reply.error
+
+
+def test_an_slo_burn_reads_as_its_severity_rule_budget_and_rates(incoming: LocalHTTPServer) -> None:
+    send(slack, burn("page"), {"url": incoming.url("/services/T0/B0/x")})
+
+    assert posted_text(incoming) == (
+        "*checkout: SLO burn page (1h and 5m over 14.4), error budget 25% left (11 min)*\n"
+        "SLO: 99.9% over 30d; error budget 25% left (11 min)\n"
+        "burn rates (1 spends the budget in exactly the window; - too few checks): "
+        "5m 20, 30m 8, 1h 20, 6h 3, 1d 1.5, 3d -\n"
+        f"<{BASE_URL}/dependencies/checkout/|details>"
+    )
