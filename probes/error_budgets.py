@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from notifications.slo_burns import record_burns
@@ -141,16 +142,28 @@ class AlertChange:
 
 def refresh(now: datetime | None = None) -> list[AlertChange]:
     """Store each active dependency's SLO figures on its row ({} without an SLO); the rows
-    whose alert changed. Rows are locked in id order, as recording locks them."""
+    whose alert changed. An alert in force when its SLO is removed, or its dependency
+    archived, is cleared: nobody must be left paged for it. Rows are locked in id order, as
+    recording locks them."""
     now = now or timezone.now()
     with transaction.atomic():
         rows = list(
-            Dependency.objects.active()
+            Dependency.objects.filter(Q(archived_at__isnull=True) | Q(slo_figures__has_key="alert"))
             .select_for_update()
             .order_by("id")
-            .only("id", "name", "group", "critical", "status", "slo", "slo_figures")
+            .only(
+                "id",
+                "name",
+                "kind",
+                "group",
+                "critical",
+                "status",
+                "archived_at",
+                "slo",
+                "slo_figures",
+            )
         )
-        computed = compute(rows, now)
+        computed = compute([row for row in rows if row.archived_at is None], now)
         changed, alerts = [], []
         for row in rows:
             found = computed.get(row.id)
@@ -158,8 +171,10 @@ def refresh(now: datetime | None = None) -> list[AlertChange]:
             if stored == row.slo_figures:
                 continue
             previous = (row.slo_figures or {}).get("alert", "")
-            if found and found.alert != previous:
-                alerts.append(AlertChange(row, previous, found.alert, found))
+            current = found.alert if found else ""
+            if current != previous:
+                told = found or Figures(**(row.slo_figures | {"alert": "", "rule": ""}))
+                alerts.append(AlertChange(row, previous, current, told))
             row.slo_figures = stored
             changed.append(row)
         update_rows(Dependency, changed, ["slo_figures"])

@@ -156,3 +156,19 @@ def test_the_budget_over_time_falls_as_the_outage_spends_it() -> None:
     assert values == sorted(values, reverse=True)
     assert values[0] < 1
     assert values[-1] == values[0]
+
+
+@pytest.mark.parametrize("how", ["slo removed", "archived"])
+def test_an_alert_in_force_is_cleared_when_its_slo_goes(how: str) -> None:
+    row = payments()
+    until = T0 + 65 * MINUTE
+    simulation.run(down_during((60 * MINUTE, 65 * MINUTE)), T0, until)
+    assert [c.current for c in error_budgets.refresh(until)] == ["page"]
+    if how == "archived":
+        Dependency.objects.filter(pk=row.pk).update(archived_at=until)
+    else:
+        Dependency.objects.filter(pk=row.pk).update(slo=None)
+    [cleared] = error_budgets.refresh(until)
+    assert (cleared.previous, cleared.current, cleared.figures.alert) == ("page", "", "")
+    assert Dependency.objects.get(pk=row.pk).slo_figures == {}
+    assert error_budgets.refresh(until) == []
