@@ -18,7 +18,11 @@ from api.auth import READ, WRITE
 from api.incidents import IncidentOut, incident_out
 from probes.acknowledgements import NotDown, acknowledge
 from probes.dependency_spec import DependencySpec
+from probes.durations import format_duration
+from probes.error_budgets import BURN_WINDOWS
 from probes.models import Dependency
+from probes.rollups import UPTIME_WINDOWS
+from probes.slo import Slo
 
 router = Router(tags=["dependencies"])
 
@@ -41,6 +45,9 @@ STATE_COLUMNS = (
     "uptime_24h",
     "uptime_7d",
     "uptime_30d",
+    "uptime_coverage",
+    "slo",
+    "slo_figures",
 )
 
 
@@ -57,8 +64,37 @@ class DependencyState(Schema):
     error: str | None
     warnings: list[str]
     uptime: dict[str, float | None] = Field(
-        description="24h, 7d and 30d: the share of checks not failed, 0 to 1; null before any"
+        description="24h, 7d and 30d: the share of the time measured that it was up or "
+        "degraded, 0 to 1; null before any"
     )
+    uptime_coverage: dict[str, float] = Field(
+        description="the seconds of each uptime window measured (the prober running, outside "
+        "maintenance windows): less than the window when the prober did not run all of it; "
+        "a window with none is left out"
+    )
+    error_budget_remaining: float | None = Field(
+        description="the share of its SLO's error budget left, below 0 when overspent; null "
+        "without an SLO or before any data"
+    )
+
+
+class SloOut(Schema):
+    objective: float = Field(description="the share of time to be up or degraded: 0.999")
+    window: str = Field(description="the SLO's window as declared: 30d")
+    min_checks: int = Field(description="checks a burn-rate window needs for a rate")
+    availability: float | None = Field(description="over the window, 0 to 1; null before data")
+    coverage: float = Field(description="seconds of the window measured")
+    error_budget_remaining: float | None = Field(description="a share, below 0 when overspent")
+    error_budget_remaining_minutes: float | None = Field(
+        description="minutes of the budget left, below 0 when overspent"
+    )
+    burn_rates: dict[str, float | None] = Field(
+        description="per window (5m, 30m, 1h, 6h, 1d, 3d): how fast the budget burns, 1 "
+        "spending it in exactly the SLO's window; null with fewer checks than min_checks"
+    )
+    checks: dict[str, int] = Field(description="the checks in each burn-rate window")
+    alert: str | None = Field(description="the burn alert in force: page, ticket or null")
+    alert_rule: str | None = Field(description="the rule that fires: 1h and 5m over 14.4")
 
 
 class Transition(Schema):
@@ -73,6 +109,7 @@ class DependencyDetail(DependencyState):
     transitions: list[Transition] = Field(description="the breaker's newest transitions first")
     incidents: list[IncidentOut] = Field(description="its newest incidents first")
     acknowledged_by: str | None = Field(description="who is on its outage, if anyone")
+    slo: SloOut | None = Field(description="its SLO and where it stands; null without one")
 
 
 class DependencyList(Schema):
@@ -131,7 +168,31 @@ def state(row: dict[str, Any]) -> dict[str, Any]:
         "last_checked": row["last_checked_at"],
         "error": row["last_error"] or None,
         "warnings": row["last_warnings"],
-        "uptime": {w: row[f"uptime_{w}"] for w in ("24h", "7d", "30d")},
+        "uptime": {w: row[f"uptime_{w}"] for w in UPTIME_WINDOWS},
+        "uptime_coverage": row["uptime_coverage"] or {},
+        "error_budget_remaining": (row["slo_figures"] or {}).get("remaining")
+        if row["slo"]
+        else None,
+    }
+
+
+def slo_out(declared: dict[str, Any] | None, figures: dict[str, Any]) -> dict[str, Any] | None:
+    """The SLO as declared and its figures as last refreshed (every 15 s), or None."""
+    slo = Slo.from_stored(declared)
+    if slo is None:
+        return None
+    return {
+        "objective": slo.objective,
+        "window": format_duration(slo.window),
+        "min_checks": slo.min_checks,
+        "availability": figures.get("availability"),
+        "coverage": figures.get("coverage", 0.0),
+        "error_budget_remaining": figures.get("remaining"),
+        "error_budget_remaining_minutes": figures.get("remaining_minutes"),
+        "burn_rates": {w: figures.get("burn", {}).get(w) for w in BURN_WINDOWS},
+        "checks": {w: figures.get("checks", {}).get(w, 0) for w in BURN_WINDOWS},
+        "alert": figures.get("alert") or None,
+        "alert_rule": figures.get("rule") or None,
     }
 
 
@@ -159,6 +220,7 @@ def get_dependency(request: HttpRequest, name: str = Name) -> dict[str, Any]:
         "transitions": list(transitions.values("at", "from_state", "to_state", "reason")),
         "incidents": [incident_out(i) for i in row.incidents.select_related("dependency")[:20]],
         "acknowledged_by": row.acknowledged_by or None,
+        "slo": slo_out(row.slo, row.slo_figures or {}),
     }
 
 

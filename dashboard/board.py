@@ -1,4 +1,5 @@
-"""The status page's content: every dependency, filtered, grouped, problems first.
+"""The status page's content: every dependency, filtered, grouped, problems first; or, on
+request (`?sort=budget`), in one list by the error budget left, lowest first.
 
 Three queries whatever the number of dependencies: the rows (their current state, recent
 checks and uptime windows ride on them), the counts by status, kind and group (the banner
@@ -9,6 +10,7 @@ and the maintenance windows in effect, when this process's copy of them is read 
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
@@ -16,6 +18,7 @@ from itertools import groupby
 from django import forms
 from django.db.models import Count
 
+from dashboard.error_budgets import remaining
 from probes import backlog, breaker, maintenance_reader
 from probes.kinds import KINDS
 from probes.maintenance import Active
@@ -26,6 +29,8 @@ from probes.statuses import ServiceStatus, Status, service_status
 STATUS_ORDER = {Status.DOWN: 0, Status.DEGRADED: 1, Status.UNKNOWN: 2, Status.UP: 3}
 # What the status page does not read of a row: the large columns.
 UNREAD_FIELDS = ("spec", "last_observations", "totals", "metrics_text")
+BY_BUDGET = "budget"
+BY_BUDGET_CAPTION = "all groups, lowest error budget first"
 
 
 class FilterForm(forms.Form):
@@ -35,6 +40,11 @@ class FilterForm(forms.Form):
     kind = forms.ChoiceField(choices=[("", "any kind"), *((k, k) for k in KINDS)], required=False)
     group = forms.CharField(max_length=100, required=False)
     q = forms.CharField(max_length=100, required=False, strip=True)
+    sort = forms.ChoiceField(
+        choices=[("", "problems first"), (BY_BUDGET, "lowest error budget first")],
+        required=False,
+        label="Order",
+    )
 
 
 @dataclass
@@ -74,6 +84,8 @@ class Board:
     group_names: list[str]
     filtered: bool
     behind: backlog.Backlog  # of every active dependency, whatever the filters
+    budgets: bool  # some row shown has an SLO: the page has a budget column
+    by_budget: bool
     shown: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -104,25 +116,20 @@ def build(filters: dict[str, str]) -> Board:
         rows = rows.filter(group=filters["group"])
     if filters.get("q"):
         rows = rows.filter(name__icontains=filters["q"])
-    filtered = any(filters.values())
+    filtered = any(value for name, value in filters.items() if name != "sort")
     dependencies = list(rows)
-
-    def order(d: Dependency) -> tuple:
-        return (d.group, STATUS_ORDER[Status(d.status)], d.name)
-
     down = _down_among({parent for d in dependencies for parent in d.depends_on})
     windows = maintenance_reader.now_in_effect()
-    groups = [
-        Group(
-            name,
-            [
-                Row(d, [p for p in d.depends_on if p in down], maintenance=windows.of(d))
-                for d in members
-            ],
-        )
-        for name, members in groupby(sorted(dependencies, key=order), key=lambda d: d.group)
-    ]
-    groups.sort(key=lambda group: (group.worst, group.name))
+
+    def row(d: Dependency) -> Row:
+        return Row(d, [p for p in d.depends_on if p in down], maintenance=windows.of(d))
+
+    by_budget = filters.get("sort") == BY_BUDGET
+    if by_budget:
+        ordered = sorted(dependencies, key=_budget_order)
+        groups = [Group(BY_BUDGET_CAPTION, [row(d) for d in ordered])] if ordered else []
+    else:
+        groups = _grouped(dependencies, row)
     return Board(
         status=service_status((Status(line["status"]), line["critical"]) for line in summary),
         counts={status.value: counts[status.value] for status in STATUS_ORDER},
@@ -132,4 +139,28 @@ def build(filters: dict[str, str]) -> Board:
         group_names=sorted({line["group"] for line in summary if line["group"]}),
         filtered=filtered,
         behind=backlog.measure(),
+        budgets=any(d.slo for d in dependencies),
+        by_budget=by_budget,
     )
+
+
+def _grouped(dependencies: list[Dependency], row: Callable[[Dependency], Row]) -> list[Group]:
+    """By group, the groups with the worst status first, problems first within each."""
+
+    def order(d: Dependency) -> tuple:
+        return (d.group, STATUS_ORDER[Status(d.status)], d.name)
+
+    groups = [
+        Group(name, [row(d) for d in members])
+        for name, members in groupby(sorted(dependencies, key=order), key=lambda d: d.group)
+    ]
+    groups.sort(key=lambda group: (group.worst, group.name))
+    return groups
+
+
+def _budget_order(d: Dependency) -> tuple:
+    """Lowest budget left first; then SLOs with no figures yet, then rows without an SLO,
+    problems first among equals."""
+    left = remaining(d)
+    rank = 0 if left is not None else 1 if d.slo else 2
+    return (rank, left or 0.0, STATUS_ORDER[Status(d.status)], d.name)

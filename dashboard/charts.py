@@ -2,7 +2,8 @@
 
 Each status-page row carries a sparkline and a bar of its recent checks (from the row's
 `recent`); a dependency's page carries its latency over a window (from rollups): the
-min-max band, p50 and p95 lines, and the failures marked beneath.
+min-max band, p50 and p95 lines, and the failures marked beneath; and, with an SLO, its
+error budget left over the SLO's window.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -189,6 +190,65 @@ def _runs(stats: list) -> list[list[tuple[int, tuple]]]:
         else:
             runs[-1].append((i, s))
     return [run for run in runs if run]
+
+
+def budget_chart(
+    points: Sequence[tuple[datetime, float]],
+    now: datetime,
+    window: timedelta,
+    width: int = 760,
+    height: int = 160,
+) -> SafeString:
+    """The error budget left at the end of each hour, over the whole SLO window ending now:
+    100% at the top, 0 marked, below it when overspent."""
+    lowest = min((remaining for _, remaining in points), default=0.0)
+    frame = _Frame(width, height, 2, ceiling=1.0, bottom=24)
+    floor = min(0.0, lowest)
+    span = frame.ceiling - floor
+
+    def x(moment: datetime) -> float:
+        share = 1 - (now - moment) / window
+        return frame.x(0) + max(0.0, min(1.0, share)) * (frame.x(1) - frame.x(0))
+
+    def y(remaining: float) -> float:
+        return frame.top + (frame.ceiling - remaining) / span * frame.plot_height
+
+    parts = [
+        f'<svg class="budget-chart" viewBox="0 0 {width} {height}" role="img" '
+        f'aria-label="error budget remaining over the last {_days(window)}">'
+    ]
+    for tick in sorted({1.0, 0.0, floor}, reverse=True):
+        css = "grid zero" if tick == 0 else "grid"
+        parts.append(
+            f'<line class="{css}" x1="{frame.left}" x2="{width - frame.right}" '
+            f'y1="{y(tick):.1f}" y2="{y(tick):.1f}"/><text class="axis" x="{frame.left - 6}" '
+            f'y="{y(tick) + 4:.1f}" text-anchor="end">{tick * 100:.0f}%</text>'
+        )
+    for moment, anchor in ((now - window, "start"), (now, "end")):
+        parts.append(
+            f'<text class="axis" x="{x(moment):.1f}" y="{height - 6}" '
+            f'text-anchor="{anchor}">{moment:%m-%d %H:%M}</text>'
+        )
+    if len(points) == 1:
+        ((moment, remaining),) = points
+        parts.append(
+            f'<circle class="budget" cx="{x(moment):.1f}" cy="{y(remaining):.1f}" r="2.5"/>'
+        )
+    elif points:
+        line = " ".join(f"{x(moment):.1f},{y(remaining):.1f}" for moment, remaining in points)
+        parts.append(f'<polyline class="budget" points="{line}"/>')
+    else:
+        parts.append(
+            f'<text class="empty" x="{width / 2}" y="{height / 2}" text-anchor="middle">'
+            "no data yet</text>"
+        )
+    parts.append("</svg>")
+    return mark_safe("".join(parts))  # noqa: S308 - numbers, times and our own words only
+
+
+def _days(window: timedelta) -> str:
+    days = window / timedelta(days=1)
+    return f"{days:g} days" if days != 1 else "day"
 
 
 def _nice_ceiling(value: float) -> float:

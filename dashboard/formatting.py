@@ -1,5 +1,6 @@
 """How figures read on the pages: times (relative, with the exact UTC time on hover),
-latencies, shares as percentages, statuses as badges, and the mark for no value.
+latencies, shares as percentages (with how much of their window was measured), burn
+rates, statuses as badges, and the mark for no value.
 
 One module for the template tags (templatetags/seahealth.py), the status page's rows
 rendered in Python (status_rows.py) and the views.
@@ -9,11 +10,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from html import escape
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from probes.durations import rough_duration
+from probes.rollups import FULL_COVERAGE, UPTIME_WINDOWS
+
+if TYPE_CHECKING:
+    from probes.models import Dependency
 
 # What a table shows where there is no figure (no check yet, no latency).
 NO_VALUE = "\N{EN DASH}"
@@ -68,6 +74,34 @@ def percent(share: float | None) -> str:
         return "100%"
     # Never round a failure away: 99.996% shows as 99.99%, not 100%.
     return f"{int(share * 10000) / 100:.2f}%"
+
+
+def coverage(measured: float | None, window_seconds: float) -> str:
+    """ "over 3 h of data" when a window was measured over less than nearly all its length
+    (the prober did not run all of it); "" when it was, or when nothing was measured."""
+    if not measured or measured >= FULL_COVERAGE * window_seconds:
+        return ""
+    return f"over {rough_duration(measured)} of data"
+
+
+def uptime(share: float | None, measured: float | None, window_seconds: float) -> str:
+    """ "99.20%", or "99.20% over 3 h of data" when the window was not measured whole."""
+    covered = coverage(measured, window_seconds) if share is not None else ""
+    return f"{percent(share)} {covered}" if covered else percent(share)
+
+
+def uptimes(row: Dependency) -> list[tuple[str, str]]:
+    """Each uptime window's name and figure as the row stores them, coverage included."""
+    measured = row.uptime_coverage or {}
+    return [
+        (name, uptime(getattr(row, f"uptime_{name}"), measured.get(name), length.total_seconds()))
+        for name, length in UPTIME_WINDOWS.items()
+    ]
+
+
+def burn_rate(rate: float | None) -> str:
+    """How fast the error budget burns: at 1 it lasts exactly the SLO's window."""
+    return NO_VALUE if rate is None else f"{rate:.2f}\N{MULTIPLICATION SIGN}"
 
 
 def ms(latency: float | None) -> str:

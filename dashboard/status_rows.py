@@ -19,19 +19,23 @@ from django.utils.safestring import SafeString, mark_safe
 
 from dashboard import charts
 from dashboard.board import Row
-from dashboard.formatting import badge, in_maintenance, ms, percent, when
+from dashboard.error_budgets import NO_DATA, remaining
+from dashboard.formatting import badge, coverage, in_maintenance, ms, percent, when
+from probes.models import Dependency
+from probes.rollups import UPTIME_WINDOWS
 
 CRITICAL = ' <small class="critical">critical</small>'
 
 
-def render(rows: Iterable[Row], now: datetime | None = None) -> SafeString:
+def render(rows: Iterable[Row], budgets: bool = False, now: datetime | None = None) -> SafeString:
+    """The rows' <tr>s; with `budgets`, a cell of each one's error budget left."""
     now = now or timezone.now()
     # One reverse() for the page, not one per row.
     url = reverse("sh-dependency", args=["0"]).removesuffix("0/")
-    return mark_safe("\n".join(_row(row, url, now) for row in rows))  # noqa: S308 - escaped in _row
+    return mark_safe("\n".join(_row(row, url, now, budgets) for row in rows))  # noqa: S308 - escaped in _row
 
 
-def _row(row: Row, url: str, now: datetime) -> str:
+def _row(row: Row, url: str, now: datetime, budgets: bool) -> str:
     """One <tr>; every text that can carry markup goes through escape()."""
     d = row.dependency
     name = escape(d.name)
@@ -57,8 +61,35 @@ def _row(row: Row, url: str, now: datetime) -> str:
         f'<td class="breaker-{d.breaker_state}">{d.get_breaker_state_display()}{trial_html}</td>'
         f'<td class="num">{ms(d.last_latency_ms)}</td>'
         f'<td class="recent">{charts.sparkline(d.recent)}{charts.check_bar(d.recent)}</td>'
-        f'<td class="num">{percent(d.uptime_24h)} · {percent(d.uptime_7d)} · '
-        f"{percent(d.uptime_30d)}</td>"
+        f'<td class="num uptime">{_uptimes(d)}</td>'
+        f"{_budget(d) if budgets else ''}"
         f'<td class="when">{when(d.last_checked_at, now=now)}</td>'
         f'<td class="problem">{problem}</td></tr>'
     )
+
+
+_WINDOW_SECONDS = {name: length.total_seconds() for name, length in UPTIME_WINDOWS.items()}
+
+
+def _uptimes(d: Dependency) -> str:
+    """24h · 7d · 30d, each with how much of it was measured when not nearly all."""
+    measured = d.uptime_coverage or {}
+    shown = []
+    for name, seconds in _WINDOW_SECONDS.items():
+        share = getattr(d, f"uptime_{name}")
+        covered = coverage(measured.get(name), seconds) if share is not None else ""
+        shown.append(f"{percent(share)} <small>{covered}</small>" if covered else percent(share))
+    return " · ".join(shown)
+
+
+def _budget(d: Dependency) -> str:
+    """The error budget left, and the burn alert in force; empty without an SLO."""
+    if not d.slo:
+        return '<td class="num budget"></td>'
+    left = remaining(d)
+    if left is None:
+        return f'<td class="num budget"><small>{NO_DATA}</small></td>'
+    alert = d.slo_figures.get("alert")
+    burning = f'<br><small class="burning">burn alert: {escape(alert)}</small>' if alert else ""
+    css = "num budget overspent" if left < 0 else "num budget"
+    return f'<td class="{css}">{percent(left)}{burning}</td>'

@@ -13,9 +13,9 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from dashboard import board, charts, timeline
+from dashboard import board, charts, error_budgets, timeline
 from dashboard.access import viewer_required
-from dashboard.formatting import NO_VALUE
+from dashboard.formatting import NO_VALUE, uptimes
 from probes import maintenance_reader, rollups, tls
 from probes.dependency_spec import DependencySpec
 from probes.models import Dependency
@@ -34,6 +34,9 @@ def status(request: HttpRequest) -> HttpResponse:
         "board": board.build(form.cleaned_data),
         "form": form,
         "refresh": settings.SEAHEALTH_REFRESH_SECONDS,
+        # The budget column's header: a link to the other order, the filters kept.
+        "by_budget_url": _sorted(request, board.BY_BUDGET),
+        "problems_first_url": _sorted(request, ""),
     }
     # htmx asks for the live part alone: on every poll, and when a filter changes.
     template = "dashboard/status-live.html" if request.htmx else "dashboard/status.html"
@@ -56,7 +59,9 @@ def dependency(request: HttpRequest, name: str) -> HttpResponse:
         "dependency": row,
         "window": window,
         "windows": list(rollups.CHART_WINDOWS),
+        "slo": error_budgets.section(row, now),
         "chart": charts.latency_chart(rollups.series(row.id, window), window),
+        "uptimes": uptimes(row),
         "timeline": timeline.entries(row, now),
         "maintenance": None if row.archived_at else maintenance_reader.now_in_effect(now).of(row),
         "incidents": row.incidents.all()[:INCIDENTS_SHOWN],
@@ -76,6 +81,14 @@ def dependency(request: HttpRequest, name: str) -> HttpResponse:
         ),
     }
     return render(request, "dashboard/dependency.html", context)
+
+
+def _sorted(request: HttpRequest, sort: str) -> str:
+    query = request.GET.copy()
+    query.pop("sort", None)
+    if sort:
+        query["sort"] = sort
+    return f"?{query.urlencode()}" if query else request.path
 
 
 def _related(row: Dependency) -> dict[str, list[tuple[str, str]]]:

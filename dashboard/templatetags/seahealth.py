@@ -18,6 +18,6 @@ register.simple_tag(formatting.lasted, name="lasted")
 
 
 @register.simple_tag
-def status_rows(rows: list) -> SafeString:
+def status_rows(rows: list, budgets: bool = False) -> SafeString:
     """A group's rows on the status page (rendered in Python: see dashboard/status_rows.py)."""
-    return rendering.render(rows)
+    return rendering.render(rows, budgets)

@@ -57,6 +57,8 @@ def test_the_list_shows_every_active_dependency_as_the_page_does(reader: Client)
             "error": None,
             "warnings": [],
             "uptime": {"24h": None, "7d": None, "30d": None},
+            "uptime_coverage": {},
+            "error_budget_remaining": None,
         },
         {
             "name": "payments-api",
@@ -71,6 +73,8 @@ def test_the_list_shows_every_active_dependency_as_the_page_does(reader: Client)
             "error": "connect: connection refused",
             "warnings": ["slow"],
             "uptime": {"24h": 0.5, "7d": 0.9, "30d": 0.99},
+            "uptime_coverage": {},
+            "error_budget_remaining": None,
         },
     ]
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun import freeze_time
 
-from dashboard.formatting import NO_VALUE, badge, ms, percent, relative, when
+from dashboard.formatting import NO_VALUE, badge, burn_rate, ms, percent, relative, uptime, when
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -55,3 +55,34 @@ def test_ms(latency, text) -> None:
 def test_a_badge_says_the_status_in_words_with_an_icon(status, icon) -> None:
     icon_html = f'<span aria-hidden="true">{icon}</span>'
     assert badge(status) == f'<span class="status status-{status}">{icon_html} {status}</span>'
+
+
+DAY = 86400.0
+
+
+@pytest.mark.parametrize(
+    ("share", "measured", "text"),
+    [
+        (0.992, 3 * 3600.0 + 59, "99.20% over 3 h of data"),
+        (0.992, 0.99 * DAY, "99.20%"),  # measured nearly whole: nothing to say
+        (0.992, 0.98 * DAY, "99.20% over 23 h of data"),
+        (1.0, 600.0, "100% over 10 min of data"),
+        (None, None, NO_VALUE),
+        (None, 0.0, NO_VALUE),
+        (0.5, None, "50.00%"),  # a row refreshed before coverage was stored
+    ],
+)
+def test_an_uptime_says_over_how_much_data_when_its_window_was_not_measured_whole(
+    share, measured, text
+) -> None:
+    assert uptime(share, measured, DAY) == text
+
+
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+@pytest.mark.parametrize(
+    ("rate", "text"), [(None, NO_VALUE), (0.0, f"0.00{TIMES}"), (14.4, f"14.40{TIMES}")]
+)
+def test_burn_rates(rate, text) -> None:
+    assert burn_rate(rate) == text

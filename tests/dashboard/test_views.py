@@ -13,6 +13,7 @@ from probes import maintenance_reader, rollups
 from probes.models import BreakerTransition, Period, ProbeResult, Rollup
 from probes.rollups import bucket_start
 from tests.factories import T0, make_dependency
+from tests.probes import simulation
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +135,19 @@ class TestStatusPage:
         rollups.refresh_uptimes()
         page = viewer.get("/").content.decode()
         assert "99.50% · 99.00% · 99.00%" in page
+
+    def test_an_uptime_window_not_measured_whole_says_over_how_much_data(self, viewer) -> None:
+        make_dependency("api", interval=timedelta(seconds=30))
+        simulation.run(lambda name, at: True, T0, T0 + timedelta(hours=1))
+        rollups.refresh_uptimes(T0 + timedelta(hours=1))
+
+        with freeze_time(T0 + timedelta(hours=1)):
+            status = viewer.get("/").content.decode()
+            page = viewer.get("/dependencies/api/").content.decode()
+
+        measured = "100% <small>over 1 h of data</small>"
+        assert f'<td class="num uptime">{measured} · {measured} · {measured}</td>' in status
+        assert "Uptime: 24h 100% over 1 h of data · 7d 100% over 1 h of data" in page
 
     def test_recent_checks_draw_a_sparkline_and_a_bar(self, viewer) -> None:
         t = int(timezone.now().timestamp())
