@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.urls import get_resolver
 
 from tests.certificates import self_signed, server_context
 from tests.servers import HangingServer, LocalHTTPServer
@@ -114,6 +115,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for item in items:
             if marker in item.keywords:
                 item.add_marker(pytest.mark.skip(reason=reason))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _urls_imported_before_time_is_frozen() -> None:
+    """A page asked for first under freeze_time would import the URLconf then, and with it
+    the API's schemas: pydantic cannot build a schema on freezegun's datetime class."""
+    get_resolver().url_patterns  # noqa: B018 - imported for its effect
 
 
 @pytest.fixture(autouse=True)

@@ -134,7 +134,11 @@ class TestStatusPage:
         assert "99.50%" not in viewer.get("/").content.decode()  # not refreshed yet
         rollups.refresh_uptimes()
         page = viewer.get("/").content.decode()
-        assert "99.50% · 99.00% · 99.00%" in page
+        # One hour of 24, one day of 7 and of 30 measured: the page says so.
+        assert (
+            "99.50% <small>over 1 h of data</small> · 99.00% <small>over 1 d of data</small> · "
+            "99.00% <small>over 1 d of data</small>"
+        ) in page
 
     def test_an_uptime_window_not_measured_whole_says_over_how_much_data(self, viewer) -> None:
         make_dependency("api", interval=timedelta(seconds=30))
