@@ -86,8 +86,12 @@ def figures(slo: Slo, window: Tally, burn_windows: dict[str, Tally]) -> Figures:
     availability = window.uptime
     remaining = minutes = None
     if availability is not None:
-        remaining = 1 - (1 - availability) / slo.budget
-        minutes = remaining * slo.budget * slo.window / 60
+        # The budget is time: the allowed share of the window (its maintenance left out),
+        # less the time down. Not 1 - (1 - availability) / budget, which, over the first
+        # hours of data, makes a 30 s outage "overspent by 2,000 minutes".
+        allowed = slo.budget * max(slo.window - window.maintenance_seconds, 0.0)
+        minutes = (allowed - window.down_seconds) / 60
+        remaining = minutes * 60 / allowed if allowed else None
     burn = {name: burn_rate(burn_windows.get(name, Tally()), slo) for name in BURN_WINDOWS}
     alert, fired = "", ""
     for rule in ALERTS:
@@ -213,23 +217,23 @@ def budget_over_time(
     dependency: Dependency, now: datetime | None = None
 ) -> list[tuple[datetime, float]]:
     """The budget left at the end of each hour of the SLO's window, oldest first: what the
-    downtime from the window's start to that hour has spent, of a budget the size of the
-    window's known time times the allowed share (so that the last point is the headline)."""
+    downtime from the window's start to that hour has spent of the window's budget (as
+    figures() counts it, so that the last point is about the headline)."""
     slo = Slo.from_stored(dependency.slo)
     if slo is None:
         return []
     now = now or timezone.now()
     since = bucket_start(now - timedelta(seconds=slo.window), Period.HOUR)
     hours = Rollup.objects.filter(dependency=dependency, period=Period.HOUR, start__gte=since)
-    rows = list(hours.order_by("start").values_list("start", "down_seconds", *_KNOWN))
-    known = sum(sum(row[2:]) + row[1] for row in rows)
-    if not known:
+    rows = list(hours.order_by("start").values_list("start", "down_seconds", "maintenance_seconds"))
+    if not rows:
         return []
-    allowed, down, points = slo.budget * known, 0.0, []
-    for start, down_seconds, *_ in rows:
+    maintenance = sum(row[2] for row in rows)
+    allowed = slo.budget * max(slo.window - maintenance, 0.0)
+    if not allowed:
+        return []
+    down, points = 0.0, []
+    for start, down_seconds, _ in rows:
         down += down_seconds
         points.append((start + timedelta(hours=1), 1 - down / allowed))
     return points
-
-
-_KNOWN = ("up_seconds", "degraded_seconds")

@@ -40,19 +40,21 @@ def probed(peer_up, until: datetime) -> None:
 
 def test_one_dependency_carries_its_slo_as_last_refreshed(reader: Client) -> None:
     declare("api", Slo(objective=0.99, window=86400.0))
-    # Up for 50 minutes, then down for the last ten: the 1h and 5m windows burn fast.
-    probed(lambda name, at: at < T0 + timedelta(minutes=50), T0 + HOUR)
+    # Up for 40 minutes, then down for the last twenty: the 1h and 5m windows burn fast,
+    # and a day's 14.4 minutes of budget are overspent.
+    probed(lambda name, at: at < T0 + timedelta(minutes=40), T0 + HOUR)
     figures = Dependency.objects.get(name="api").slo_figures
 
     body = reader.get("/api/v1/dependencies/api").json()
 
     slo = body["slo"]
     assert (slo["objective"], slo["window"], slo["min_checks"]) == (0.99, "1d", 3)
-    assert slo["availability"] == pytest.approx(5 / 6, abs=0.01)
+    assert slo["availability"] == pytest.approx(4 / 6, abs=0.01)
     assert slo["error_budget_remaining"] == figures["remaining"] < 0
     assert slo["error_budget_remaining_minutes"] == pytest.approx(
         figures["remaining"] * 0.01 * 86400 / 60
     )
+    assert slo["error_budget_remaining_minutes"] == pytest.approx(14.4 - 20, abs=0.6)
     assert list(slo["burn_rates"]) == list(error_budgets.BURN_WINDOWS)
     assert slo["burn_rates"]["5m"] == pytest.approx(100.0)
     assert slo["checks"]["5m"] >= 10

@@ -97,10 +97,10 @@ def slo_section(page: str) -> str:
 class TestDependencyPage:
     def test_leads_with_objective_availability_and_budget_left(self, viewer) -> None:
         declare("api")
-        # Down 60 s of every 30 min, for two hours.
-        probed(simulation.duty_cycle(1740, 60, T0), T0, T0 + 2 * HOUR)
+        # Down 5 min of every 30 min, for two hours: 20 minutes of a day's 14.4.
+        probed(simulation.duty_cycle(1500, 300, T0), T0, T0 + 2 * HOUR)
         figures = Dependency.objects.get(name="api").slo_figures
-        assert figures["remaining"] < 0  # 4 min down of 2 h is more than 1%
+        assert figures["remaining"] < 0
 
         with freeze_time(T0 + 2 * HOUR):
             page = viewer.get("/dependencies/api/").content.decode()
@@ -224,7 +224,8 @@ def names_in_order(page: str) -> list[str]:
 
 @pytest.fixture
 def four_budgets() -> None:
-    """healthy: all its budget left; flaky: some of 5% spent; broken: 1% overspent;
+    """healthy: all its budget left; flaky: some of 5% spent; broken: 1% of a day overspent
+    (22 minutes down of 14.4, then up);
     plain: no SLO; fresh: an SLO and no data yet."""
     declare("healthy", group="a")
     declare("flaky", slo=Slo(objective=0.95, window=86400.0), group="b")
@@ -233,7 +234,7 @@ def four_budgets() -> None:
 
     def peer_up(name: str, at: datetime) -> bool:
         minute = (at - T0).total_seconds() // 60
-        return {"flaky": minute != 10, "broken": minute % 20 > 3}.get(name, True)
+        return {"flaky": minute != 10, "broken": minute >= 22}.get(name, True)
 
     probed(peer_up, T0, T0 + HALF_HOUR)
     declare("fresh", group="b", next_due_at=T0 + HOUR)

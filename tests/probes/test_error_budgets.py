@@ -60,7 +60,9 @@ def test_a_burn_over_14_4_on_both_1h_and_5m_pages() -> None:
     assert stored["alert"] == "page"
     assert stored["rule"] in ("1h and 5m over 14.4", "6h and 30m over 6")
     assert stored["availability"] == pytest.approx(60 / 65, abs=0.01)
-    assert stored["remaining"] < 0  # five minutes down of a 43-minute budget... over 65 min
+    # Five minutes down of a 30-day budget of 43.2 minutes.
+    assert stored["remaining_minutes"] == pytest.approx(43.2 - 5, abs=0.6)
+    assert stored["remaining"] == pytest.approx(stored["remaining_minutes"] / 43.2)
 
 
 def test_a_burn_over_14_4_on_5m_alone_does_not_page() -> None:
