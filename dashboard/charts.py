@@ -192,6 +192,9 @@ def _runs(stats: list) -> list[list[tuple[int, tuple]]]:
     return [run for run in runs if run]
 
 
+LABEL_HEIGHT = 12  # px between two axis labels, at least
+
+
 def budget_chart(
     points: Sequence[tuple[datetime, float]],
     now: datetime,
@@ -217,13 +220,21 @@ def budget_chart(
         f'<svg class="budget-chart" viewBox="0 0 {width} {height}" role="img" '
         f'aria-label="error budget remaining over the last {_days(window)}">'
     ]
+    labelled: list[float] = []
     for tick in sorted({1.0, 0.0, floor}, reverse=True):
         css = "grid zero" if tick == 0 else "grid"
         parts.append(
             f'<line class="{css}" x1="{frame.left}" x2="{width - frame.right}" '
-            f'y1="{y(tick):.1f}" y2="{y(tick):.1f}"/><text class="axis" x="{frame.left - 6}" '
-            f'y="{y(tick) + 4:.1f}" text-anchor="end">{tick * 100:.0f}%</text>'
+            f'y1="{y(tick):.1f}" y2="{y(tick):.1f}"/>'
         )
+        # Far overspent, 0% lies a pixel under 100%: its line is drawn, its label would
+        # print over the other.
+        if all(abs(y(tick) - other) >= LABEL_HEIGHT for other in labelled):
+            labelled.append(y(tick))
+            parts.append(
+                f'<text class="axis" x="{frame.left - 6}" y="{y(tick) + 4:.1f}" '
+                f'text-anchor="end">{tick * 100:.0f}%</text>'
+            )
     for moment, anchor in ((now - window, "start"), (now, "end")):
         parts.append(
             f'<text class="axis" x="{x(moment):.1f}" y="{height - 6}" '

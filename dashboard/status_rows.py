@@ -72,13 +72,16 @@ _WINDOW_SECONDS = {name: length.total_seconds() for name, length in UPTIME_WINDO
 
 
 def _uptimes(d: Dependency) -> str:
-    """24h · 7d · 30d, each with how much of it was measured when not nearly all."""
+    """24h · 7d · 30d, each with how much of it was measured when not nearly all; once, when
+    every window holds the same data (a new install: "71.08% over 2 min of data")."""
     measured = d.uptime_coverage or {}
     shown = []
     for name, seconds in _WINDOW_SECONDS.items():
         share = getattr(d, f"uptime_{name}")
         covered = coverage(measured.get(name), seconds) if share is not None else ""
         shown.append(f"{percent(share)} <small>{covered}</small>" if covered else percent(share))
+    if len(set(shown)) == 1 and "<small>" in shown[0]:
+        return shown[0]
     return " · ".join(shown)
 
 
