@@ -20,6 +20,8 @@ from probes.recording import record
 from probes.scheduler import job_for
 from tests.factories import T0, make_dependency
 
+pytestmark = pytest.mark.no_database  # its django_db tests run in both passes all the same
+
 PROMETHEUS_DIR = Path(settings.BASE_DIR) / "deploy" / "prometheus"
 PROMTOOL_TIMEOUT = 60
 # A seahealth series in a rule's expression, with its label matchers when it has any.
