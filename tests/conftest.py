@@ -15,6 +15,7 @@ import pytest
 from django.conf import settings
 from django.urls import get_resolver
 
+from tests import databases
 from tests.certificates import self_signed, server_context
 from tests.servers import HangingServer, LocalHTTPServer
 
@@ -117,6 +118,48 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 item.add_marker(pytest.mark.skip(reason=reason))
 
 
+# --- tests that run in one pass ----------------------------------------------------------
+# make test runs the suite twice: on SQLite, then on PostgreSQL. A test marked no_database
+# (a parser, a probe kind against a real peer, the settings loaded in a fresh process) touches
+# no database, here or in a process it starts: both passes would run the same code, so the
+# PostgreSQL pass skips it. A module may be marked whole: those of its tests that can reach
+# the database (the django_db mark, or a fixture that needs it) still run in both passes.
+ONE_PASS = "no_database: it touches no database, and runs in make test's SQLite pass"
+
+
+def reaches_database(item: pytest.Item) -> bool:
+    """Whether a test may use the test database: pytest-django lets it only then."""
+    fixtures = set(getattr(item, "fixturenames", ()))
+    return item.get_closest_marker("django_db") is not None or bool(
+        fixtures & {"_django_db_helper", "live_server"}
+    )
+
+
+def runs_once(item: pytest.Item) -> bool:
+    return item.get_closest_marker("no_database") is not None and not reaches_database(item)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # Before the fixtures (a module's peer is not started for nothing); raised here, the
+    # skips are counted on one line of the summary.
+    on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+    if on_postgres and runs_once(item):
+        pytest.skip(ONE_PASS)
+
+
+@pytest.fixture(autouse=True)
+def _no_database_handed_to_a_process(request: pytest.FixtureRequest, monkeypatch) -> None:
+    """In this process, pytest-django refuses a no_database test the database; this refuses
+    it tests.databases' URL, which hands the database to the processes a test starts."""
+    if runs_once(request.node):
+
+        def refused() -> str:
+            raise AssertionError(f"{request.node.nodeid} hands the database to a process")
+
+        monkeypatch.setattr(databases, "database_url", refused)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _urls_imported_before_time_is_frozen() -> None:
     """A page asked for first under freeze_time would import the URLconf then, and with it
@@ -139,8 +182,16 @@ def _health_snapshot_forgotten() -> None:
 @pytest.fixture
 def viewer(client, django_user_model):
     """The test client, logged in as a user with no permission: who reads the pages."""
-    client.force_login(django_user_model.objects.create_user("ops", password="pw-for-tests"))
+    # No password: force_login needs none, and hashing one takes a quarter of a second.
+    client.force_login(django_user_model.objects.create_user("ops"))
     return client
+
+
+@pytest.fixture
+def admin_user(db, django_user_model):
+    """pytest-django's admin_user (which admin_client logs in with force_login), without its
+    password "password": no test types it, and hashing it takes a quarter of a second."""
+    return django_user_model.objects.create_superuser("admin", "admin@example.com")
 
 
 @pytest.fixture

@@ -27,6 +27,8 @@ from werkzeug.serving import make_server
 from seahealth.logging_filters import REDACTED, RedactCredentialsFilter, redact_credentials
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.no_database
+
 SIGNATURE = "0123456789abcdef" * 4
 TOKEN = "FwoGZXIvYXdzEXAMPLESESSIONTOKENvalue0123"
 

@@ -77,8 +77,8 @@ EVERYONE = ("anonymous", "superuser")
 SIGNED_IN = ("superuser",)
 # The API: without a token, and with a write token (which may call every route).
 API_CALLERS = ("anonymous", "token")
-# Every query parameter a view of ours or of the admin reads.
-QUERY_PARAMETERS = [
+# Every query parameter a view of ours reads: the pages, /health/*, the API, the login.
+OUR_QUERY_PARAMETERS = [
     "channel",
     "critical",
     "window",
@@ -87,7 +87,13 @@ QUERY_PARAMETERS = [
     "kind",
     "group",
     "q",
+    "month",
+    "limit",
     "next",
+]
+# Every one the admin reads, but its lists' filters (changelist_parameters finds those).
+ADMIN_QUERY_PARAMETERS = [
+    "q",
     "o",
     "p",
     "e",
@@ -280,14 +286,15 @@ def test_no_url_pattern_answers_500_whatever_it_is_sent(
         # Every known query parameter at once, and every form field at once.
         filters = changelists.get(template, [])
         for value in HOSTILE_QUERY:
-            every = dict.fromkeys([*QUERY_PARAMETERS, *filters], value)
+            every = dict.fromkeys([*OUR_QUERY_PARAMETERS, *ADMIN_QUERY_PARAMETERS, *filters], value)
             sweep.send("get", f"{path}?{urlencode(every)}", who=who)
             sweep.send("post", path, dict.fromkeys(FORM_FIELDS, value), who=who)
         # One query parameter at a time, where a view reads many (an earlier one's 400 would
-        # hide a later one's 500): our pages and answers, and the admin's lists.
+        # hide a later one's 500): our pages and answers with every parameter ours read (the
+        # admin's reach them all at once, above), and the admin's lists with theirs.
         if template.startswith("admin/") and template not in changelists:
             continue
-        own = ["q", "o", "p", "e", *filters] if template in changelists else QUERY_PARAMETERS
+        own = ["q", "o", "p", "e", *filters] if template in changelists else OUR_QUERY_PARAMETERS
         for parameter, value in product(own, HOSTILE_QUERY):
             sweep.send("get", f"{path}?{urlencode({parameter: value})}", who=who)
     errors = "\n".join(sweep.server_errors)

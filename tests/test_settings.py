@@ -12,6 +12,8 @@ from django.db import connection
 from tests.conftest import ROOT, load_settings, run_with_settings
 from tests.test_docker_compose import env_example
 
+pytestmark = pytest.mark.no_database  # its django_db tests run in both passes all the same
+
 
 @pytest.mark.parametrize(
     ("env", "message"),

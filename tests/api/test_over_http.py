@@ -1,5 +1,6 @@
-"""The API over real HTTP: httpx against gunicorn serving the project on loopback, every
-route with every kind of token, and every 4xx a client can meet."""
+"""The API over real HTTP: httpx against the project served on loopback, by gunicorn (as in
+production) and by `manage.py runserver` (as in development), every route with every kind of
+token, and every 4xx a client can meet."""
 
 from __future__ import annotations
 
@@ -12,16 +13,19 @@ import pytest
 
 from probes.models import Dependency
 from tests.api.test_access import EXPECTED, ROUTES
-from tests.e2e.site import Site
+from tests.e2e.site import SERVERS, Site
 from tests.factories import T0, make_dependency
 from tests.processes import Process
 
 pytestmark = pytest.mark.django_db(transaction=True)  # the server reads what the test wrote
 
 
-@pytest.fixture
-def served(transactional_db: None, tmp_path: Path) -> Iterator[Site]:
-    """The site, stopped before the database is flushed (transactional_db's teardown)."""
+@pytest.fixture(params=SERVERS)
+def served(
+    request: pytest.FixtureRequest, transactional_db: None, tmp_path: Path
+) -> Iterator[Site]:
+    """The site, on each server, stopped before the database is flushed (transactional_db's
+    teardown)."""
     started: list[Process] = []
 
     def start(name: str, command: list[str], *, env: dict[str, str], **options: Any) -> Process:
@@ -29,7 +33,7 @@ def served(transactional_db: None, tmp_path: Path) -> Iterator[Site]:
         started.append(process)
         return process
 
-    site = Site(start, tmp_path)
+    site = Site(start, tmp_path, server=request.param)
     try:
         make_dependency("api", next_due_at=T0, status="down", status_since=T0)
         make_dependency("calm", status="up", status_since=T0)

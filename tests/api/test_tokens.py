@@ -99,7 +99,7 @@ def test_last_use_is_written_at_most_once_a_minute() -> None:
 @pytest.fixture
 def admin_client_(django_user_model) -> Client:
     client = Client()
-    client.force_login(django_user_model.objects.create_superuser("root", password="x-unused"))
+    client.force_login(django_user_model.objects.create_superuser("root"))
     return client
 
 

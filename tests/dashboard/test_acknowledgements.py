@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def responder(client, django_user_model) -> Client:
-    user = django_user_model.objects.create_user("ops", password="pw-for-tests")
+    user = django_user_model.objects.create_user("ops")
     user.user_permissions.add(Permission.objects.get(codename="acknowledge_dependency"))
     client.force_login(user)
     return client
@@ -36,7 +36,7 @@ def responder(client, django_user_model) -> Client:
 
 @pytest.fixture
 def onlooker(client, django_user_model) -> Client:
-    client.force_login(django_user_model.objects.create_user("viewer", password="pw-for-tests"))
+    client.force_login(django_user_model.objects.create_user("viewer"))
     return client
 
 
@@ -110,7 +110,7 @@ def test_without_the_permission_there_is_no_button_and_a_post_is_403(onlooker, t
 
 def test_a_post_without_the_csrf_token_is_refused(django_user_model, told) -> None:
     client = Client(enforce_csrf_checks=True)
-    user = django_user_model.objects.create_user("ops", password="pw-for-tests")
+    user = django_user_model.objects.create_user("ops")
     user.user_permissions.add(Permission.objects.get(codename="acknowledge_dependency"))
     client.force_login(user)
     assert client.post("/dependencies/api/acknowledge").status_code == 403

@@ -23,6 +23,8 @@ from probes.slo import Slo
 from tests.factories import T0, make_dependency
 from tests.probes import simulation
 
+pytestmark = pytest.mark.no_database  # its django_db tests run in both passes all the same
+
 PROMETHEUS_DIR = Path(settings.BASE_DIR) / "deploy" / "prometheus"
 PROMTOOL_TIMEOUT = 60
 # A seahealth series in a rule's expression, with its label matchers when it has any.

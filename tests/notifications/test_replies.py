@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from notifications.replies import BODY_READ, LONGEST_RETRY_AFTER, Reply, backoff, post, retry_after
 from tests.servers import EndlessServer, HangingServer, LocalHTTPServer, Route, unused_port
 
+pytestmark = pytest.mark.no_database
+
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 

@@ -30,6 +30,8 @@ from tests.processes import Process
 from tests.servers import HTTP_DRIP, SMTP_DRIP, TLS_DRIP, DrippingServer, unused_port
 from tests.threads import busy_probe_threads
 
+pytestmark = pytest.mark.no_database  # its django_db tests run in both passes all the same
+
 TIMEOUT = 0.5
 # The bound of the issue: the peer sees its connection closed within a second of the deadline.
 CLOSED_WITHIN = 1.0

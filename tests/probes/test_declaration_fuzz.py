@@ -237,7 +237,8 @@ DIRECTORY = Path(tempfile.mkdtemp(prefix="seahealth-fuzz-"))
 
 
 # The declaration in the database before each example: channels and routes too, so that a
-# refusal is seen to leave them, and an acceptance to archive or change them.
+# refusal is seen to leave them, and an acceptance to archive or change them. Synced once per
+# test (the `before` fixture); each example runs in a savepoint rolled back to it.
 BEFORE = (
     GOOD
     + """\
@@ -249,6 +250,17 @@ notifications:
     - {match: {critical: true}, channels: [hook, mail]}
 """
 )
+
+
+@pytest.fixture
+def before() -> list[list[dict[str, Any]]]:
+    """BEFORE synced, and every row it wrote."""
+    path = DIRECTORY / "good.yaml"
+    path.write_text(BEFORE)
+    assert DeclarationWatcher(path).sync_if_changed() is not None
+    return everything()
+
+
 FUZZ = settings(
     derandomize=True,
     max_examples=400,
@@ -260,9 +272,10 @@ FUZZ = settings(
 @FUZZ
 @given(document=documents, trick=mostly(st.just(""), st.sampled_from(TRICKS)))
 def test_a_declaration_is_refused_cleanly_or_accepted_and_synced(
-    document: dict[str, Any], trick: str, caplog: pytest.LogCaptureFixture
+    document: dict[str, Any], trick: str, caplog: pytest.LogCaptureFixture, before: list
 ) -> None:
-    check_declaration(trick + yaml.safe_dump(document, allow_unicode=True, sort_keys=False), caplog)
+    text = trick + yaml.safe_dump(document, allow_unicode=True, sort_keys=False)
+    check_declaration(text, caplog, before)
 
 
 # Dependencies that routes may match by name (api, node) and kind (http, rpc).
@@ -275,24 +288,21 @@ DEPENDENCIES = [
 @FUZZ
 @given(section=mostly(notifications(), values))
 def test_a_notifications_section_is_refused_cleanly_or_accepted_and_synced(
-    section: Any, caplog: pytest.LogCaptureFixture
+    section: Any, caplog: pytest.LogCaptureFixture, before: list
 ) -> None:
     document = {"dependencies": DEPENDENCIES, "notifications": section}
-    check_declaration(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), caplog)
+    check_declaration(yaml.safe_dump(document, allow_unicode=True, sort_keys=False), caplog, before)
 
 
-def check_declaration(text: str, caplog: pytest.LogCaptureFixture) -> None:
-    """`text` is refused with nothing written, or accepted, valid, and synced."""
+def check_declaration(text: str, caplog: pytest.LogCaptureFixture, before: list) -> None:
+    """`text` is refused with nothing written (`before` stays), or accepted, valid, and
+    synced."""
     path = DIRECTORY / "dependencies.yaml"
     path.write_bytes(text.encode("utf-8", errors="surrogatepass"))  # lone surrogates too
     caplog.clear()
 
     with transaction.atomic():
         watcher = DeclarationWatcher(path)
-        path_good = DIRECTORY / "good.yaml"
-        path_good.write_text(BEFORE)
-        DeclarationWatcher(path_good).sync_if_changed()
-        before = everything()
         try:
             declaration = declarations.load_document(path)
         except DeclarationError as refused:

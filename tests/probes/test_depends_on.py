@@ -12,6 +12,8 @@ from probes.sync import sync
 from tests.factories import make_dependency
 from tests.probes.declaration_files import declared, entry, refusal, specs_of
 
+pytestmark = pytest.mark.no_database  # its django_db tests run in both passes all the same
+
 URL = "http://127.0.0.1:9/"
 
 

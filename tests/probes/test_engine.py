@@ -16,6 +16,8 @@ from probes.kinds import KINDS
 from probes.outcomes import ErrorClass, Outcome
 from tests.factories import make_job
 
+pytestmark = pytest.mark.no_database
+
 
 def job(number: int, spec: dict, *, kind: str = "http", timeout: float = 2.0) -> Job:
     return make_job(kind, spec, name=f"dep-{number}", number=number, timeout=timeout)

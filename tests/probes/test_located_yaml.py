@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from probes import located_yaml
 from probes.located_yaml import MAX_DEPTH, MAX_NODES, LimitError
 
+pytestmark = pytest.mark.no_database
+
 
 def test_remembers_the_line_of_each_key_and_of_each_mapping() -> None:
     document = located_yaml.load("dependencies:\n  - name: a\n    kind: http\n")

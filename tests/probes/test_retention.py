@@ -26,6 +26,8 @@ from probes.tasks import prune_history
 from tests.conftest import load_settings, wait_for
 from tests.factories import T0, make_dependency
 
+pytestmark = pytest.mark.no_database  # its django_db tests run in both passes all the same
+
 # What the retention settings load as, in seconds.
 RETENTIONS = (
     "s.SEAHEALTH_RAW_RETENTION.total_seconds(), s.SEAHEALTH_ROLLUP_RETENTION.total_seconds()"

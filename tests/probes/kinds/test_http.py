@@ -17,6 +17,8 @@ from tests.conftest import entry_problems
 from tests.factories import make_job
 from tests.servers import LocalHTTPServer, Route, unused_port
 
+pytestmark = pytest.mark.no_database
+
 
 def probe(spec: dict, timeout: float = 2.0, environ: dict | None = None, **job: object) -> Outcome:
     one = make_job("http", spec, name="api", timeout=timeout, **job)

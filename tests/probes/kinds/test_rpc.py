@@ -23,6 +23,8 @@ from tests.conftest import missing
 from tests.factories import make_job
 from tests.servers import LocalHTTPServer, Route, unused_port
 
+pytestmark = pytest.mark.no_database
+
 GANACHE = Path(__file__).resolve().parents[3] / "node_modules" / ".bin" / "ganache"
 CHAIN_ID = 1337
 

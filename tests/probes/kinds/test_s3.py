@@ -43,6 +43,8 @@ from tests.factories import make_job
 from tests.servers import DrippingServer, HangingServer, LoopbackServer, unused_port
 from tests.threads import busy_probe_threads
 
+pytestmark = pytest.mark.no_database  # its django_db tests run in both passes all the same
+
 BUCKET = "sea-documents"  # in eu-west-1
 CANARIES = "sea-canaries"
 CREDENTIALS = {"access_key_id": "${S3_KEY_ID}", "secret_access_key": "${S3_SECRET}"}

@@ -25,6 +25,8 @@ from tests.conftest import entry_problems
 from tests.factories import make_job
 from tests.servers import HangingServer, LoopbackServer, unused_port
 
+pytestmark = pytest.mark.no_database
+
 USER, PASSWORD = "monitor", "correct-horse-battery"
 ENVIRON = {"SMTP_USER": USER, "SMTP_PASSWORD": PASSWORD}
 CREDENTIALS = {"username": "${SMTP_USER}", "password": "${SMTP_PASSWORD}"}
