@@ -74,7 +74,8 @@ run: install
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & \
 	wait -n
 
-# The whole suite runs twice: on SQLite (what make run uses) and on PostgreSQL (production).
+# The suite runs twice: on SQLite (what make run uses) and on PostgreSQL (production); the
+# tests marked no_database, which touch no database, run in the SQLite pass alone.
 test: install $(NODE_PEERS) system-packages
 	$(PY) -m pytest
 	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest
