@@ -23,7 +23,7 @@ from django.conf import settings
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from probes import maintenance_reader, status_time
+from probes import rollups, status_time
 from probes.excerpts import excerpt
 from probes.incidents import MONTH
 from probes.models import Dependency, Incident, Period, Rollup
@@ -271,21 +271,11 @@ def _seconds(start: datetime, end: datetime, ids: list[int] | None) -> dict[int,
 def _add_open_spans(
     seconds: dict[int, dict[str, float]], rows: list[Dependency], start: datetime, end: datetime
 ) -> None:
-    """The time since each row's last check, not yet in a bucket (rollups.window_tallies)."""
-    held = [
-        row
-        for row in rows
-        if row.archived_at is None and row.last_checked_at and row.last_checked_at < end
-    ]
-    if not held:
-        return
-    since = min(row.last_checked_at for row in held)
-    windows = status_time.MaintenanceSpans(
-        maintenance_reader.now_in_effect(end).windows, since, end
-    )
-    for row in held:
-        time = seconds.setdefault(row.id, dict.fromkeys(SECONDS, 0.0))
-        for span in status_time.clipped(status_time.since_last_check(row, end, windows), start):
+    """The time since each row's last check, not yet in a bucket (rollups.open_spans)."""
+    active = [row for row in rows if row.archived_at is None]
+    for dependency_id, spans in rollups.open_spans(active, end).items():
+        time = seconds.setdefault(dependency_id, dict.fromkeys(SECONDS, 0.0))
+        for span in status_time.clipped(spans, start):
             time[f"{span.category}_seconds"] += span.seconds
 
 

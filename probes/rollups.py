@@ -285,23 +285,29 @@ def window_tallies(
 def _add_open_spans(
     figures: dict[int, dict[str, Tally]], windows: dict[str, timedelta], now: datetime
 ) -> None:
-    """Each row's time since its last check, as far as its status holds (status_time)."""
+    """Each row's time since its last check, added to each of its windows."""
     if not figures:
         return
     longest = max(windows.values())
     held = Dependency.objects.filter(id__in=list(figures), last_checked_at__gte=now - longest)
-    rows = list(held.only(*status_time.HOLDING_FIELDS))
-    if not rows:
-        return
-    in_effect = maintenance_reader.now_in_effect(now)
-    since = min(row.last_checked_at for row in rows)
-    maintenance = status_time.MaintenanceSpans(in_effect.windows, since, now)
-    for row in rows:
-        spans = status_time.since_last_check(row, now, maintenance)
+    for dependency_id, spans in open_spans(held.only(*status_time.HOLDING_FIELDS), now).items():
         for name, length in windows.items():
-            tally = figures[row.id][name]
+            tally = figures[dependency_id][name]
             for span in status_time.clipped(spans, now - length):
                 tally.add_seconds({span.category: span.seconds})
+
+
+def open_spans(rows: Iterable[Dependency], until: datetime) -> dict[int, list[Span]]:
+    """Each row's time from its last check to `until`, as far as its status holds, in spans
+    of its status and of its maintenance windows: not yet in a bucket (recording adds it
+    with the next check), so every reader of a window ending now adds it."""
+    rows = [row for row in rows if row.last_checked_at and row.last_checked_at < until]
+    if not rows:
+        return {}
+    in_effect = maintenance_reader.now_in_effect(until)
+    since = min(row.last_checked_at for row in rows)
+    maintenance = status_time.MaintenanceSpans(in_effect.windows, since, until)
+    return {row.id: status_time.since_last_check(row, until, maintenance) for row in rows}
 
 
 UPTIME_WINDOWS = {"24h": timedelta(hours=24), "7d": timedelta(days=7), "30d": timedelta(days=30)}
