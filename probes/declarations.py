@@ -43,6 +43,7 @@ TOP_LEVEL = ("defaults", "dependencies", "notifications", "maintenance")
 SHORTEST_INTERVAL = 1.0
 GROUP_MAX_LENGTH = Dependency._meta.get_field("group").max_length
 CA_FILE_MAX_LENGTH = Dependency._meta.get_field("ca_file").max_length
+DISPLAY_NAME_MAX_LENGTH = Dependency._meta.get_field("display_name").max_length
 # Consecutive results before the breaker moves: more is never meant.
 LARGEST_THRESHOLD = 1000
 # A declaration larger than this is refused before it is parsed: 10,000 dependencies of
@@ -281,6 +282,10 @@ def _read_common(fields: Fields) -> dict[str, Any]:
         "cert_expiry_warn": fields.duration("cert_expiry_warn", _DEFAULTS.cert_expiry_warn),
         "depends_on": depends_on.read(fields),
         "slo": slo.read(fields),
+        "public": fields.boolean("public", _DEFAULTS.public),
+        "display_name": fields.string(
+            "display_name", _DEFAULTS.display_name, longest=DISPLAY_NAME_MAX_LENGTH
+        ),
     }
 
 

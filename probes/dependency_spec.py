@@ -55,6 +55,10 @@ class DependencySpec:
     depends_on: tuple[str, ...] = field(default=(), metadata=NAMES)
     # Its service level objective (probes/slo.py), None when it has none.
     slo: Slo | None = field(default=None, metadata=JSON_VALUE)
+    # Shown on the public status page (/status/) and its badges; under display_name there
+    # when given, never under its internal name.
+    public: bool = False
+    display_name: str = ""
 
     # The Dependency columns it is stored in (set below, from the fields).
     COLUMNS: ClassVar[tuple[str, ...]]

@@ -43,6 +43,9 @@ class Dependency(models.Model):
     cert_expiry_warn = models.DurationField()
     depends_on = models.JSONField(blank=True)  # names of other dependencies
     slo = models.JSONField(null=True, blank=True)  # probes.slo.Slo.stored(); None: no SLO
+    # On the public status page and badges (/status/, /badges/), as display_name if given.
+    public = models.BooleanField(default=False)
+    display_name = models.CharField(max_length=100, blank=True)
     declared_at = models.DateTimeField(auto_now_add=True)
     # Set when the entry leaves the file: no longer probed, history kept.
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -301,6 +304,24 @@ class StateVersion(models.Model):
             cursor.execute(f"SELECT token FROM {table} WHERE id = %s", [cls.ROW_ID])  # noqa: S608
             row = cursor.fetchone()
         return row[0] if row else None
+
+
+class DeclarationState(models.Model):
+    """One row: whether dependencies.yaml, as last read, was accepted, and if not, why.
+
+    The watcher (probes/declaration_watcher.py) writes it when that changes, in whichever
+    process syncs: the page's banner, /metrics and the log read the same answer."""
+
+    ROW_ID = 1
+    valid = models.BooleanField()
+    # Each problem in a line, as the refusal names it: "file:line: entry 'x', field: why".
+    problems = models.JSONField(default=list, blank=True)
+    # When the declaration being probed was accepted, and when the file was first refused.
+    synced_at = models.DateTimeField(null=True, blank=True)
+    refused_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return "declaration accepted" if self.valid else "declaration refused"
 
 
 class WindowSource(models.TextChoices):
