@@ -24,11 +24,12 @@ help:
 	@echo "make test   run the tests (SQLite, then PostgreSQL; CI=true makes missing services fail)"
 	@echo "make lint   ruff check and ruff format --check"
 
-# The Ethereum node the RPC tests start (ganache), from the npm registry.
+# From the npm registry: the Ethereum node the RPC tests start (ganache) and the browser test's
+# accessibility check (axe-core).
 NODE_PEERS := node_modules/.package-lock.json
 $(NODE_PEERS): package.json package-lock.json
 	@if command -v npm >/dev/null; then npm ci --no-audit --no-fund --loglevel=error; \
-	else echo "npm not found: the tests that need ganache will be skipped"; fi
+	else echo "npm not found: the tests that need ganache or axe-core will be skipped"; fi
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
