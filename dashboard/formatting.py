@@ -8,6 +8,7 @@ rendered in Python (status_rows.py) and the views.
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime
 from html import escape
 from typing import TYPE_CHECKING
@@ -68,12 +69,16 @@ def in_maintenance(until: datetime) -> SafeString:
 
 
 def percent(share: float | None) -> str:
+    """One format for every share: `99.95%`, and the whole ends as `100%` and `0%`."""
     if share is None:
         return NO_VALUE
     if share >= 1:
         return "100%"
-    # Never round a failure away: 99.996% shows as 99.99%, not 100%.
-    return f"{int(share * 10000) / 100:.2f}%"
+    if share == 0:
+        return "0%"
+    # Never round a failure away: 99.996% shows as 99.99%, not 100%; and rounded down, not
+    # towards zero, so that a budget overspent by 0.001% reads -0.01%, not 0.00%.
+    return f"{math.floor(share * 10000) / 100:.2f}%"
 
 
 def coverage(measured: float | None, window_seconds: float) -> str:

@@ -36,7 +36,17 @@ def test_when_gives_the_exact_utc_time_on_hover() -> None:
 
 @pytest.mark.parametrize(
     ("share", "text"),
-    [(None, NO_VALUE), (1.0, "100%"), (0.99996, "99.99%"), (0.995, "99.50%"), (0.0, "0.00%")],
+    [
+        (None, NO_VALUE),
+        (1.0, "100%"),
+        (0.9995, "99.95%"),
+        (0.99996, "99.99%"),
+        (0.995, "99.50%"),
+        (0.0001, "0.01%"),
+        (0.0, "0%"),
+        (-0.00001, "-0.01%"),  # an overspent budget stays below zero
+        (-0.5, "-50.00%"),
+    ],
 )
 def test_percent_never_rounds_a_failure_away(share, text) -> None:
     assert percent(share) == text
