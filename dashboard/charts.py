@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -20,38 +20,69 @@ from probes.models import RECENT_CHECKS
 from probes.rollups import Tally
 
 RESULT_CLASSES = {"s": "ok", "d": "warn", "f": "fail"}
+RESULT_WORDS = {"ok": "passed", "warn": "degraded", "fail": "failed"}
 
+
+# The check bar, in CSS pixels: a cell per check, BAR_CELL wide with a gap, oldest on the left.
+# A failure stands taller than a degraded check, and that taller than a pass: the bar reads
+# in grey too, not by colour alone.
+BAR_CELLS = RECENT_CHECKS
+BAR_PITCH, BAR_CELL, BAR_HEIGHT = 4, 3, 14
+BAR_WIDTH = BAR_CELLS * BAR_PITCH - (BAR_PITCH - BAR_CELL)
+_CELL_HEIGHTS = {"ok": 8, "warn": 11, "fail": 14}
+_CELL_PATHS = {
+    name: [
+        f"M{i * BAR_PITCH} {BAR_HEIGHT - height}h{BAR_CELL}v{height}h-{BAR_CELL}z"
+        for i in range(BAR_CELLS)
+    ]
+    for name, height in _CELL_HEIGHTS.items()
+}
 
 # Drawn in whole numbers on a fine grid: a thousand rows of them on every poll, and integer
-# formatting is several times cheaper than decimal.
+# formatting is several times cheaper than decimal. Its points sit above the check bar's
+# cells (the page draws it BAR_CELLS * BAR_PITCH wide, the bar beneath it).
 SPARK_WIDTH, SPARK_HEIGHT = 1000, 240
-BAR_CELLS = RECENT_CHECKS
-_CELL_PATHS = [f"M{i * 3} 0h2v14h-2z" for i in range(BAR_CELLS)]
+_SPARK_STEP = SPARK_WIDTH // BAR_CELLS
+_SPARK_START = _SPARK_STEP * BAR_CELL // (2 * BAR_PITCH)  # under the middle of the first cell
 
 
 def sparkline(recent: Sequence[Sequence]) -> SafeString:
-    """The latencies of the recent checks that answered; an empty box without two of them."""
+    """The latencies of the recent checks that answered, each above its cell of the check
+    bar; an empty box without two of them."""
+    recent = recent[-BAR_CELLS:]
     latencies = [(i, check[2]) for i, check in enumerate(recent) if check[2] is not None]
-    box = f'<svg class="sparkline" viewBox="0 0 {SPARK_WIDTH} {SPARK_HEIGHT}" aria-hidden="true">'
+    box = (
+        f'<svg class="sparkline" viewBox="0 0 {SPARK_WIDTH} {SPARK_HEIGHT}" '
+        'preserveAspectRatio="none" aria-hidden="true">'
+    )
     if len(latencies) < 2:
         return mark_safe(box + "</svg>")  # noqa: S308 - numbers only
     scale = (SPARK_HEIGHT - 40) / (max(latency for _, latency in latencies) or 1)
-    step = SPARK_WIDTH // max(len(recent) - 1, 1)
     points = " ".join(
-        f"{i * step},{SPARK_HEIGHT - 20 - int(latency * scale)}" for i, latency in latencies
+        f"{_SPARK_START + i * _SPARK_STEP},{SPARK_HEIGHT - 20 - int(latency * scale)}"
+        for i, latency in latencies
     )
     return mark_safe(f'{box}<polyline points="{points}"/></svg>')  # noqa: S308 - numbers only
 
 
 def check_bar(recent: Sequence[Sequence]) -> SafeString:
-    """A cell per recent check (the last BAR_CELLS), newest on the right, with a summary for
-    screen readers."""
+    """A cell per recent check (the last BAR_CELLS), oldest on the left and drawn from the
+    left, so that a short history is a short bar; with a summary for screen readers.
+
+    Each run of checks with one result is a group with a <title> of its time(s) and result,
+    shown on hover over any of its cells: a title per cell would be 40,000 of them on every
+    poll of a thousand rows, for the same words.
+    """
     recent = recent[-BAR_CELLS:]
-    paths: dict[str, list[str]] = {name: [] for name in RESULT_CLASSES.values()}
-    offset = BAR_CELLS - len(recent)
+    counts = dict.fromkeys(RESULT_WORDS, 0)
+    runs: list[tuple[str, int, int]] = []  # result, first index, last index
     for i, check in enumerate(recent):
-        paths[RESULT_CLASSES.get(check[1], "fail")].append(_CELL_PATHS[offset + i])
-    counts = {name: len(items) for name, items in paths.items()}
+        name = RESULT_CLASSES.get(check[1], "fail")
+        counts[name] += 1
+        if runs and runs[-1][0] == name:
+            runs[-1] = (name, runs[-1][1], i)
+        else:
+            runs.append((name, i, i))
     label = (
         f"last {len(recent)} checks: {counts['ok']} passed, {counts['warn']} degraded, "
         f"{counts['fail']} failed"
@@ -59,12 +90,26 @@ def check_bar(recent: Sequence[Sequence]) -> SafeString:
         else "no checks yet"
     )
     drawn = "".join(
-        f'<path class="{name}" d="{"".join(items)}"/>' for name, items in paths.items() if items
+        f'<g class="{name}"><title>{_run_title(name, recent[first : last + 1])}</title>'
+        f'<path d="{"".join(_CELL_PATHS[name][first : last + 1])}"/></g>'
+        for name, first, last in runs
     )
+    width = len(recent) * BAR_PITCH - (BAR_PITCH - BAR_CELL) if recent else 0
     return mark_safe(  # noqa: S308 - numbers and our own words only
-        f'<svg class="checks" viewBox="0 0 {BAR_CELLS * 3} 14" role="img" '
-        f'aria-label="{label}"><title>{label}</title>{drawn}</svg>'
+        f'<svg class="checks" width="{width}" height="{BAR_HEIGHT}" '
+        f'viewBox="0 0 {width} {BAR_HEIGHT}" role="img" aria-label="{label}">'
+        f"<title>{label}</title>{drawn}</svg>"
     )
+
+
+def _run_title(name: str, run: Sequence[Sequence]) -> str:
+    """ "passed at 2026-11-23 10:00:00 UTC", or "12 passed, 2026-11-23 10:00:00 to 10:06:00 UTC"."""
+    start = datetime.fromtimestamp(run[0][0], UTC)
+    if len(run) == 1:
+        return f"{RESULT_WORDS[name]} at {start:%Y-%m-%d %H:%M:%S} UTC"
+    end = datetime.fromtimestamp(run[-1][0], UTC)
+    until = f"{end:%H:%M:%S}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M:%S}"
+    return f"{len(run)} {RESULT_WORDS[name]}, {start:%Y-%m-%d %H:%M:%S} to {until} UTC"
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,12 @@ from django.utils.safestring import SafeString, mark_safe
 from dashboard import charts
 from dashboard.board import Row
 from dashboard.error_budgets import NO_DATA, remaining
-from dashboard.formatting import badge, coverage, in_maintenance, ms, percent, when
+from dashboard.formatting import NO_VALUE, badge, coverage, in_maintenance, ms, percent, when
 from probes.models import Dependency
 from probes.rollups import UPTIME_WINDOWS
 
-CRITICAL = ' <small class="critical">critical</small>'
+# What a dependency is, not that something is wrong: a neutral tag, not a red word.
+CRITICAL = ' <small class="tag critical">critical</small>'
 
 
 def render(rows: Iterable[Row], budgets: bool = False, now: datetime | None = None) -> SafeString:
@@ -40,7 +41,7 @@ def _row(row: Row, url: str, now: datetime, budgets: bool) -> str:
     d = row.dependency
     name = escape(d.name)
     trial = row.next_trial_at
-    trial_html = f"<br><small>trial {when(trial, now=now)}</small>" if trial else ""
+    trial_html = f'<br><small class="trial">trial {when(trial, now=now)}</small>' if trial else ""
     problem = ""
     window = (
         f"<br><small>{in_maintenance(row.maintenance.until)}</small>" if row.maintenance else ""
@@ -55,11 +56,12 @@ def _row(row: Row, url: str, now: datetime, budgets: bool) -> str:
             )
             problem += f'<br><small class="affected">affected by {parents}</small>'
     return (
-        f'<tr class="row-{d.status}"><td>{badge(d.status)}{window}</td>'
-        f'<td><a id="dep-{name}" href="{url}{name}/">{name}</a>'
+        f'<tr class="row-{d.status}"><td class="status-cell">{badge(d.status)}{window}</td>'
+        f'<td class="name"><a class="name" id="dep-{name}" href="{url}{name}/">{name}</a>'
         f' <small class="kind">{escape(d.kind)}</small>{CRITICAL if d.critical else ""}</td>'
-        f'<td class="breaker-{d.breaker_state}">{d.get_breaker_state_display()}{trial_html}</td>'
-        f'<td class="num">{ms(d.last_latency_ms)}</td>'
+        f'<td class="breaker breaker-{d.breaker_state}">{d.get_breaker_state_display()}'
+        f"{trial_html}</td>"
+        f'<td class="num latency">{ms(d.last_latency_ms)}</td>'
         f'<td class="recent">{charts.sparkline(d.recent)}{charts.check_bar(d.recent)}</td>'
         f'<td class="num uptime">{_uptimes(d)}</td>'
         f"{_budget(d) if budgets else ''}"
@@ -73,14 +75,14 @@ _WINDOW_SECONDS = {name: length.total_seconds() for name, length in UPTIME_WINDO
 
 def _uptimes(d: Dependency) -> str:
     """24h · 7d · 30d, each with how much of it was measured when not nearly all; once, when
-    every window holds the same data (a new install: "71.08% over 2 min of data")."""
+    every window holds the same data (a new install: "71.08% over 2 min of data"), or none."""
     measured = d.uptime_coverage or {}
     shown = []
     for name, seconds in _WINDOW_SECONDS.items():
         share = getattr(d, f"uptime_{name}")
         covered = coverage(measured.get(name), seconds) if share is not None else ""
         shown.append(f"{percent(share)} <small>{covered}</small>" if covered else percent(share))
-    if len(set(shown)) == 1 and "<small>" in shown[0]:
+    if len(set(shown)) == 1 and (shown[0] == NO_VALUE or "<small>" in shown[0]):
         return shown[0]
     return " · ".join(shown)
 

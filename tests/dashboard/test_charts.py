@@ -34,17 +34,63 @@ def test_a_sparkline_needs_two_points(recent) -> None:
     assert "polyline" not in sparkline(recent)
 
 
-def test_the_check_bar_draws_a_cell_per_check_newest_on_the_right() -> None:
-    svg = check_bar([[0, "s", 1.0], [1, "s", 1.0], [2, "f", None]])
+def test_the_check_bar_draws_a_cell_per_check_from_the_left_oldest_first() -> None:
+    t = int(T0.timestamp())
+    svg = check_bar([[t, "s", 1.0], [t + 30, "s", 1.0], [t + 60, "f", None]])
     assert 'aria-label="last 3 checks: 2 passed, 0 degraded, 1 failed"' in svg
-    assert '<path class="ok" d="M111 0h2v14h-2zM114 0h2v14h-2z"/>' in svg
-    assert '<path class="fail" d="M117 0h2v14h-2z"/>' in svg
+    # Three cells 3 px wide, 1 px apart: the bar is as long as its history.
+    assert '<svg class="checks" width="11" height="14" viewBox="0 0 11 14"' in svg
+    assert (
+        '<g class="ok"><title>2 passed, 2026-11-23 10:00:00 to 10:00:30 UTC</title>'
+        '<path d="M0 6h3v8h-3zM4 6h3v8h-3z"/></g>'
+    ) in svg
+    # A failure stands full height: the bar reads without its colours too.
+    assert (
+        '<g class="fail"><title>failed at 2026-11-23 10:01:00 UTC</title>'
+        '<path d="M8 0h3v14h-3z"/></g>'
+    ) in svg
     assert 'class="warn"' not in svg
+
+
+def test_each_run_of_one_result_has_its_own_title() -> None:
+    t = int(T0.timestamp())
+    results = "ssdsff"
+    svg = check_bar([[t + 60 * i, result, None] for i, result in enumerate(results)])
+    titles = re.findall(r'<g class="(\w+)"><title>([^<]+)</title>', svg)
+    assert titles == [
+        ("ok", "2 passed, 2026-11-23 10:00:00 to 10:01:00 UTC"),
+        ("warn", "degraded at 2026-11-23 10:02:00 UTC"),
+        ("ok", "passed at 2026-11-23 10:03:00 UTC"),
+        ("fail", "2 failed, 2026-11-23 10:04:00 to 10:05:00 UTC"),
+    ]
+
+
+def test_a_run_over_midnight_dates_its_end() -> None:
+    t = int(datetime(2026, 11, 23, 23, 59, 30, tzinfo=UTC).timestamp())
+    svg = check_bar([[t, "s", 1.0], [t + 60, "s", 1.0]])
+    assert "2 passed, 2026-11-23 23:59:30 to 2026-11-24 00:00:30 UTC" in svg
+
+
+def test_no_checks_draw_an_empty_bar_that_says_so() -> None:
+    svg = check_bar([])
+    assert 'width="0"' in svg
+    assert 'aria-label="no checks yet"' in svg
+    assert "<g " not in svg
 
 
 def test_the_check_bar_keeps_the_last_forty_checks() -> None:
     svg = check_bar([[n, "f", None] for n in range(10)] + [[n, "s", 1.0] for n in range(40)])
     assert 'aria-label="last 40 checks: 40 passed, 0 degraded, 0 failed"' in svg
+    assert 'width="159"' in svg
+
+
+def test_the_sparkline_puts_each_point_above_its_cell_of_the_bar() -> None:
+    short = sparkline([[0, "s", 10.0], [1, "s", 10.0]])
+    full = sparkline([[n, "s", 10.0] for n in range(40)])
+    first, second = re.search(r'points="([^"]+)"', short)[1].split()
+    assert re.search(r'points="([^"]+)"', full)[1].split()[:2] == [first, second]
+    # The bar's first cell spans 0-3 of 160 px: the point sits over its middle.
+    assert int(first.split(",")[0]) == pytest.approx(1.5 / 160 * 1000, abs=1)
 
 
 def test_the_latency_chart_draws_percentiles_band_and_failures() -> None:
