@@ -48,7 +48,9 @@ def _row(row: Row, url: str, now: datetime, budgets: bool) -> str:
     )
     if d.status not in ("up", "unknown"):
         since = when(d.status_since, now=now)
-        problem = f"{escape(row.problem)}<br><small>since {since}</small>"
+        problem = f"<small>since {since}</small>"
+        if row.problem:
+            problem = f"{escape(row.problem)}<br>{problem}"
         if row.affected_by:
             parents = ", ".join(
                 f'<a href="{url}{escape(parent)}/">{escape(parent)}</a>'

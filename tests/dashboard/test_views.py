@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from freezegun import freeze_time
 
+from dashboard.formatting import NO_VALUE
 from probes import maintenance_reader, rollups
 from probes.models import BreakerTransition, Period, ProbeResult, Rollup
 from probes.rollups import bucket_start
@@ -161,6 +162,22 @@ class TestStatusPage:
         page = viewer.get("/").content.decode()
         assert '<svg class="sparkline"' in page
         assert 'aria-label="last 3 checks: 1 passed, 1 degraded, 1 failed"' in page
+
+    def test_critical_is_a_neutral_tag_and_no_figures_read_once(self, viewer) -> None:
+        dependency("payments", critical=True)
+        page = viewer.get("/").content.decode()
+        assert '<small class="tag critical">critical</small>' in page
+        # No uptime in any window yet: one mark, not three.
+        assert f'<td class="num uptime">{NO_VALUE}</td>' in page
+
+    def test_every_group_has_the_same_columns(self, viewer) -> None:
+        dependency("api", group="alpha", slo={"objective": 0.999, "window": 86400.0})
+        dependency("mailer", group="beta")
+        page = viewer.get("/").content.decode()
+        colgroups = re.findall(r"<colgroup>.*?</colgroup>", page)
+        assert len(colgroups) == 2
+        assert colgroups[0] == colgroups[1]
+        assert colgroups[0].count("<col ") == 9  # the error budget's column in both
 
     @pytest.mark.parametrize(
         ("query", "shown"),
