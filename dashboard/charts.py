@@ -8,10 +8,12 @@ error budget left over the SLO's window.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -30,13 +32,17 @@ BAR_CELLS = RECENT_CHECKS
 BAR_PITCH, BAR_CELL, BAR_HEIGHT = 4, 3, 14
 BAR_WIDTH = BAR_CELLS * BAR_PITCH - (BAR_PITCH - BAR_CELL)
 _CELL_HEIGHTS = {"ok": 8, "warn": 11, "fail": 14}
-_CELL_PATHS = {
-    name: [
-        f"M{i * BAR_PITCH} {BAR_HEIGHT - height}h{BAR_CELL}v{height}h-{BAR_CELL}z"
+# Per result, every cell's path in one string, and where each cell's begins: a run of cells
+# is one slice of it.
+_CELL_PATHS: dict[str, str] = {}
+_CELL_STARTS: dict[str, list[int]] = {}
+for _name, _height in _CELL_HEIGHTS.items():
+    _cells = [
+        f"M{i * BAR_PITCH} {BAR_HEIGHT - _height}h{BAR_CELL}v{_height}h-{BAR_CELL}z"
         for i in range(BAR_CELLS)
     ]
-    for name, height in _CELL_HEIGHTS.items()
-}
+    _CELL_PATHS[_name] = "".join(_cells)
+    _CELL_STARTS[_name] = [sum(map(len, _cells[:i])) for i in range(BAR_CELLS + 1)]
 
 # Drawn in whole numbers on a fine grid: a thousand rows of them on every poll, and integer
 # formatting is several times cheaper than decimal. Its points sit above the check bar's
@@ -75,41 +81,52 @@ def check_bar(recent: Sequence[Sequence]) -> SafeString:
     """
     recent = recent[-BAR_CELLS:]
     counts = dict.fromkeys(RESULT_WORDS, 0)
-    runs: list[tuple[str, int, int]] = []  # result, first index, last index
-    for i, check in enumerate(recent):
-        name = RESULT_CLASSES.get(check[1], "fail")
-        counts[name] += 1
-        if runs and runs[-1][0] == name:
-            runs[-1] = (name, runs[-1][1], i)
-        else:
-            runs.append((name, i, i))
+    drawn = []
+    first = 0
+    for result, run in groupby(check[1] for check in recent):
+        name = RESULT_CLASSES.get(result, "fail")
+        end = first + sum(1 for _ in run)
+        counts[name] += end - first
+        title = _run_title(name, recent[first], recent[end - 1], end - first)
+        cells = _CELL_PATHS[name][_CELL_STARTS[name][first] : _CELL_STARTS[name][end]]
+        drawn.append(f'<g class="{name}"><title>{title}</title><path d="{cells}"/></g>')
+        first = end
     label = (
         f"last {len(recent)} checks: {counts['ok']} passed, {counts['warn']} degraded, "
         f"{counts['fail']} failed"
         if recent
         else "no checks yet"
     )
-    drawn = "".join(
-        f'<g class="{name}"><title>{_run_title(name, recent[first : last + 1])}</title>'
-        f'<path d="{"".join(_CELL_PATHS[name][first : last + 1])}"/></g>'
-        for name, first, last in runs
-    )
     width = len(recent) * BAR_PITCH - (BAR_PITCH - BAR_CELL) if recent else 0
     return mark_safe(  # noqa: S308 - numbers and our own words only
         f'<svg class="checks" width="{width}" height="{BAR_HEIGHT}" '
         f'viewBox="0 0 {width} {BAR_HEIGHT}" role="img" aria-label="{label}">'
-        f"<title>{label}</title>{drawn}</svg>"
+        f"<title>{label}</title>{''.join(drawn)}</svg>"
     )
 
 
-def _run_title(name: str, run: Sequence[Sequence]) -> str:
+def _run_title(name: str, first: Sequence, last: Sequence, count: int) -> str:
     """ "passed at 2026-11-23 10:00:00 UTC", or "12 passed, 2026-11-23 10:00:00 to 10:06:00 UTC"."""
-    start = datetime.fromtimestamp(run[0][0], UTC)
-    if len(run) == 1:
-        return f"{RESULT_WORDS[name]} at {start:%Y-%m-%d %H:%M:%S} UTC"
-    end = datetime.fromtimestamp(run[-1][0], UTC)
-    until = f"{end:%H:%M:%S}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M:%S}"
-    return f"{len(run)} {RESULT_WORDS[name]}, {start:%Y-%m-%d %H:%M:%S} to {until} UTC"
+    start_day, start = _utc(first[0])
+    if count == 1:
+        return f"{RESULT_WORDS[name]} at {start_day} {start} UTC"
+    end_day, end = _utc(last[0])
+    until = end if end_day == start_day else f"{end_day} {end}"
+    return f"{count} {RESULT_WORDS[name]}, {start_day} {start} to {until} UTC"
+
+
+def _utc(epoch: float) -> tuple[str, str]:
+    """The UTC date and time of an epoch second, without a datetime: a thousand rows' check
+    bars format thousands of them on every poll."""
+    day, second = divmod(int(epoch), 86400)
+    hour, second = divmod(second, 3600)
+    minute, second = divmod(second, 60)
+    return _date(day), f"{hour:02}:{minute:02}:{second:02}"
+
+
+@functools.lru_cache(maxsize=64)
+def _date(day: int) -> str:
+    return f"{datetime.fromtimestamp(day * 86400, UTC):%Y-%m-%d}"
 
 
 @dataclass(frozen=True)
