@@ -57,7 +57,7 @@ def always_up(name: str, at: datetime) -> bool:
 class _Balance(HTMLParser):
     """Every element opened is closed, in order (void elements aside)."""
 
-    VOID = {"br", "input", "meta", "link", "img", "hr", "circle", "line", "path", "polyline"}
+    VOID = {"br", "col", "input", "meta", "link", "img", "hr", "circle", "line", "path", "polyline"}
 
     def __init__(self) -> None:
         super().__init__()
