@@ -1,10 +1,11 @@
 """The status page's content: every dependency, filtered, grouped, problems first; or, on
 request (`?sort=budget`), in one list by the error budget left, lowest first.
 
-Three queries whatever the number of dependencies: the rows (their current state, recent
+Four queries whatever the number of dependencies: the rows (their current state, recent
 checks and uptime windows ride on them), the counts by status, kind and group (the banner
-and the filter choices), and the prober's backlog (the banner's line when it is behind);
-and the maintenance windows in effect, when this process's copy of them is read again.
+and the filter choices), the prober's backlog (the banner's line when it is behind), and
+each group's 90 days (summed in the database, a row per group and day); and the maintenance
+windows in effect, when this process's copy of them is read again.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from datetime import datetime
 from itertools import groupby
 
 from django import forms
-from django.db.models import Count
+from django.db.models import Count, QuerySet
+from django.utils.safestring import SafeString
 
+from dashboard import history_bars
 from dashboard.error_budgets import remaining
 from probes import backlog, breaker, maintenance_reader
 from probes.kinds import KINDS
@@ -68,10 +71,15 @@ class Row:
 class Group:
     name: str
     rows: list[Row]
+    history: list[history_bars.Day] = field(default_factory=list)  # of the rows shown
 
     @property
     def worst(self) -> int:
         return min(STATUS_ORDER[Status(row.dependency.status)] for row in self.rows)
+
+    @property
+    def history_bar(self) -> SafeString | str:
+        return history_bars.render(self.history, self.name or "ungrouped") if self.history else ""
 
 
 @dataclass
@@ -130,6 +138,7 @@ def build(filters: dict[str, str]) -> Board:
         groups = [Group(BY_BUDGET_CAPTION, [row(d) for d in ordered])] if ordered else []
     else:
         groups = _grouped(dependencies, row)
+    _add_history(groups, rows, by_budget)
     return Board(
         status=service_status((Status(line["status"]), line["critical"]) for line in summary),
         counts={status.value: counts[status.value] for status in STATUS_ORDER},
@@ -156,6 +165,20 @@ def _grouped(dependencies: list[Dependency], row: Callable[[Dependency], Row]) -
     ]
     groups.sort(key=lambda group: (group.worst, group.name))
     return groups
+
+
+def _add_history(groups: list[Group], rows: QuerySet[Dependency], by_budget: bool) -> None:
+    """Each group's 90 days, of the rows it shows; in one list, all of them together."""
+    if not groups:
+        return
+    # By budget, one list: every group's days summed (the ungrouped named, so there is one).
+    names = [""] if by_budget else [group.name for group in groups]
+    days = history_bars.group_daily_uptimes(rows, names)
+    if by_budget:
+        groups[0].history = history_bars.combine(list(days.values()))
+        return
+    for group in groups:
+        group.history = days[group.name]
 
 
 def _budget_order(d: Dependency) -> tuple:

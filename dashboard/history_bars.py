@@ -110,15 +110,19 @@ def daily_uptimes(
 
 
 def group_daily_uptimes(
-    dependencies: QuerySet[Dependency], days: int = DAYS, now: datetime | None = None
+    dependencies: QuerySet[Dependency],
+    groups: Iterable[str] = (),
+    days: int = DAYS,
+    now: datetime | None = None,
 ) -> dict[str, list[Day]]:
-    """The last `days` UTC days of each group of `dependencies`, time summed across its
-    members in the database: one query, a row per group and day whatever the members."""
+    """The last `days` UTC days of each group of `dependencies` (and of each of `groups`,
+    with or without data), time summed across its members in the database: one query, a
+    row per group and day whatever the number of members."""
     first, today = _first_day(days, now)
     buckets = Rollup.objects.filter(
         period=Period.DAY, start__gte=first, dependency__in=dependencies.values("id")
     )
-    sums: dict[str, dict[date, dict[str, float]]] = {}
+    sums: dict[str, dict[date, dict[str, float]]] = {group: {} for group in groups}
     for row in (
         buckets.values("dependency__group", "start")
         .annotate(**{name: Sum(name) for name in _SECONDS})

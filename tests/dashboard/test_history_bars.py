@@ -137,9 +137,10 @@ class TestGroups:
         for archived in Dependency.objects.exclude(archived_at=None):
             day_bucket(archived, 1, up=0, down=DAY)
         with CaptureQueriesContext(connection) as captured:
-            groups = group_daily_uptimes(Dependency.objects.active(), now=NOW)
+            groups = group_daily_uptimes(Dependency.objects.active(), ["new"], now=NOW)
         assert len(captured) == 1
-        assert set(groups) == {"payments", ""}
+        assert set(groups) == {"payments", "", "new"}
+        assert [day.uptime for day in groups["new"]] == [None] * 90
         figures = daily_uptimes([a.id, b.id], now=NOW)
         assert groups["payments"] == combine([figures[a.id], figures[b.id]])
         assert groups[""][-6].uptime == 0.5
