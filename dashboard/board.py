@@ -1,12 +1,12 @@
 """The status page's content: every dependency, filtered, grouped, problems first; or, on
 request (`?sort=budget`), in one list by the error budget left, lowest first.
 
-Four queries whatever the number of dependencies: the rows (their current state, recent
+Five queries whatever the number of dependencies: the rows (their current state, recent
 checks and uptime windows ride on them), the counts by status, kind and group (the banner,
 the filter choices, and the newest check: whether the prober went quiet), the prober's
-backlog (the banner's line when it is behind) and the declaration's state (a banner when
-the file was refused); and the maintenance windows in effect, when this process's copy of
-them is read again.
+backlog (the banner's line when it is behind), the declaration's state (a banner when the
+file was refused) and each group's 90 days (summed in the database, a row per group and
+day); and the maintenance windows in effect, when this process's copy of them is read again.
 """
 
 from __future__ import annotations
@@ -18,10 +18,11 @@ from datetime import datetime
 from itertools import groupby
 
 from django import forms
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, QuerySet
 from django.utils import timezone
+from django.utils.safestring import SafeString
 
-from dashboard import prober_silence
+from dashboard import history_bars, prober_silence
 from dashboard.error_budgets import remaining
 from probes import backlog, breaker, declaration_state, maintenance_reader
 from probes.kinds import KINDS
@@ -72,10 +73,15 @@ class Row:
 class Group:
     name: str
     rows: list[Row]
+    history: list[history_bars.Day] = field(default_factory=list)  # of the rows shown
 
     @property
     def worst(self) -> int:
         return min(STATUS_ORDER[Status(row.dependency.status)] for row in self.rows)
+
+    @property
+    def history_bar(self) -> SafeString | str:
+        return history_bars.render(self.history, self.name or "ungrouped") if self.history else ""
 
 
 @dataclass
@@ -140,6 +146,7 @@ def build(filters: dict[str, str]) -> Board:
         groups = [Group(BY_BUDGET_CAPTION, [row(d) for d in ordered])] if ordered else []
     else:
         groups = _grouped(dependencies, row)
+    _add_history(groups, rows, by_budget)
     return Board(
         status=service_status((Status(line["status"]), line["critical"]) for line in summary),
         counts={status.value: counts[status.value] for status in STATUS_ORDER},
@@ -177,6 +184,20 @@ def _grouped(dependencies: list[Dependency], row: Callable[[Dependency], Row]) -
     ]
     groups.sort(key=lambda group: (group.worst, group.name))
     return groups
+
+
+def _add_history(groups: list[Group], rows: QuerySet[Dependency], by_budget: bool) -> None:
+    """Each group's 90 days, of the rows it shows; in one list, all of them together."""
+    if not groups:
+        return
+    # By budget, one list: every group's days summed (the ungrouped named, so there is one).
+    names = [""] if by_budget else [group.name for group in groups]
+    days = history_bars.group_daily_uptimes(rows, names)
+    if by_budget:
+        groups[0].history = history_bars.combine(list(days.values()))
+        return
+    for group in groups:
+        group.history = days[group.name]
 
 
 def _budget_order(d: Dependency) -> tuple:
