@@ -26,6 +26,7 @@ from probes.http_peers import (
     classify_httpx_error,
     excerpt_body,
     read_limited,
+    refusal,
     refusal_class,
     tls_observations,
 )
@@ -33,6 +34,10 @@ from probes.outcomes import ErrorClass, ProbeError
 
 # A JSON-RPC answer to these calls is a few kilobytes; more is not an answer to them.
 MAX_ANSWER_SIZE = 1024 * 1024
+# JSON-RPC errors that providers answer when a caller asks too often: EIP-1474's "limit
+# exceeded" (Infura, Chainstack, Alchemy's JSON-RPC form) and QuickNode's "request limit
+# reached".
+RATE_LIMIT_CODES = {-32005, -32007}
 # Blocks of proof-of-authority chains (BSC, Polygon) carry a longer extraData.
 MIDDLEWARE = [ExtraDataToPOAMiddleware]
 
@@ -106,7 +111,9 @@ async def _call(ctx: ProbeContext, name: str, call: Callable[[], Awaitable[Any]]
                 reason = f"JSON-RPC error {error.get('code')}: {error['message']}"
             else:
                 reason = f"JSON-RPC error: {exc.message}"
-            raise ProbeError(ErrorClass.UNEXPECTED_RESPONSE, f"{name}: {reason}") from exc
+            throttled = isinstance(error, dict) and error.get("code") in RATE_LIMIT_CODES
+            error_class = ErrorClass.RATE_LIMITED if throttled else ErrorClass.UNEXPECTED_RESPONSE
+            raise ProbeError(error_class, f"{name}: {reason}") from exc
         except BadResponseFormat as exc:
             raise ProbeError(ErrorClass.PROTOCOL, f"{name}: not a JSON-RPC answer") from exc
         except ProviderConnectionError as exc:
@@ -157,7 +164,7 @@ class SharedClientProvider(AsyncJSONBaseProvider):
         if response.status_code != 200:
             code = response.status_code
             status = f"{code} {response.reason_phrase}".strip()
-            raise ProbeError(refusal_class(code), f"{method}: HTTP {status}")
+            raise refusal(code, f"{method}: HTTP {status}", response.headers)
         if truncated:
             raise ProbeError(ErrorClass.PROTOCOL, f"{method}: an answer over 1 MiB")
         try:
