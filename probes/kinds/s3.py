@@ -1,5 +1,5 @@
-"""S3 buckets (AWS or S3-compatible): HeadBucket, and optionally a canary object written,
-read back and deleted.
+"""S3 buckets (AWS or S3-compatible): a listing of no keys (the answer proves the store is
+S3), and optionally a canary object written, read back and deleted.
 
 This module is what a declaration needs (Spec, parse, describe), light to import: the web
 pages import it. The probe is in s3_probe.py, botocore's side in s3_client.py and

@@ -175,7 +175,8 @@ async def call(
         )
         try:
             request = await ctx.run_blocking(s3_exchange.prepare, s3, operation, params)
-            return await s3_exchange.send(http or ctx.http, request, limit)
+            answer = await s3_exchange.send(http or ctx.http, request, limit)
+            return dataclasses.replace(answer, redirected_to=region)
         except ClientError as exc:
             found = s3_exchange.redirect_region(exc)
             if (

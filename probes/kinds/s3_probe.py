@@ -1,5 +1,6 @@
-"""The s3 kind's probe: HeadBucket, and the write check's canary (put, read back, deleted,
-and deleted later when the deadline cut the probe short)."""
+"""The s3 kind's probe: ListObjectsV2 of no keys, whose answer must be an S3 bucket listing
+(any web server answers a HEAD with 200; only S3 answers this), and the write check's
+canary (put, read back, deleted, and deleted later when the deadline cut the probe short)."""
 
 from __future__ import annotations
 
@@ -20,13 +21,20 @@ log = logging.getLogger(__name__)
 
 async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
     observations: dict[str, Any] = {}
-    with ctx.step("HeadBucket"):
-        head = await call(ctx, spec, "HeadBucket", Bucket=spec.bucket)
-    region = head.parsed.get("BucketRegion") or header(head.parsed, "x-amz-bucket-region")
+    # The same permission as HeadBucket (s3:ListBucket), and an answer only S3 gives.
+    with ctx.step("ListObjectsV2"):
+        listing = await call(ctx, spec, "ListObjectsV2", Bucket=spec.bucket, MaxKeys=0)
+    observations.update(listing.tls)
+    if not listing.parsed.get("Name"):
+        raise ProbeError(
+            ErrorClass.PROTOCOL,
+            "ListObjectsV2: not an S3 answer (no bucket listing): is endpoint_url an S3 store?",
+            observations,
+        )
+    region = header(listing.parsed, "x-amz-bucket-region") or listing.redirected_to
     if region:
         observations["bucket_region"] = region
-    observations.update(head.tls)
-    latency = head.first_byte_ms  # the peer's latency: HeadBucket's, from request to answer
+    latency = listing.first_byte_ms  # the peer's latency: the listing's, request to answer
     if spec.write_check:
         try:
             await _write_check(spec, ctx)

@@ -24,6 +24,10 @@ from probes.scheduler import job_for
 from tests.factories import make_dependency, make_job
 from tests.servers import Route
 
+S3_SLOW_DOWN = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
+    b"<Message>Please reduce your request rate.</Message></Error>"
+)
 THROTTLED = Route(429, b"slow down", headers={"Content-Type": "text/plain", "Retry-After": "30"})
 
 
@@ -67,11 +71,16 @@ class TestEachHTTPKind:
             ),
             (
                 "s3",
+                Route(503, S3_SLOW_DOWN, headers={"Content-Type": "application/xml"}),
+                "ListObjectsV2: HTTP 503 SlowDown: Please reduce your request rate.",
+            ),
+            (
+                "s3",
                 Route(429, b"", headers={"Retry-After": "12"}),
-                "HeadBucket: HTTP 429 Too Many Requests (retry after 12s)",
+                "ListObjectsV2: HTTP 429 Too Many Requests (retry after 12s)",
             ),
         ],
-        ids=["http-429", "rpc-429", "rpc-32005", "s3-429"],
+        ids=["http-429", "rpc-429", "rpc-32005", "s3-slowdown", "s3-429"],
     )
     def test_a_throttled_answer_is_rate_limited_and_degraded(
         self, http_server, kind, route, detail
