@@ -208,17 +208,21 @@ def _totals(days: list[Day]) -> tuple[float, float, float, float]:
     )
 
 
-def render(days: list[Day], label: str) -> SafeString:
+def render(days: list[Day], label: str, ids: str = "") -> SafeString:
     """The bar: a list of day cells, oldest on the left, each focusable with its figure as
     its name (and its tooltip, drawn by CSS from the same attribute); status by colour,
-    height and pattern, never by colour alone."""
+    height and pattern, never by colour alone. With `ids` (a prefix of letters, digits and
+    dashes), each cell has an id: htmx gives the focus back to it after a poll's swap."""
+    cells = "".join(_cell(day, ids) for day in days)
     said = summary(days)
-    cells = "".join(
-        f'<li class="day-{day.state}" tabindex="0" aria-label="{day.label}"></li>' for day in days
-    )
     return mark_safe(  # noqa: S308 - the label escaped, the rest dates, figures and our words
         f'<div class="history"><ol class="history-days" '
         f'aria-label="{escape(label)}, last {len(days)} days: {said}">{cells}</ol>'
         f'<p class="history-scale" aria-hidden="true"><span>{len(days)} days ago</span>'
         f"<span>{said}</span><span>today</span></p></div>"
     )
+
+
+def _cell(day: Day, ids: str) -> str:
+    named = f' id="{ids}-{day.date}"' if ids else ""
+    return f'<li class="day-{day.state}"{named} tabindex="0" aria-label="{day.label}"></li>'

@@ -199,6 +199,12 @@ class TestRender:
         assert '<p class="history-scale" aria-hidden="true"><span>4 days ago</span>' in html
         assert "no data" in render([Day(date(2026, 11, 20))], "api")
 
+    def test_cells_can_carry_ids_for_focus_to_outlive_a_swap(self) -> None:
+        html = render(self.days(), "api", ids="history-7")
+        ids = re.findall(r'<li class="day-\w+" id="(history-7-[\d-]+)" tabindex="0"', html)
+        assert ids == [f"history-7-2026-11-{n}" for n in (20, 21, 22, 23)]
+        assert " id=" not in render(self.days(), "api")
+
     def test_the_label_is_escaped(self) -> None:
         html = render(self.days(), '"><script>alert(1)</script>')
         assert "<script>" not in html
