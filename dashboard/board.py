@@ -1,11 +1,12 @@
 """The status page's content: every dependency, filtered, grouped, problems first; or, on
 request (`?sort=budget`), in one list by the error budget left, lowest first.
 
-Four queries whatever the number of dependencies: the rows (their current state, recent
-checks and uptime windows ride on them), the counts by status, kind and group (the banner
-and the filter choices), the prober's backlog (the banner's line when it is behind), and
-each group's 90 days (summed in the database, a row per group and day); and the maintenance
-windows in effect, when this process's copy of them is read again.
+Five queries whatever the number of dependencies: the rows (their current state, recent
+checks and uptime windows ride on them), the counts by status, kind and group (the banner,
+the filter choices, and the newest check: whether the prober went quiet), the prober's
+backlog (the banner's line when it is behind), the declaration's state (a banner when the
+file was refused) and each group's 90 days (summed in the database, a row per group and
+day); and the maintenance windows in effect, when this process's copy of them is read again.
 """
 
 from __future__ import annotations
@@ -18,15 +19,16 @@ from datetime import datetime
 from itertools import groupby
 
 from django import forms
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Max, Min, QuerySet
+from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from dashboard import history_bars
+from dashboard import history_bars, prober_silence
 from dashboard.error_budgets import remaining
-from probes import backlog, breaker, maintenance_reader
+from probes import backlog, breaker, declaration_state, maintenance_reader
 from probes.kinds import KINDS
 from probes.maintenance import Active
-from probes.models import Dependency
+from probes.models import DeclarationState, Dependency
 from probes.statuses import ServiceStatus, Status, service_status
 
 # Problems first: the order in which a person wants to read statuses.
@@ -99,6 +101,8 @@ class Board:
     behind: backlog.Backlog  # of every active dependency, whatever the filters
     budgets: bool  # some row shown has an SLO: the page has a budget column
     by_budget: bool
+    silence: prober_silence.Silence | None  # the prober recorded nothing for too long
+    declaration: DeclarationState | None  # as the prober last read dependencies.yaml
     shown: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -115,7 +119,11 @@ def _down_among(names: set[str]) -> set[str]:
 
 def build(filters: dict[str, str]) -> Board:
     active = Dependency.objects.active()
-    summary = list(active.values("status", "critical", "kind", "group").annotate(n=Count("id")))
+    summary = list(
+        active.values("status", "critical", "kind", "group").annotate(
+            n=Count("id"), newest=Max("last_checked_at"), shortest=Min("interval")
+        )
+    )
     counts: Counter[str] = Counter()
     for line in summary:
         counts[line["status"]] += line["n"]
@@ -155,7 +163,18 @@ def build(filters: dict[str, str]) -> Board:
         behind=backlog.measure(),
         budgets=any(d.slo for d in dependencies),
         by_budget=by_budget,
+        silence=_silence(summary),
+        declaration=declaration_state.current(),
     )
+
+
+def _silence(summary: list[dict]) -> prober_silence.Silence | None:
+    """The prober's silence, when it has recorded something and then nothing for too long."""
+    newest = max((line["newest"] for line in summary if line["newest"]), default=None)
+    if newest is None:
+        return None  # nothing probed yet: every status says unknown, none looks current
+    shortest = min(line["shortest"] for line in summary)
+    return prober_silence.measure(newest, shortest, timezone.now())
 
 
 def _grouped(dependencies: list[Dependency], row: Callable[[Dependency], Row]) -> list[Group]:

@@ -15,8 +15,10 @@ from web3 import AsyncWeb3, WebSocketProvider
 from web3.exceptions import BadResponseFormat, ProviderConnectionError, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers.async_base import AsyncJSONBaseProvider
+from websockets.exceptions import InvalidHandshake, InvalidStatus
 
-from probes.classify import classify_network_error
+from probes import tls
+from probes.classify import causes, classify_network_error
 from probes.context import ProbeContext
 from probes.http_peers import (
     HTTPX_ERRORS,
@@ -24,6 +26,7 @@ from probes.http_peers import (
     classify_httpx_error,
     excerpt_body,
     read_limited,
+    refusal,
     refusal_class,
     tls_observations,
 )
@@ -31,6 +34,10 @@ from probes.outcomes import ErrorClass, ProbeError
 
 # A JSON-RPC answer to these calls is a few kilobytes; more is not an answer to them.
 MAX_ANSWER_SIZE = 1024 * 1024
+# JSON-RPC errors that providers answer when a caller asks too often: EIP-1474's "limit
+# exceeded" (Infura, Chainstack, Alchemy's JSON-RPC form) and QuickNode's "request limit
+# reached".
+RATE_LIMIT_CODES = {-32005, -32007}
 # Blocks of proof-of-authority chains (BSC, Polygon) carry a longer extraData.
 MIDDLEWARE = [ExtraDataToPOAMiddleware]
 
@@ -49,9 +56,34 @@ async def ask(
     provider = WebSocketProvider(url, websocket_kwargs=options, max_connection_retries=1)
     try:
         async with AsyncWeb3(provider, middleware=MIDDLEWARE) as w3:
+            observations.update(_websocket_tls(provider))
             return await _ask(w3, ctx)
     except (OSError, ProviderConnectionError, asyncio.IncompleteReadError) as exc:
-        raise classify_network_error(exc) or ProbeError(ErrorClass.CONNECT, str(exc)) from exc
+        raise _websocket_failure(exc) from exc
+
+
+def _websocket_tls(provider: WebSocketProvider) -> dict[str, Any]:
+    """The certificate of a wss:// node, as for https:// (its expiry is warned of alike)."""
+    transport = getattr(getattr(provider, "_ws", None), "transport", None)
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    return tls.observe(ssl_object) if ssl_object is not None else {}
+
+
+def _websocket_failure(exc: BaseException) -> ProbeError:
+    """Why a websocket could not be opened: the network, or an HTTP server that answered the
+    handshake with something else than a WebSocket (a page, a 404, a login)."""
+    for cause in causes(exc):
+        if isinstance(cause, InvalidStatus):
+            code = cause.response.status_code
+            status = f"{code} {cause.response.reason_phrase}".strip()
+            return ProbeError(
+                refusal_class(code) if code >= 300 else ErrorClass.PROTOCOL,
+                f"websocket handshake: HTTP {status} instead of 101: not a WebSocket endpoint",
+            )
+        if isinstance(cause, InvalidHandshake):
+            return ProbeError(ErrorClass.PROTOCOL, f"websocket handshake: {cause}")
+    # web3 words it "Could not connect to <url>": not a word of that reaches the detail.
+    return classify_network_error(exc) or ProbeError(ErrorClass.CONNECT, "could not connect")
 
 
 async def _ask(w3: AsyncWeb3, ctx: ProbeContext) -> tuple[Any, Any, Any]:
@@ -79,7 +111,9 @@ async def _call(ctx: ProbeContext, name: str, call: Callable[[], Awaitable[Any]]
                 reason = f"JSON-RPC error {error.get('code')}: {error['message']}"
             else:
                 reason = f"JSON-RPC error: {exc.message}"
-            raise ProbeError(ErrorClass.UNEXPECTED_RESPONSE, f"{name}: {reason}") from exc
+            throttled = isinstance(error, dict) and error.get("code") in RATE_LIMIT_CODES
+            error_class = ErrorClass.RATE_LIMITED if throttled else ErrorClass.UNEXPECTED_RESPONSE
+            raise ProbeError(error_class, f"{name}: {reason}") from exc
         except BadResponseFormat as exc:
             raise ProbeError(ErrorClass.PROTOCOL, f"{name}: not a JSON-RPC answer") from exc
         except ProviderConnectionError as exc:
@@ -130,7 +164,7 @@ class SharedClientProvider(AsyncJSONBaseProvider):
         if response.status_code != 200:
             code = response.status_code
             status = f"{code} {response.reason_phrase}".strip()
-            raise ProbeError(refusal_class(code), f"{method}: HTTP {status}")
+            raise refusal(code, f"{method}: HTTP {status}", response.headers)
         if truncated:
             raise ProbeError(ErrorClass.PROTOCOL, f"{method}: an answer over 1 MiB")
         try:

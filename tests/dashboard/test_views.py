@@ -11,7 +11,7 @@ from freezegun import freeze_time
 
 from dashboard import history_bars
 from probes import maintenance_reader, rollups
-from probes.models import BreakerTransition, Period, ProbeResult, Rollup
+from probes.models import BreakerTransition, DeclarationState, Period, ProbeResult, Rollup
 from probes.rollups import bucket_start
 from tests.factories import T0, make_dependency
 from tests.probes import simulation
@@ -301,6 +301,47 @@ class TestStatusPage:
             return len(captured)
 
         assert queries_with(10) == queries_with(200)
+
+
+class TestBanners:
+    """What the status page says above the dependencies about the prober and its file."""
+
+    def test_states_the_prober_has_not_refreshed_are_said_to_be_old(self, viewer, settings):
+        settings.SEAHEALTH_READY_MAX_AGE = timedelta(minutes=2)
+        dependency("api", last_checked_at=T0 - timedelta(seconds=30))
+        dependency("db", last_checked_at=T0)
+        with freeze_time(T0 + timedelta(minutes=3)):
+            page = viewer.get("/", **HTMX).content.decode()
+        assert "The prober has recorded nothing for 3 min:</strong>" in page
+        assert 'these states are from <time datetime="2026-11-23T10:00:00Z"' in page
+        assert ">10:00 UTC</time>, not current." in page
+
+    def test_no_stale_banner_while_the_prober_records(self, viewer, settings):
+        settings.SEAHEALTH_READY_MAX_AGE = timedelta(minutes=2)
+        dependency("api", last_checked_at=T0)
+        with freeze_time(T0 + timedelta(minutes=1)):
+            assert "alert-stale" not in viewer.get("/").content.decode()
+
+    def test_a_refused_declaration_shows_each_problem_escaped(self, viewer):
+        dependency("api")
+        DeclarationState.objects.create(
+            pk=DeclarationState.ROW_ID,
+            valid=False,
+            problems=["deps.yaml:4: entry 1 'api', field 'url': <script>alert(1)</script>"],
+            synced_at=T0,
+            refused_at=T0 + timedelta(hours=1),
+        )
+        page = viewer.get("/").content.decode()
+        assert "dependencies.yaml was refused</strong> at <time" in page
+        assert "(1 problem)." in page
+        assert ">2026-11-23 10:00 UTC</time>." in page  # still probing what was accepted then
+        assert "field &#x27;url&#x27;: &lt;script&gt;alert(1)&lt;/script&gt;</code>" in page
+        assert "<script>alert(1)" not in page
+
+    def test_no_declaration_banner_once_the_file_is_accepted(self, viewer):
+        dependency("api")
+        DeclarationState.objects.create(pk=DeclarationState.ROW_ID, valid=True, synced_at=T0)
+        assert "alert-declaration" not in viewer.get("/").content.decode()
 
 
 class TestDependencyPage:
