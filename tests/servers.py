@@ -198,6 +198,9 @@ class TLSProxy(LoopbackServer):
         except OSError:
             conn.close()
             return
+        # Connected: the pumps wait as long as the two ends keep the connection open.
+        client.settimeout(None)
+        upstream.settimeout(None)
         threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
         pump(client, upstream)
 
