@@ -29,10 +29,8 @@ def modules() -> list[Path]:
 
 def test_the_architecture_document_names_every_module_and_no_other() -> None:
     document = (ROOT / "docs" / "architecture.md").read_text()
-    named = {
-        Path(found)
-        for found in re.findall(r"`((?:probes|dashboard|notifications|api|statuspage)/[\w/]+\.py)`", document)
-    }
+    pattern = rf"`((?:{'|'.join(PACKAGES)})/[\w/]+\.py)`"
+    named = {Path(found) for found in re.findall(pattern, document)}
 
     assert named == set(modules())
 
