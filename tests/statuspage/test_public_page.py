@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from probes import maintenance_reader
 from probes.models import Incident, MaintenanceWindow, WindowSource
+from tests.conftest import ROOT
 from tests.statuspage.conftest import HTMX, entry, leaked
 
 pytestmark = pytest.mark.django_db
@@ -191,3 +194,14 @@ def test_the_query_count_does_not_grow_with_the_entries(client, db) -> None:
 
     assert queries_with(2, {}) == queries_with(40, {})
     assert queries_with(3, HTMX) == queries_with(30, HTMX)
+
+
+def test_the_example_declaration_lists_its_public_entries_by_display_name(client, db) -> None:
+    call_command("sync_dependencies", str(ROOT / "dependencies.example.yaml"), stdout=StringIO())
+
+    page = client.get(URL).content.decode()
+
+    titles = re.findall(r'<span class="entry-title">([^<]+)</span>', page)
+    assert sorted(titles) == ["Customer portal", "Payments", "Search"]
+    assert "demo-payments" not in page
+    assert "127.0.0.1" not in page

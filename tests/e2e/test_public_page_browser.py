@@ -1,0 +1,109 @@
+"""The public status page in a real browser (Debian's chromium, through Playwright), served
+by gunicorn: no sideways scroll on a phone or a desktop, light and dark, readable status
+words, nothing asked of another host, and the live part polled through htmx.
+
+Playwright's loop forbids ORM calls in this thread once it runs: the rows come first.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect, sync_playwright
+
+from probes.models import Incident
+from tests.conftest import ROOT, missing
+from tests.e2e.site import Site
+from tests.factories import make_dependency
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CHROMIUM = shutil.which("chromium")
+SCREENSHOTS = ROOT / "test-output" / "browser"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+WIDTHS = (390, 1440)
+# WCAG 2 contrast of an element's text against the page's paper: computed in the page.
+CONTRAST = """(element) => {
+  const rgb = (text) => text.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+  const luminance = ([r, g, b]) => [r, g, b]
+    .map((c) => c / 255).map((c) => (c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4))
+    .reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+  let box = element;
+  const clear = (e) => getComputedStyle(e).backgroundColor === "rgba(0, 0, 0, 0)";
+  while (box.parentElement && clear(box)) box = box.parentElement;
+  const [a, b] = [rgb(getComputedStyle(element).color), rgb(getComputedStyle(box).backgroundColor)]
+    .map(luminance).sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+}"""
+
+
+@pytest.fixture
+def rows(transactional_db: None) -> None:
+    now = timezone.now()
+    long_name = "Payments, refunds and the settlement of every marketplace order"
+    payments = make_dependency(
+        "payments-api", public=True, display_name=long_name, group="checkout", critical=True,
+        status="down", status_since=now - timedelta(minutes=4), last_checked_at=now,
+        breaker_state="open", breaker_opened_at=now,
+    )  # fmt: skip
+    Incident.objects.create(dependency=payments, started_at=now - timedelta(minutes=4))
+    make_dependency("search", public=True, display_name="Search", group="checkout",
+                    status="degraded", status_since=now, last_checked_at=now)  # fmt: skip
+    make_dependency("mail", public=True, status="up", last_checked_at=now)
+    make_dependency("internal-db", status="up", last_checked_at=now)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_fits_every_width_reads_clearly_and_polls_itself(
+    site: Site, rows: None, scheme: str
+) -> None:
+    if CHROMIUM is None:
+        missing("chromium is not installed (as root, make test installs it with apt-get)")
+    site.start()
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for width in WIDTHS:
+                page = browser.new_page(
+                    viewport={"width": width, "height": 900}, color_scheme=scheme
+                )
+                check(page, site, width, scheme)
+                page.close()
+        finally:
+            browser.close()
+
+
+def check(page: Page, site: Site, width: int, scheme: str) -> None:
+    requests: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(f"{site.url}/status/")
+
+    expect(page.locator(".overall-words")).to_have_text("✕ Major outage")
+    expect(page.locator(".entry-title")).to_have_count(3)
+    # No sideways scroll: the document is exactly as wide as the viewport.
+    widths = page.evaluate(
+        "[document.documentElement.scrollWidth, document.body.scrollWidth, window.innerWidth]"
+    )
+    assert widths == [width, width, width]
+    for element in page.locator(".entry-status, .overall-words, .notices li").all():
+        assert element.evaluate(CONTRAST) >= 4.5, element.inner_text()
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert (background == "rgb(13, 17, 23)") == (scheme == "dark")
+    # Live: htmx polls the page's own live part (every second, the site's refresh).
+    with page.expect_request(
+        lambda r: r.headers.get("hx-request") == "true" and urlsplit(r.url).path == "/status/",
+        timeout=15_000,
+    ):
+        pass
+    expect(page.locator("#live")).to_have_count(1)
+    assert [url for url in requests if not url.startswith(f"{site.url}/")] == []
+    assert errors == []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"public-status-{width}-{scheme}.png", full_page=True)
