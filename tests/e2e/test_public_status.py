@@ -1,6 +1,7 @@
 """The public status page in a real browser (Debian's chromium, through Playwright), served
 by gunicorn: no sideways scroll on a phone or a desktop, light and dark, readable status
-words, nothing asked of another host, and the live part polled through htmx.
+words, nothing asked of another host, and the live part polled through htmx; and its feed
+and badges over HTTP.
 
 Playwright's loop forbids ORM calls in this thread once it runs: the rows come first.
 """
@@ -11,6 +12,8 @@ import shutil
 from datetime import timedelta
 from urllib.parse import urlsplit
 
+import feedparser
+import httpx
 import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect, sync_playwright
@@ -107,3 +110,22 @@ def check(page: Page, site: Site, width: int, scheme: str) -> None:
     assert errors == []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"public-status-{width}-{scheme}.png", full_page=True)
+
+
+def test_the_feed_and_the_badges_over_http(site: Site, rows: None) -> None:
+    site.start()
+
+    def get(path: str) -> httpx.Response:
+        return httpx.get(f"{site.url}{path}", timeout=10, trust_env=False)
+
+    feed = feedparser.parse(get("/status/feed.atom").content)
+    badge = get("/badges/payments-api/status.svg")
+
+    assert feed.bozo == 0
+    assert [entry.title for entry in feed.entries] == [
+        "Payments, refunds and the settlement of every marketplace order is down"
+    ]
+    assert badge.headers["Content-Type"] == "image/svg+xml; charset=utf-8"
+    assert set(badge.headers["Cache-Control"].split(", ")) == {"public", "max-age=60"}
+    assert ">down</text>" in badge.text
+    assert get("/badges/internal-db/status.svg").status_code == 404
