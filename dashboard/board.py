@@ -1,10 +1,12 @@
 """The status page's content: every dependency, filtered, grouped, problems first; or, on
 request (`?sort=budget`), in one list by the error budget left, lowest first.
 
-Three queries whatever the number of dependencies: the rows (their current state, recent
-checks and uptime windows ride on them), the counts by status, kind and group (the banner
-and the filter choices), and the prober's backlog (the banner's line when it is behind);
-and the maintenance windows in effect, when this process's copy of them is read again.
+Five queries whatever the number of dependencies: the rows (their current state, recent
+checks and uptime windows ride on them), the counts by status, kind and group (the banner,
+the filter choices, and the newest check: whether the prober went quiet), the prober's
+backlog (the banner's line when it is behind), the declaration's state (a banner when the
+file was refused) and each group's 90 days (summed in the database, a row per group and
+day); and the maintenance windows in effect, when this process's copy of them is read again.
 """
 
 from __future__ import annotations
@@ -16,13 +18,16 @@ from datetime import datetime
 from itertools import groupby
 
 from django import forms
-from django.db.models import Count
+from django.db.models import Count, Max, Min, QuerySet
+from django.utils import timezone
+from django.utils.safestring import SafeString
 
+from dashboard import history_bars, prober_silence
 from dashboard.error_budgets import remaining
-from probes import backlog, breaker, maintenance_reader
+from probes import backlog, breaker, declaration_state, maintenance_reader
 from probes.kinds import KINDS
 from probes.maintenance import Active
-from probes.models import Dependency
+from probes.models import DeclarationState, Dependency
 from probes.statuses import ServiceStatus, Status, service_status
 
 # Problems first: the order in which a person wants to read statuses.
@@ -68,10 +73,15 @@ class Row:
 class Group:
     name: str
     rows: list[Row]
+    history: list[history_bars.Day] = field(default_factory=list)  # of the rows shown
 
     @property
     def worst(self) -> int:
         return min(STATUS_ORDER[Status(row.dependency.status)] for row in self.rows)
+
+    @property
+    def history_bar(self) -> SafeString | str:
+        return history_bars.render(self.history, self.name or "ungrouped") if self.history else ""
 
 
 @dataclass
@@ -86,6 +96,8 @@ class Board:
     behind: backlog.Backlog  # of every active dependency, whatever the filters
     budgets: bool  # some row shown has an SLO: the page has a budget column
     by_budget: bool
+    silence: prober_silence.Silence | None  # the prober recorded nothing for too long
+    declaration: DeclarationState | None  # as the prober last read dependencies.yaml
     shown: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -102,7 +114,11 @@ def _down_among(names: set[str]) -> set[str]:
 
 def build(filters: dict[str, str]) -> Board:
     active = Dependency.objects.active()
-    summary = list(active.values("status", "critical", "kind", "group").annotate(n=Count("id")))
+    summary = list(
+        active.values("status", "critical", "kind", "group").annotate(
+            n=Count("id"), newest=Max("last_checked_at"), shortest=Min("interval")
+        )
+    )
     counts: Counter[str] = Counter()
     for line in summary:
         counts[line["status"]] += line["n"]
@@ -130,6 +146,7 @@ def build(filters: dict[str, str]) -> Board:
         groups = [Group(BY_BUDGET_CAPTION, [row(d) for d in ordered])] if ordered else []
     else:
         groups = _grouped(dependencies, row)
+    _add_history(groups, rows, by_budget)
     return Board(
         status=service_status((Status(line["status"]), line["critical"]) for line in summary),
         counts={status.value: counts[status.value] for status in STATUS_ORDER},
@@ -141,7 +158,18 @@ def build(filters: dict[str, str]) -> Board:
         behind=backlog.measure(),
         budgets=any(d.slo for d in dependencies),
         by_budget=by_budget,
+        silence=_silence(summary),
+        declaration=declaration_state.current(),
     )
+
+
+def _silence(summary: list[dict]) -> prober_silence.Silence | None:
+    """The prober's silence, when it has recorded something and then nothing for too long."""
+    newest = max((line["newest"] for line in summary if line["newest"]), default=None)
+    if newest is None:
+        return None  # nothing probed yet: every status says unknown, none looks current
+    shortest = min(line["shortest"] for line in summary)
+    return prober_silence.measure(newest, shortest, timezone.now())
 
 
 def _grouped(dependencies: list[Dependency], row: Callable[[Dependency], Row]) -> list[Group]:
@@ -156,6 +184,20 @@ def _grouped(dependencies: list[Dependency], row: Callable[[Dependency], Row]) -
     ]
     groups.sort(key=lambda group: (group.worst, group.name))
     return groups
+
+
+def _add_history(groups: list[Group], rows: QuerySet[Dependency], by_budget: bool) -> None:
+    """Each group's 90 days, of the rows it shows; in one list, all of them together."""
+    if not groups:
+        return
+    # By budget, one list: every group's days summed (the ungrouped named, so there is one).
+    names = [""] if by_budget else [group.name for group in groups]
+    days = history_bars.group_daily_uptimes(rows, names)
+    if by_budget:
+        groups[0].history = history_bars.combine(list(days.values()))
+        return
+    for group in groups:
+        group.history = days[group.name]
 
 
 def _budget_order(d: Dependency) -> tuple:

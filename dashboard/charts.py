@@ -2,8 +2,8 @@
 
 Each status-page row carries a sparkline and a bar of its recent checks (from the row's
 `recent`); a dependency's page carries its latency over a window (from rollups): the
-min-max band, p50 and p95 lines, and the failures marked beneath; and, with an SLO, its
-error budget left over the SLO's window.
+min-max band, p50 and p95 lines, and the failures marked beneath, each point's figures on
+hover; and, with an SLO, its error budget left over the SLO's window.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from dashboard.formatting import ms
 from probes.models import RECENT_CHECKS
 from probes.rollups import Tally
 
@@ -95,7 +96,8 @@ class _Frame:
 def latency_chart(
     points: Sequence[tuple[datetime, Tally]], window: str, width: int = 760, height: int = 220
 ) -> SafeString:
-    """p50 and p95 lines over the min-max band, failures as red marks at the bottom."""
+    """p50 and p95 lines over the min-max band, failures as red marks at the bottom, and
+    each point's time and figures in its <title>, shown on hover."""
     stats = [
         (tally.percentile(0.5), tally.percentile(0.95), tally.latency_min, tally.latency_max)
         if tally.latency_count
@@ -110,7 +112,8 @@ def latency_chart(
         *_grid(frame),
         *_latencies(frame, stats),
         *_failures(frame, points),
-        *_time_axis(frame, points, window),
+        *_time_axis(frame, points),
+        *_point_titles(frame, points),
     ]
     if not any(stats):
         parts.append(
@@ -168,16 +171,54 @@ def _failures(frame: _Frame, points: Sequence[tuple[datetime, Tally]]) -> list[s
     return parts
 
 
-def _time_axis(frame: _Frame, points: Sequence[tuple[datetime, Tally]], window: str) -> list[str]:
-    """The times of the first, middle and last points."""
+def _time_axis(frame: _Frame, points: Sequence[tuple[datetime, Tally]]) -> list[str]:
+    """The dates and times of the first, middle and last points, the last with its zone."""
     if not points:
         return []
-    fmt = "%H:%M" if window in ("1h", "24h") else "%m-%d %H:%M"
+    last = len(points) - 1
     return [
         f'<text class="axis" x="{frame.x(i):.1f}" y="{frame.height - 10}" '
-        f'text-anchor="{anchor}">{points[i][0]:{fmt}}</text>'
-        for i, anchor in ((0, "start"), (len(points) // 2, "middle"), (len(points) - 1, "end"))
+        f'text-anchor="{anchor}">{_moment(points[i][0])}{" UTC" if i == last else ""}</text>'
+        for i, anchor in ((0, "start"), (len(points) // 2, "middle"), (last, "end"))
     ]
+
+
+def _point_titles(frame: _Frame, points: Sequence[tuple[datetime, Tally]]) -> list[str]:
+    """A transparent column over each point, its <title> the point's time and figures: a
+    browser shows it on hover."""
+    if not points:
+        return []
+    width = frame.x(1) - frame.x(0) if len(points) > 1 else frame.width - frame.left - frame.right
+    parts = []
+    for i, (moment, tally) in enumerate(points):
+        left = max(frame.left, frame.x(i) - width / 2)
+        right = min(frame.width - frame.right, frame.x(i) + width / 2)
+        parts.append(
+            f'<rect class="point" x="{left:.1f}" y="{frame.top}" width="{right - left:.1f}" '
+            f'height="{frame.plot_height}"><title>{_moment(moment)} UTC: {_figures(tally)}'
+            "</title></rect>"
+        )
+    return parts
+
+
+def _figures(tally: Tally) -> str:
+    """ "p50 40 ms, p95 120 ms, 1 of 12 checks failed", or "no checks"."""
+    if not tally.count:
+        return "no checks"
+    said = []
+    if tally.latency_count:
+        said.append(f"p50 {ms(tally.percentile(0.5))}, p95 {ms(tally.percentile(0.95))}")
+    if tally.failures:
+        said.append(f"{tally.failures} of {tally.count} checks failed")
+    else:
+        said.append(f"{tally.count} check{'s' if tally.count != 1 else ''}")
+    return ", ".join(said)
+
+
+def _moment(moment: datetime) -> str:
+    """ "Nov 23 10:00", in UTC."""
+    moment = moment.astimezone(UTC)
+    return f"{moment:%b} {moment.day} {moment:%H:%M}"
 
 
 def _runs(stats: list) -> list[list[tuple[int, tuple]]]:

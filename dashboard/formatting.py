@@ -8,7 +8,7 @@ rendered in Python (status_rows.py) and the views.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import TYPE_CHECKING
 
@@ -47,6 +47,24 @@ def when(
         f'<time datetime="{exact:%Y-%m-%dT%H:%M:%SZ}" title="{exact:%Y-%m-%d %H:%M:%S} UTC">'
         f"{relative(moment, now or timezone.now())}</time>"
     )
+
+
+def clock(moment: datetime, now: datetime | None = None, seconds: bool = False) -> SafeString:
+    """<time> with the UTC time of day ("16:54 UTC"), and its date when not today's."""
+    exact = moment.astimezone(UTC)
+    today = (now or timezone.now()).astimezone(UTC).date()
+    shown = f"{exact:%H:%M:%S}" if seconds else f"{exact:%H:%M}"
+    if exact.date() != today:
+        shown = f"{exact:%Y-%m-%d} {shown}"
+    return mark_safe(  # noqa: S308 - dates formatted here only
+        f'<time datetime="{exact:%Y-%m-%dT%H:%M:%SZ}" title="{exact:%Y-%m-%d %H:%M:%S} UTC">'
+        f"{shown} UTC</time>"
+    )
+
+
+def duration(span: timedelta | None) -> str:
+    """A length of time as people say it: "3 min", "2 h"."""
+    return NO_VALUE if span is None else rough_duration(max(span.total_seconds(), 0.0))
 
 
 def lasted(start: datetime, end: datetime | None, now: datetime | None = None) -> str:

@@ -36,7 +36,7 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from dashboard import database_failures
+from dashboard import database_failures, prober_silence
 from probes import backlog, kinds, maintenance_reader
 from probes.models import Dependency, StateVersion
 from probes.statuses import ServiceStatus, Status, service_status
@@ -291,9 +291,20 @@ def dependencies(request: HttpRequest, state: Snapshot) -> HttpResponse:
     report = state.critical_report if critical_only else state.report
     if _wants_draft(request):
         return _answer(request, report.draft_json, report.code)
-    now = timestamp(timezone.now())
-    head = f'{{"status":"{report.status}","checked_at":"{now}","dependencies":'.encode()
+    now = timezone.now()
+    head = f'{{"status":"{report.status}","checked_at":"{timestamp(now)}",{_stale(state, now)}'
+    head = f'{head}"dependencies":'.encode()
     return _answer(request, b"".join([head, report.dependencies_json, b"}"]), report.code)
+
+
+def _stale(state: Snapshot, now: datetime) -> str:
+    """`"stale":true` and the silence's age, when the prober has recorded nothing for longer
+    than /health/ready allows: these states are its last, not current. Nothing before the
+    first check (every status is unknown then: nothing frozen to mistake for current)."""
+    silence = prober_silence.measure(state.newest_check, state.shortest_interval, now)
+    if silence is None or silence.age is None:
+        return ""
+    return f'"stale":true,"stale_seconds":{int(silence.age.total_seconds())},'
 
 
 @_from_state
@@ -318,11 +329,6 @@ def live(request: HttpRequest) -> HttpResponse:
     return _answer(request, PASS, 200)
 
 
-# Without SEAHEALTH_READY_MAX_AGE, the prober counts as running when it recorded a probe
-# within this many of the shortest interval (plus a few seconds for the tick).
-READY_INTERVALS = 3
-
-
 @_from_state
 def ready(request: HttpRequest, state: Snapshot) -> HttpResponse:
     """Ready: the database answers, the prober recorded a probe recently and is not behind."""
@@ -330,13 +336,10 @@ def ready(request: HttpRequest, state: Snapshot) -> HttpResponse:
         body = {"status": "pass", "output": "no dependencies declared"}
         return _answer(request, _json(body), 200)
     now = timezone.now()
-    newest = state.newest_check
-    max_age = settings.SEAHEALTH_READY_MAX_AGE
-    if max_age is None:
-        shortest = max(state.shortest_interval, timedelta(seconds=1))
-        max_age = shortest * READY_INTERVALS + timedelta(seconds=5)
-    if newest is None or now - newest > max_age:
-        since = timestamp(newest) or "it started"
+    max_age = prober_silence.max_age(state.shortest_interval)
+    silence = prober_silence.measure(state.newest_check, state.shortest_interval, now)
+    if silence is not None:
+        since = timestamp(silence.since) or "it started"
         reason = f"the prober has recorded nothing since {since} (max age {max_age})"
         return _answer(request, _json({"status": "fail", "output": reason}), 503)
     max_lag = settings.SEAHEALTH_READY_MAX_LAG or max_age

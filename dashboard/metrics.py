@@ -28,7 +28,7 @@ from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
 from dashboard import database_failures
 from notifications import metrics as notifications_metrics
-from probes import backlog, exposition, maintenance_reader
+from probes import backlog, declaration_state, exposition, maintenance_reader
 from probes.exposition import Family
 from probes.models import Dependency
 from probes.statuses import ServiceStatus, Status, service_status
@@ -89,6 +89,17 @@ MAINTENANCE = Family(
     "1 while the dependency is in a maintenance window (its notifications muted, its checks "
     "left out of uptime), else 0. Its status and up still tell the truth.",
 )
+DECLARATION_VALID = Family(
+    "seahealth_declaration_valid",
+    "gauge",
+    "1 when dependencies.yaml, as the prober last read it, was accepted; 0 when it was refused "
+    "(the prober goes on with the declaration accepted before). Absent before the first read.",
+)
+DECLARATION_SYNCED = Family(
+    "seahealth_declaration_last_sync_timestamp_seconds",
+    "gauge",
+    "When the declaration being probed was accepted and synced (Unix time).",
+)
 # Prometheus' window names for the stored uptime windows.
 WINDOWS = {"uptime_24h": "1d", "uptime_7d": "7d", "uptime_30d": "30d"}
 ACCEPTS_GZIP = re.compile(r"\bgzip\b")
@@ -96,9 +107,9 @@ COLUMNS = ("id", "name", "kind", "group", "critical", *WINDOWS, "metrics_text", 
 
 
 def exposition_text() -> str:
-    """The whole of /metrics, from seven queries (eight when some rows need rendering
-    afresh): four here (the rows, the service, the backlog, the maintenance windows), three
-    for the notifications.
+    """The whole of /metrics, from eight queries (nine when some rows need rendering
+    afresh): five here (the rows, the service, the backlog, the maintenance windows, the
+    declaration's state), three for the notifications.
 
     Per row, only stored text and numbers are read: at 10,000 rows, converting each one's
     datetimes and statuses would cost a fifth of the scrape. The service's status and the
@@ -121,6 +132,7 @@ def exposition_text() -> str:
     parts += _maintenance(rows)
     parts += _service()
     parts += _backlog()
+    parts += _declaration()
     parts += notifications_metrics.exposition()
     return "".join(parts)
 
@@ -155,6 +167,18 @@ def _backlog() -> list[str]:
         SCHEDULE_LAG.header(),
         f"{SCHEDULE_LAG.name} {exposition.number(behind.lag_seconds)}\n",
     ]
+
+
+def _declaration() -> list[str]:
+    state = declaration_state.current()
+    parts = [DECLARATION_VALID.header(), DECLARATION_SYNCED.header()]
+    if state is not None:
+        parts.insert(1, f"{DECLARATION_VALID.name} {'1.0' if state.valid else '0.0'}\n")
+    if state is not None and state.synced_at is not None:
+        parts.append(
+            f"{DECLARATION_SYNCED.name} {exposition.number(state.synced_at.timestamp())}\n"
+        )
+    return parts
 
 
 def _uptimes(rows: list[tuple[Any, ...]]) -> list[str]:

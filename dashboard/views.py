@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import yaml
 from django.conf import settings
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from dashboard import board, charts, error_budgets, timeline
+from dashboard import board, charts, error_budgets, history_bars, timeline
 from dashboard.access import viewer_required
 from dashboard.formatting import NO_VALUE, uptimes
 from probes import maintenance_reader, rollups, tls
 from probes.dependency_spec import DependencySpec
-from probes.models import Dependency
+from probes.models import Dependency, Period, Rollup
 
 RESULTS_PER_PAGE = 50
 INCIDENTS_SHOWN = 20
@@ -47,20 +49,24 @@ def status(request: HttpRequest) -> HttpResponse:
 @viewer_required
 def dependency(request: HttpRequest, name: str) -> HttpResponse:
     row = get_object_or_404(Dependency, name=name)  # archived ones too: history stays readable
-    window = request.GET.get("window", "24h")
-    if window not in rollups.CHART_WINDOWS:
+    window = request.GET.get("window")
+    if window is not None and window not in rollups.CHART_WINDOWS:
         return HttpResponseBadRequest(
             f"bad window {window!r}: one of {', '.join(rollups.CHART_WINDOWS)}",
             content_type="text/plain",
         )
     results = Paginator(row.results.order_by("-checked_at", "-id"), RESULTS_PER_PAGE)
     now = timezone.now()
+    window = window or _fitting_window(row.id, now)
     context = {
         "dependency": row,
         "window": window,
         "windows": list(rollups.CHART_WINDOWS),
         "slo": error_budgets.section(row, now),
-        "chart": charts.latency_chart(rollups.series(row.id, window), window),
+        "chart": charts.latency_chart(rollups.series(row.id, window, now), window),
+        "history": history_bars.render(
+            history_bars.daily_uptimes([row.id], now=now)[row.id], row.name
+        ),
         "uptimes": uptimes(row),
         "timeline": timeline.entries(row, now),
         "maintenance": None if row.archived_at else maintenance_reader.now_in_effect(now).of(row),
@@ -81,6 +87,25 @@ def dependency(request: HttpRequest, name: str) -> HttpResponse:
         ),
     }
     return render(request, "dashboard/dependency.html", context)
+
+
+def _fitting_window(dependency_id: int, now: datetime) -> str:
+    """The shortest chart window that holds all the data there is (1h on a new install):
+    at most a query per window, each a look-up in the rollups' unique index."""
+    buckets = Rollup.objects.filter(dependency_id=dependency_id)
+    *shorter, longest = rollups.CHART_WINDOWS.items()
+    for window, (period, length, per_point) in shorter:
+        since = now - length + rollups.PERIOD_LENGTH[period] * per_point
+        # Minute buckets are pruned after a day or so: an hour bucket wholly before `since`
+        # also says there is older data.
+        hour = rollups.bucket_start(since, Period.HOUR)
+        if (
+            not buckets.filter(Q(period=period) | Q(period=Period.HOUR, start__lt=hour))
+            .filter(start__lt=since)
+            .exists()
+        ):
+            return window
+    return longest[0]
 
 
 def _sorted(request: HttpRequest, sort: str) -> str:

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.utils import timezone
 
+from probes import declaration_state
 from probes.declarations import DeclarationError, decode, parse_document, read_bytes
 from probes.excerpts import shorten
 from probes.sync import SyncReport, sync_declaration
@@ -52,7 +54,7 @@ class DeclarationWatcher:
         try:
             declaration = parse_document(decode(data, source), source)
         except DeclarationError as exc:
-            return self._refused(str(exc))
+            return self._refused(str(exc), [str(problem) for problem in exc.problems])
         except Exception as exc:  # a bug in reading must not stop the prober
             log.exception("reading %s crashed (a bug in seahealth)", self.path)
             return self._refused(f"{self.path}: declaration refused: {_failure(exc)}")
@@ -62,7 +64,8 @@ class DeclarationWatcher:
             # The database is away or busy, not the declaration wrong: try again next time.
             self._digest = None
             return self._refused(
-                f"{self.path}: not synced yet, the database is unavailable ({_failure(exc)})"
+                f"{self.path}: not synced yet, the database is unavailable ({_failure(exc)})",
+                record=False,
             )
         except Exception as exc:  # whatever the database refuses is a refusal
             log.exception("the database refused %s", self.path)
@@ -70,15 +73,25 @@ class DeclarationWatcher:
                 f"{self.path}: declaration refused, the database could not store it "
                 f"({_failure(exc)}); nothing was changed"
             )
+        fixed = declaration_state.accepted(timezone.now()) or self.last_problem is not None
         self.last_problem = None
-        if report.changed:
+        if fixed:
+            log.info("%s accepted: the problems reported before are fixed (%s)", self.path, report)
+        elif report.changed:
             log.info("%s synced: %s", self.path, report)
         return report
 
-    def _refused(self, problem: str) -> None:
-        if problem != self.last_problem:
-            log.error("%s\nStill probing the dependencies declared before.", problem)
+    def _refused(
+        self, problem: str, problems: list[str] | None = None, *, record: bool = True
+    ) -> None:
+        """Logs a refusal once; records its problems (or the message as one) for the page
+        and /metrics, unless the file is not at fault (`record=False`: the database is)."""
+        if problem == self.last_problem:
+            return None
+        log.error("%s\nStill probing the dependencies declared before.", problem)
         self.last_problem = problem
+        if record:
+            declaration_state.refused(problems or [problem], timezone.now())
         return None
 
 

@@ -3,6 +3,7 @@ server that accepts connections and never answers, and one that answers a byte a
 
 from __future__ import annotations
 
+import contextlib
 import selectors
 import socket
 import ssl
@@ -175,6 +176,45 @@ class LoopbackServer:
     def stop(self) -> None:
         self._stopped.set()
         self._socket.close()
+
+
+class TLSProxy(LoopbackServer):
+    """Terminates TLS and forwards the bytes to a plain TCP port on loopback: a wss:// (or
+    https://) front for a peer that speaks only ws:// (ganache), as a provider's proxy is."""
+
+    def __init__(self, target_port: int, ssl_context: ssl.SSLContext) -> None:
+        self.target_port = target_port
+        self.ssl_context = ssl_context
+        super().__init__()
+
+    def url(self, scheme: str = "wss") -> str:
+        return f"{scheme}://127.0.0.1:{self.port}"
+
+    def handle(self, conn: socket.socket) -> None:
+        try:
+            conn.settimeout(10)
+            client = self.ssl_context.wrap_socket(conn, server_side=True)
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=10)
+        except OSError:
+            conn.close()
+            return
+        threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
+        _pump(client, upstream)
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    """Copies `source` to `sink` until either closes, then closes both: shut down first, which
+    (unlike close) wakes the other direction's thread blocked reading, and sends the FIN."""
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, sink):
+            with contextlib.suppress(OSError):
+                end.shutdown(socket.SHUT_RDWR)
+            end.close()
 
 
 class HangingServer(LoopbackServer):

@@ -15,6 +15,8 @@ register.filter("percent", formatting.percent)
 register.filter("ms", formatting.ms)
 register.filter("badge", formatting.badge)
 register.simple_tag(formatting.lasted, name="lasted")
+register.simple_tag(formatting.clock, name="clock")
+register.filter("duration", formatting.duration)
 
 
 @register.simple_tag

@@ -15,8 +15,10 @@ from web3 import AsyncWeb3, WebSocketProvider
 from web3.exceptions import BadResponseFormat, ProviderConnectionError, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers.async_base import AsyncJSONBaseProvider
+from websockets.exceptions import InvalidHandshake, InvalidStatus
 
-from probes.classify import classify_network_error
+from probes import tls
+from probes.classify import causes, classify_network_error
 from probes.context import ProbeContext
 from probes.http_peers import (
     HTTPX_ERRORS,
@@ -49,9 +51,34 @@ async def ask(
     provider = WebSocketProvider(url, websocket_kwargs=options, max_connection_retries=1)
     try:
         async with AsyncWeb3(provider, middleware=MIDDLEWARE) as w3:
+            observations.update(_websocket_tls(provider))
             return await _ask(w3, ctx)
     except (OSError, ProviderConnectionError, asyncio.IncompleteReadError) as exc:
-        raise classify_network_error(exc) or ProbeError(ErrorClass.CONNECT, str(exc)) from exc
+        raise _websocket_failure(exc) from exc
+
+
+def _websocket_tls(provider: WebSocketProvider) -> dict[str, Any]:
+    """The certificate of a wss:// node, as for https:// (its expiry is warned of alike)."""
+    transport = getattr(getattr(provider, "_ws", None), "transport", None)
+    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
+    return tls.observe(ssl_object) if ssl_object is not None else {}
+
+
+def _websocket_failure(exc: BaseException) -> ProbeError:
+    """Why a websocket could not be opened: the network, or an HTTP server that answered the
+    handshake with something else than a WebSocket (a page, a 404, a login)."""
+    for cause in causes(exc):
+        if isinstance(cause, InvalidStatus):
+            code = cause.response.status_code
+            status = f"{code} {cause.response.reason_phrase}".strip()
+            return ProbeError(
+                refusal_class(code) if code >= 300 else ErrorClass.PROTOCOL,
+                f"websocket handshake: HTTP {status} instead of 101: not a WebSocket endpoint",
+            )
+        if isinstance(cause, InvalidHandshake):
+            return ProbeError(ErrorClass.PROTOCOL, f"websocket handshake: {cause}")
+    # web3 words it "Could not connect to <url>": not a word of that reaches the detail.
+    return classify_network_error(exc) or ProbeError(ErrorClass.CONNECT, "could not connect")
 
 
 async def _ask(w3: AsyncWeb3, ctx: ProbeContext) -> tuple[Any, Any, Any]:

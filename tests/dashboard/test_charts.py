@@ -57,8 +57,37 @@ def test_the_latency_chart_draws_percentiles_band_and_failures() -> None:
     assert svg.count('class="p95"') == 1
     assert svg.count('class="band"') == 1
     assert "1 of 2 checks failed" in svg
-    assert ">10:00<" in svg
-    assert ">10:05<" in svg
+
+
+def test_the_time_axis_carries_dates_and_its_zone() -> None:
+    points = [(T0 + timedelta(hours=4 * i), tally(20)) for i in range(12)]  # over midnight
+    svg = latency_chart(points, "30d")
+    labels = re.findall(r'<text class="axis" x="[\d.]+" y="210" text-anchor="\w+">([^<]+)<', svg)
+    assert labels == ["Nov 23 10:00", "Nov 24 10:00", "Nov 25 06:00 UTC"]
+
+
+def test_every_point_carries_its_time_and_figures_for_hover() -> None:
+    points = [
+        (T0, tally(20, 30, 400)),
+        (T0 + timedelta(minutes=10), tally(None, 50)),
+        (T0 + timedelta(minutes=20), tally(None)),
+        (T0 + timedelta(minutes=30), Tally()),
+    ]
+    svg = latency_chart(points, "24h")
+    titles = re.findall(r'<rect class="point"[^>]*><title>([^<]+)</title></rect>', svg)
+    assert titles == [
+        "Nov 23 10:00 UTC: p50 38 ms, p95 400 ms, 3 checks",
+        "Nov 23 10:10 UTC: p50 50 ms, p95 50 ms, 1 of 2 checks failed",
+        "Nov 23 10:20 UTC: 1 of 1 checks failed",
+        "Nov 23 10:30 UTC: no checks",
+    ]
+    # The columns tile the plot, each centred on its point, none past its edges.
+    columns = [
+        (float(x), float(width))
+        for x, width in re.findall(r'<rect class="point" x="([\d.]+)" y="10" width="([\d.]+)"', svg)
+    ]
+    assert columns[0][0] == 52
+    assert sum(width for _, width in columns) == pytest.approx(760 - 52 - 8, abs=0.5)
 
 
 def test_the_latency_chart_breaks_its_lines_where_nothing_answered() -> None:

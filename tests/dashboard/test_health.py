@@ -454,3 +454,40 @@ def test_ready_max_age_can_be_set(client, settings) -> None:
     response = client.get("/health/ready")
     assert response.status_code == 503
     assert "(max age 0:00:30)" in response.json()["output"]
+
+
+class TestStale:
+    """With the prober silent past SEAHEALTH_READY_MAX_AGE, /health/dependencies says its
+    states are old, and how old; the status code still follows the states."""
+
+    def test_states_older_than_the_max_age_are_stale_with_their_age(self, client, settings):
+        settings.SEAHEALTH_READY_MAX_AGE = timedelta(minutes=2)
+        up("api", last_checked_at=T0)
+        make_dependency("db", status="down", critical=True, last_checked_at=T0)
+        with freeze_time(T0 + timedelta(minutes=3, seconds=5)):
+            response = client.get(URL)
+        assert response.status_code == 503  # db is down: unchanged by staleness
+        body = response.json()
+        assert body["stale"] is True
+        assert body["stale_seconds"] == 185
+        assert set(body["dependencies"]) == {"api", "db"}
+
+    def test_not_stale_while_the_prober_records(self, client, settings):
+        settings.SEAHEALTH_READY_MAX_AGE = timedelta(minutes=2)
+        up("api", last_checked_at=T0)
+        with freeze_time(T0 + timedelta(minutes=1)):
+            body = client.get(URL).json()
+        assert "stale" not in body
+        assert "stale_seconds" not in body
+
+    def test_the_default_max_age_follows_the_shortest_interval(self, client):
+        up("api", last_checked_at=T0, interval=timedelta(seconds=10))
+        with freeze_time(T0 + timedelta(seconds=34)):
+            assert "stale" not in client.get(URL).json()  # 3 intervals and 5 s: 35 s
+        with freeze_time(T0 + timedelta(seconds=36)):
+            assert client.get(URL).json()["stale_seconds"] == 36
+
+    def test_nothing_recorded_yet_is_not_stale(self, client, settings):
+        settings.SEAHEALTH_READY_MAX_AGE = timedelta(seconds=1)
+        make_dependency("api")
+        assert "stale" not in client.get(URL).json()

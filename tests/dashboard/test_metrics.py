@@ -12,6 +12,7 @@ from freezegun import freeze_time
 from prometheus_client.parser import text_string_to_metric_families
 
 from probes import error_budgets
+from probes.declaration_watcher import DeclarationWatcher
 from probes.declarations import parse_declaration
 from probes.models import Dependency
 from probes.outcomes import ErrorClass, Outcome
@@ -225,7 +226,7 @@ def test_archived_dependencies_are_not_exported(client) -> None:
     assert not [key for key in scrape(client) if ("dependency", "old") in key[1]]
 
 
-def test_answers_from_seven_queries_whatever_the_number_of_dependencies(client) -> None:
+def test_answers_from_eight_queries_whatever_the_number_of_dependencies(client) -> None:
     def queries_with(count: int) -> int:
         for n in range(count):
             probe(make_dependency(f"dep-{count}-{n}"), OK, n)
@@ -233,10 +234,37 @@ def test_answers_from_seven_queries_whatever_the_number_of_dependencies(client) 
             client.get("/metrics")
         return len(captured)
 
-    # The rows, the statuses and newest probe grouped, the backlog and the maintenance
-    # windows; the notifications' channels, deliveries and messages
-    # (tests/notifications/test_metrics.py).
-    assert queries_with(10) == queries_with(200) == 7
+    # The rows, the statuses and newest probe grouped, the backlog, the maintenance
+    # windows and the declaration's state; the notifications' channels, deliveries and
+    # messages (tests/notifications/test_metrics.py).
+    assert queries_with(10) == queries_with(200) == 8
+
+
+def test_the_declaration_state_is_absent_before_the_prober_read_the_file(client) -> None:
+    samples = scrape(client)
+    assert ("seahealth_declaration_valid", ()) not in samples
+    assert ("seahealth_declaration_last_sync_timestamp_seconds", ()) not in samples
+
+
+def test_the_declaration_is_valid_until_a_refused_file_and_keeps_its_last_sync(
+    client, tmp_path
+) -> None:
+    path = tmp_path / "dependencies.yaml"
+    path.write_text("dependencies:\n  - {name: api, kind: http, url: 'http://127.0.0.1:9/'}\n")
+    watcher = DeclarationWatcher(path)
+    with freeze_time(T0):
+        watcher.sync_if_changed()
+    assert value(scrape(client), "seahealth_declaration_valid") == 1
+    synced = value(scrape(client), "seahealth_declaration_last_sync_timestamp_seconds")
+    assert synced == T0.timestamp()
+
+    path.write_text("dependencies:\n  - {name: api, kind: htp, url: 'http://127.0.0.1:9/'}\n")
+    with freeze_time(T0 + timedelta(minutes=5)):
+        watcher.sync_if_changed()
+
+    samples = scrape(client)
+    assert value(samples, "seahealth_declaration_valid") == 0
+    assert value(samples, "seahealth_declaration_last_sync_timestamp_seconds") == synced
 
 
 def _recorded_rows() -> None:
@@ -260,7 +288,7 @@ def test_rows_without_stored_samples_are_rendered_alike(client) -> None:
     Dependency.objects.filter(name="mailer").update(metrics_text="v0\x1eanything")
     with CaptureQueriesContext(connection) as captured:
         rendered = client.get("/metrics").content.decode()
-    assert len(captured) == 8  # and the rows to render
+    assert len(captured) == 9  # and the rows to render
     assert rendered == stored
     assert 'seahealth_probes_total{dependency="api",kind="http",outcome="failure"} 1.0' in stored
 
@@ -404,4 +432,4 @@ def test_slo_figures_cost_no_query(client) -> None:
     with CaptureQueriesContext(connection) as captured:
         text = client.get("/metrics").content.decode()
     assert 'seahealth_slo_burn_rate{dependency="checkout",kind="http",window="5m"}' in text
-    assert len(captured) == 7
+    assert len(captured) == 8

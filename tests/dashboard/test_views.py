@@ -10,7 +10,7 @@ from django.utils import timezone
 from freezegun import freeze_time
 
 from probes import maintenance_reader, rollups
-from probes.models import BreakerTransition, Period, ProbeResult, Rollup
+from probes.models import BreakerTransition, DeclarationState, Period, ProbeResult, Rollup
 from probes.rollups import bucket_start
 from tests.factories import T0, make_dependency
 from tests.probes import simulation
@@ -30,6 +30,12 @@ def dependency(name: str, status: str = "up", **fields):
             "last_error": "connect: connection refused",
         }
     return make_dependency(name, **(values | fields))
+
+
+def day_bucket(row, start, up: float = 86400.0, down: float = 0.0) -> Rollup:
+    return Rollup.objects.create(
+        dependency=row, period=Period.DAY, start=start, count=10, up_seconds=up, down_seconds=down
+    )
 
 
 def names_in_order(page: str) -> list[str]:
@@ -154,6 +160,27 @@ class TestStatusPage:
         assert f'<td class="num uptime">{measured}</td>' in status
         assert "Uptime: 24h 100% over 1 h of data · 7d 100% over 1 h of data" in page
 
+    def test_each_group_carries_its_90_days_in_its_caption(self, viewer) -> None:
+        today = bucket_start(timezone.now(), Period.DAY)
+        yesterday = today - timedelta(days=1)
+        for name, group, down in (("a", "alpha", 864), ("b", "alpha", 0), ("c", "", 43200)):
+            row = dependency(name, group=group)
+            day_bucket(row, yesterday, up=86400 - down, down=down)
+        page = viewer.get("/").content.decode()
+        alpha = page.split("<caption>alpha")[1].split("</caption>")[0]
+        assert 'aria-label="alpha, last 90 days: 99.50% up, 1 day with downtime"' in alpha
+        assert f'aria-label="{yesterday:%Y-%m-%d}: 99.50% up, down 14 min"' in alpha
+        assert alpha.count('tabindex="0"') == 90
+        ungrouped = page.split("<caption>ungrouped")[1].split("</caption>")[0]
+        assert 'aria-label="ungrouped, last 90 days: 50.00% up, 1 day with downtime"' in ungrouped
+        # Filtered, a group's bar is of the rows it shows.
+        filtered = viewer.get("/?q=b").content.decode()
+        assert 'aria-label="alpha, last 90 days: 100% up"' in filtered
+        # By error budget, one list: one bar of every row.
+        by_budget = viewer.get("/?sort=budget").content.decode()
+        assert by_budget.count('<ol class="history-days"') == 1
+        assert "last 90 days: 83.00% up, 1 day with downtime" in by_budget
+
     def test_recent_checks_draw_a_sparkline_and_a_bar(self, viewer) -> None:
         t = int(timezone.now().timestamp())
         recent = [[t - 60, "s", 40.0], [t - 30, "d", 90.0], [t, "f", None]]
@@ -261,12 +288,54 @@ class TestStatusPage:
                     start=bucket_start(timezone.now(), Period.HOUR),
                     count=10,
                 )
+                day_bucket(row, bucket_start(timezone.now(), Period.DAY) - timedelta(days=n % 90))
             maintenance_reader.forget()  # each reads the windows in effect afresh
             with CaptureQueriesContext(connection) as captured:
                 assert viewer.get("/", **headers).status_code == 200
             return len(captured)
 
         assert queries_with(10) == queries_with(200)
+
+
+class TestBanners:
+    """What the status page says above the dependencies about the prober and its file."""
+
+    def test_states_the_prober_has_not_refreshed_are_said_to_be_old(self, viewer, settings):
+        settings.SEAHEALTH_READY_MAX_AGE = timedelta(minutes=2)
+        dependency("api", last_checked_at=T0 - timedelta(seconds=30))
+        dependency("db", last_checked_at=T0)
+        with freeze_time(T0 + timedelta(minutes=3)):
+            page = viewer.get("/", **HTMX).content.decode()
+        assert "The prober has recorded nothing for 3 min:</strong>" in page
+        assert 'these states are from <time datetime="2026-11-23T10:00:00Z"' in page
+        assert ">10:00 UTC</time>, not current." in page
+
+    def test_no_stale_banner_while_the_prober_records(self, viewer, settings):
+        settings.SEAHEALTH_READY_MAX_AGE = timedelta(minutes=2)
+        dependency("api", last_checked_at=T0)
+        with freeze_time(T0 + timedelta(minutes=1)):
+            assert "alert-stale" not in viewer.get("/").content.decode()
+
+    def test_a_refused_declaration_shows_each_problem_escaped(self, viewer):
+        dependency("api")
+        DeclarationState.objects.create(
+            pk=DeclarationState.ROW_ID,
+            valid=False,
+            problems=["deps.yaml:4: entry 1 'api', field 'url': <script>alert(1)</script>"],
+            synced_at=T0,
+            refused_at=T0 + timedelta(hours=1),
+        )
+        page = viewer.get("/").content.decode()
+        assert "dependencies.yaml was refused</strong> at <time" in page
+        assert "(1 problem)." in page
+        assert ">2026-11-23 10:00 UTC</time>." in page  # still probing what was accepted then
+        assert "field &#x27;url&#x27;: &lt;script&gt;alert(1)&lt;/script&gt;</code>" in page
+        assert "<script>alert(1)" not in page
+
+    def test_no_declaration_banner_once_the_file_is_accepted(self, viewer):
+        dependency("api")
+        DeclarationState.objects.create(pk=DeclarationState.ROW_ID, valid=True, synced_at=T0)
+        assert "alert-declaration" not in viewer.get("/").content.decode()
 
 
 class TestDependencyPage:
@@ -336,6 +405,54 @@ class TestDependencyPage:
         assert "interval: 30s" in declared
         assert ("cert_expiry_warn: 14d" in declared) is shows_certificate_fields
         assert ("ca_file: /etc/ssl/private-ca.pem" in declared) is shows_certificate_fields
+
+    def test_shows_the_last_90_days(self, viewer) -> None:
+        row = dependency("api")
+        today = bucket_start(timezone.now(), Period.DAY)
+        day_bucket(row, today - timedelta(days=3), up=86400 - 240, down=240)
+        page = viewer.get("/dependencies/api/").content.decode()
+        bar = page.split("<h2>Last 90 days</h2>")[1].split("</section>")[0]
+        assert 'aria-label="api, last 90 days: 99.72% up, 1 day with downtime"' in bar
+        day = today - timedelta(days=3)
+        assert f'<li class="day-down" tabindex="0" aria-label="{day:%Y-%m-%d}: 99.72% up' in bar
+        assert bar.count('class="day-none"') == 89
+
+    @pytest.mark.parametrize(
+        ("oldest", "period", "window"),
+        [
+            (None, None, "1h"),  # nothing yet: the shortest
+            (timedelta(minutes=2), Period.MINUTE, "1h"),
+            (timedelta(minutes=58), Period.MINUTE, "1h"),
+            (timedelta(minutes=61), Period.MINUTE, "24h"),
+            (timedelta(hours=23), Period.MINUTE, "24h"),
+            (timedelta(hours=25), Period.MINUTE, "7d"),
+            # Minute buckets pruned: hour buckets say how far back the data goes.
+            (timedelta(hours=30), Period.HOUR, "7d"),
+            (timedelta(days=3), Period.HOUR, "7d"),
+            (timedelta(days=8), Period.HOUR, "30d"),
+            (timedelta(days=200), Period.HOUR, "30d"),
+        ],
+    )
+    def test_the_chart_window_is_the_shortest_that_holds_the_data(
+        self, viewer, oldest, period, window
+    ) -> None:
+        row = dependency("api")
+        now = T0 + timedelta(minutes=30)
+        if oldest is not None:
+            for moment in (now - oldest, now):  # the oldest bucket, and one holding now
+                Rollup.objects.create(
+                    dependency=row, period=period, start=bucket_start(moment, period), count=1
+                )
+        with freeze_time(now):
+            page = viewer.get("/dependencies/api/").content.decode()
+        assert f'<a href="?window={window}" aria-current="page">' in page
+        assert f'aria-label="latency over the last {window}: p50 and p95"' in page
+
+    def test_an_explicit_window_is_kept(self, viewer) -> None:
+        dependency("api")
+        page = viewer.get("/dependencies/api/?window=30d").content.decode()
+        assert '<a href="?window=30d" aria-current="page">' in page
+        assert re.search(r'text-anchor="end">\w{3} \d+ \d\d:\d\d UTC</text>', page)
 
     def test_a_bad_window_is_a_400_with_its_reason(self, viewer) -> None:
         dependency("api")

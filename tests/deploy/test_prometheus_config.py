@@ -15,7 +15,7 @@ from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from notifications.models import Channel
-from probes import error_budgets
+from probes import declaration_state, error_budgets
 from probes.outcomes import ErrorClass, Outcome
 from probes.recording import record
 from probes.scheduler import job_for
@@ -70,9 +70,9 @@ def alert_rules() -> list[dict[str, Any]]:
 def exported(client) -> dict[str, list[dict[str, str]]]:
     """The label sets of every sample /metrics exports, by sample name, with a row behind every
     family: a critical HTTP dependency probed up then down (breaker open), an RPC node
-    that is up, with a certificate and uptime figures, a notification channel, and an HTTP
+    that is up, with a certificate and uptime figures, a notification channel, an HTTP
     dependency with an SLO checked every minute for an hour (real checks, in frozen time),
-    its error budget refreshed: a burn rate for every window."""
+    its error budget refreshed: a burn rate for every window; and a declaration read."""
     make_dependency("checkout", interval=timedelta(minutes=1), slo=Slo(objective=0.999).stored())
     simulation.run(lambda name, at: at.minute < 50, T0, T0 + timedelta(hours=1))
     error_budgets.refresh(T0 + timedelta(hours=1))
@@ -105,6 +105,7 @@ def exported(client) -> dict[str, list[dict[str, str]]]:
         group_wait=timedelta(0),
         give_up_after=timedelta(days=1),
     )
+    declaration_state.accepted(T0)
     response = client.get("/metrics")
     assert response.status_code == 200
     samples: dict[str, list[dict[str, str]]] = {}

@@ -33,6 +33,8 @@ class Site:
         self.directory = directory
         self.name = name or server  # of its server process, and log
         self.processes: list[Process] = []
+        self.server: Process | None = None
+        self.environment: dict[str, str] = {}
         self.socket: socket.socket | None = None
         if server == "gunicorn":
             # Bound here and handed to gunicorn, so that no other process can take it first.
@@ -49,6 +51,7 @@ class Site:
             SEAHEALTH_DEPENDENCIES=str(declaration or self.directory / "none.yaml"),
             **environment,
         )
+        self.environment = env
         if declaration is not None:
             runprobes = [sys.executable, "manage.py", "runprobes"]
             self.processes.append(self.start_process("runprobes", runprobes, env=env))
@@ -56,6 +59,19 @@ class Site:
             self._start_gunicorn(env, self.socket)
         else:
             self._start_runserver(env)
+
+    def stop_serving(self) -> None:
+        """Stops the web server, as a crash or a deploy would: its port refuses connections."""
+        assert self.server is not None, "not serving"
+        self.server.stop()
+
+    def serve_again(self) -> None:
+        """Serves again on the same port (gunicorn), with the same environment."""
+        assert self.server is not None, "never served"
+        assert self.server.popen.poll() is not None, "still serving"
+        self.processes.remove(self.server)
+        self.name = f"{self.name}-again"
+        self._start_gunicorn(self.environment, socket.create_server(("127.0.0.1", self.port)))
 
     def close(self) -> None:
         """Release the port when the site was never started."""
@@ -71,9 +87,8 @@ class Site:
         fd = bound.fileno()
         gunicorn = [sys.executable, "-m", "gunicorn", "seahealth.wsgi", f"--bind=fd://{fd}"]
         options = ["--threads=4", "--graceful-timeout=2", "--access-logfile=-"]
-        self.processes.append(
-            self.start_process(self.name, [*gunicorn, *options], env=env, pass_fds=(fd,))
-        )
+        self.server = self.start_process(self.name, [*gunicorn, *options], env=env, pass_fds=(fd,))
+        self.processes.append(self.server)
         bound.close()
         self._wait_until_serving()
 
@@ -86,6 +101,7 @@ class Site:
             command = [sys.executable, "manage.py", "runserver", "--noreload", self.address]
             server = self.start_process(name, command, env=env)
             self.processes.append(server)
+            self.server = server
             if self._wait_until_serving(unless_exited=server):
                 return
             output = server.output()

@@ -9,9 +9,12 @@ from pathlib import Path
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from freezegun import freeze_time
 
+from probes import declaration_state
 from probes.declaration_watcher import DeclarationWatcher
 from probes.models import Dependency
+from tests.factories import T0
 from tests.probes.declaration_files import GOOD, errors, snapshot, write
 
 pytestmark = pytest.mark.django_db
@@ -89,7 +92,9 @@ def test_the_watcher_refuses_a_broken_file_keeps_the_rows_and_logs_it_once(
     assert "unknown kind 'htp'" in watcher.last_problem
 
 
-def test_the_watcher_syncs_a_file_fixed_after_a_refusal(declaration: Path) -> None:
+def test_the_watcher_syncs_a_file_fixed_after_a_refusal_and_says_so(
+    declaration: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     write(declaration, GOOD)
     watcher = DeclarationWatcher(declaration)
     watcher.sync_if_changed()
@@ -97,10 +102,73 @@ def test_the_watcher_syncs_a_file_fixed_after_a_refusal(declaration: Path) -> No
     watcher.sync_if_changed()
 
     write(declaration, GOOD.replace("critical: true", "critical: false"))
-    report = watcher.sync_if_changed()
+    with caplog.at_level(logging.INFO, logger="probes.declaration_watcher"):
+        report = watcher.sync_if_changed()
 
     assert report.updated == ("payments-api",)
     assert watcher.last_problem is None
+    assert f"{declaration} accepted: the problems reported before are fixed" in caplog.text
+
+
+# --- the state it records for the page and /metrics -------------------------------------
+
+
+def test_an_accepted_file_is_recorded_with_when(declaration: Path) -> None:
+    write(declaration, GOOD)
+    with freeze_time(T0):
+        DeclarationWatcher(declaration).sync_if_changed()
+
+    state = declaration_state.current()
+    assert (state.valid, state.problems, state.synced_at, state.refused_at) == (True, [], T0, None)
+
+
+def test_a_refusal_is_recorded_with_each_problem_and_the_declaration_still_probed(
+    declaration: Path,
+) -> None:
+    write(declaration, GOOD)
+    watcher = DeclarationWatcher(declaration)
+    with freeze_time(T0):
+        watcher.sync_if_changed()
+    broken = GOOD.replace("kind: http", "kind: htp", 1).replace("interval: 30s", "interval: 0s")
+    write(declaration, broken)
+    with freeze_time(T0 + timedelta(minutes=5)):
+        watcher.sync_if_changed()
+    with freeze_time(T0 + timedelta(minutes=6)), CaptureQueriesContext(connection) as queries:
+        watcher.sync_if_changed()  # unchanged: neither read nor written again
+
+    state = declaration_state.current()
+    assert state.valid is False
+    assert state.problems == [
+        f"{declaration}:2: defaults, field 'interval': must be longer than zero and at most "
+        "365 days",
+        f"{declaration}:5: entry 1 'payments-api', field 'kind': unknown kind 'htp' "
+        "(known kinds: http, rpc, smtp, s3)",
+    ]
+    assert state.synced_at == T0  # the declaration still probed
+    assert state.refused_at == T0 + timedelta(minutes=5)
+    assert queries.captured_queries == []
+
+
+def test_a_refusal_of_another_kind_keeps_when_the_file_was_first_refused(
+    declaration: Path,
+) -> None:
+    write(declaration, GOOD)
+    watcher = DeclarationWatcher(declaration)
+    watcher.sync_if_changed()
+    write(declaration, GOOD.replace("kind: http", "kind: htp", 1))
+    with freeze_time(T0):
+        watcher.sync_if_changed()
+    declaration.unlink()
+    with freeze_time(T0 + timedelta(minutes=1)):
+        watcher.sync_if_changed()
+
+    state = declaration_state.current()
+    assert state.problems == [f"{declaration}: cannot read it (No such file or directory)"]
+    assert state.refused_at == T0
+
+    write(declaration, GOOD)
+    watcher.sync_if_changed()
+    assert declaration_state.current().valid is True
 
 
 def test_the_watcher_refuses_a_file_that_is_not_utf8(declaration: Path) -> None:

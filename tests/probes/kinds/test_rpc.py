@@ -18,10 +18,10 @@ import pytest
 from probes.declarations import DeclarationError, parse_declaration
 from probes.engine import run_batch
 from probes.outcomes import ErrorClass, Outcome, Result
-from tests.certificates import server_context
+from tests.certificates import self_signed, server_context
 from tests.conftest import missing
 from tests.factories import make_job
-from tests.servers import LocalHTTPServer, Route, unused_port
+from tests.servers import LocalHTTPServer, Route, TLSProxy, unused_port
 
 pytestmark = pytest.mark.no_database
 
@@ -117,6 +117,36 @@ class TestAgainstGanache:
         outcome = probe({"url": ganache.replace("http://", "ws://"), "chain_id": CHAIN_ID})
         assert outcome.result is Result.SUCCESS, outcome.detail
         assert outcome.observations["chain_id"] == CHAIN_ID
+        assert "tls_cert_not_after" not in outcome.observations
+
+    @pytest.mark.parametrize(
+        ("days", "result"), [(30, Result.SUCCESS), (3, Result.DEGRADED)], ids=["fresh", "expiring"]
+    )
+    def test_over_wss_the_certificate_is_observed_and_warned_of(
+        self, ganache, tmp_path, days, result
+    ) -> None:
+        certificate = self_signed(tmp_path, days=days)
+        proxy = TLSProxy(int(ganache.rsplit(":", 1)[1]), server_context(certificate))
+        try:
+            outcome = probe({"url": proxy.url(), "chain_id": CHAIN_ID}, ca_file=str(certificate))
+        finally:
+            proxy.stop()
+        assert outcome.result is result, outcome.detail
+        assert outcome.observations["chain_id"] == CHAIN_ID
+        assert outcome.observations["tls_cert_subject"] == "127.0.0.1"
+        assert "tls_cert_not_after" in outcome.observations
+        if result is Result.DEGRADED:
+            [warning] = outcome.warnings
+            assert warning.startswith("TLS certificate expires in ")
+
+    def test_over_wss_an_untrusted_certificate_is_a_tls_error(self, ganache, tmp_path) -> None:
+        proxy = TLSProxy(int(ganache.rsplit(":", 1)[1]), server_context(self_signed(tmp_path)))
+        try:
+            outcome = probe({"url": proxy.url()})
+        finally:
+            proxy.stop()
+        assert outcome.error_class is ErrorClass.TLS
+        assert outcome.detail.startswith("certificate verify failed: ")
 
     def test_a_node_on_another_chain_is_down(self, ganache) -> None:
         outcome = probe({"url": ganache, "chain_id": 1})
@@ -209,6 +239,35 @@ class TestBrokenAnswers:
         assert outcome.ok, outcome.detail
         assert outcome.observations["tls_cert_subject"] == "127.0.0.1"
         assert "tls_cert_not_after" in outcome.observations
+
+
+@pytest.mark.parametrize(
+    ("route", "error_class", "detail"),
+    [
+        (
+            Route(200, b"<html>a page</html>", headers={"Content-Type": "text/html"}),
+            ErrorClass.PROTOCOL,
+            "websocket handshake: HTTP 200 OK instead of 101: not a WebSocket endpoint",
+        ),
+        (
+            Route(404, b"not found"),
+            ErrorClass.UNEXPECTED_STATUS,
+            "websocket handshake: HTTP 404 Not Found instead of 101: not a WebSocket endpoint",
+        ),
+        (
+            Route(401, b"who are you"),
+            ErrorClass.AUTH,
+            "websocket handshake: HTTP 401 Unauthorized instead of 101: not a WebSocket endpoint",
+        ),
+    ],
+    ids=["page", "404", "401"],
+)
+def test_ws_to_an_http_server_says_what_it_answered(
+    http_server, route, error_class, detail
+) -> None:
+    http_server.routes["/rpc"] = route
+    outcome = probe({"url": http_server.url("/rpc").replace("http://", "ws://")})
+    assert (outcome.error_class, outcome.detail) == (error_class, detail)
 
 
 def test_a_port_where_nothing_listens_is_a_connect_error() -> None:
