@@ -1,5 +1,5 @@
 """The public status page's content: the public entries only, grouped, in customers' words;
-the open incidents and the maintenance planned for them.
+their 90-day bars, the open incidents and the maintenance planned for them.
 
 Nothing internal leaves this module: the page gets plain values made here (a title, a
 status, times), never a Dependency row, so no error text, URL, host, kind, internal name
@@ -17,6 +17,7 @@ from itertools import groupby
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
+from dashboard import history_bars
 from probes import maintenance_reader
 from probes.maintenance import Window
 from probes.models import Dependency, Incident
@@ -35,7 +36,7 @@ class Entry:
     wording: Wording
     since: datetime | None
     in_maintenance_until: datetime | None = None
-    history: SafeString | None = None  # the 90-day bar
+    history: SafeString | None = None  # the 90-day bar (dashboard/history_bars.py)
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def build(now: datetime | None = None) -> Overview:
     now = now or timezone.now()
     rows = public_rows()
     windows = maintenance_reader.now_in_effect(now)
-    bars = _history([row.id for row in rows], now)
+    bars = _history(rows, now)
 
     def entry(row: Dependency) -> Entry:
         active = windows.of(row)
@@ -100,7 +101,7 @@ def build(now: datetime | None = None) -> Overview:
         )
 
     groups = [
-        Group(name, [entry(row) for row in members], bars.of_group([row.id for row in members]))
+        Group(name, [entry(row) for row in members], bars.of_group(name, [r.id for r in members]))
         for name, members in (
             (name, list(members)) for name, members in groupby(rows, key=lambda row: row.group)
         )
@@ -142,19 +143,21 @@ def _maintenance(windows: list[Window], rows: list[Dependency], now: datetime) -
 
 @dataclass
 class _Bars:
-    """The 90-day bars of the entries and their groups; empty until they can be drawn."""
+    """The 90-day bars of the entries and of their groups, from one query's days."""
 
-    days: dict[int, list] = field(default_factory=dict)
+    days: dict[int, list[history_bars.Day]]
+    titles: dict[int, str]
 
-    def of(self, dependency_id: int) -> SafeString | None:
-        return None
+    def of(self, dependency_id: int) -> SafeString:
+        return history_bars.render(self.days[dependency_id], self.titles[dependency_id])
 
-    def of_group(self, ids: list[int]) -> SafeString | None:
-        return None
+    def of_group(self, name: str, ids: list[int]) -> SafeString | None:
+        """None for the entries declared without a group: each has its own bar."""
+        if not name:
+            return None
+        return history_bars.render(history_bars.combine([self.days[i] for i in ids]), name)
 
 
-def _history(ids: list[int], now: datetime) -> _Bars:
-    # INTEGRATION POINT (issue 15, point 5): dashboard/history_bars.py (helper "history")
-    # draws the 90-day bars: daily_uptimes(ids, days=HISTORY_DAYS, now=now) in one query,
-    # render(days, label) per entry and render(combine([...]), label) per group.
-    return _Bars()
+def _history(rows: list[Dependency], now: datetime) -> _Bars:
+    days = history_bars.daily_uptimes([row.id for row in rows], days=HISTORY_DAYS, now=now)
+    return _Bars(days, {row.id: title(row) for row in rows})

@@ -18,7 +18,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect, sync_playwright
 
-from probes.models import Incident
+from probes.models import Incident, Period, Rollup
 from tests.conftest import ROOT, missing
 from tests.e2e.site import Site
 from tests.factories import make_dependency
@@ -54,6 +54,12 @@ def rows(transactional_db: None) -> None:
         breaker_state="open", breaker_opened_at=now,
     )  # fmt: skip
     Incident.objects.create(dependency=payments, started_at=now - timedelta(minutes=4))
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    for days_ago, down in ((1, 0.0), (2, 3600.0), (40, 0.0)):  # for the 90-day bars
+        Rollup.objects.create(
+            dependency=payments, period=Period.DAY, start=today - timedelta(days=days_ago),
+            up_seconds=86400.0 - down, down_seconds=down,
+        )  # fmt: skip
     make_dependency("search", public=True, display_name="Search", group="checkout",
                     status="degraded", status_since=now, last_checked_at=now)  # fmt: skip
     make_dependency("mail", public=True, status="up", last_checked_at=now)
@@ -106,6 +112,12 @@ def check(page: Page, site: Site, width: int, scheme: str) -> None:
     ):
         pass
     expect(page.locator("#live")).to_have_count(1)
+    # A day of a bar, reached by the keyboard, shows its figure (drawn from its aria-label).
+    # In one step: a poll's swap could come between a focus and a look.
+    payments = page.locator(".entry", has_text="Payments, refunds")
+    day = payments.locator(".history-days li").nth(87)  # two days ago
+    tooltip = day.evaluate("(e) => { e.focus(); return getComputedStyle(e, '::after').content; }")
+    assert "95.83% up, down 1 h" in tooltip
     assert [url for url in requests if not url.startswith(f"{site.url}/")] == []
     assert errors == []
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from probes import maintenance_reader
-from probes.models import Incident, MaintenanceWindow, WindowSource
+from probes.models import Incident, MaintenanceWindow, Period, Rollup, WindowSource
 from tests.conftest import ROOT
 from tests.statuspage.conftest import HTMX, entry, leaked
 
@@ -181,9 +181,14 @@ def test_shows_maintenance_in_progress_and_planned_for_public_entries_only(clien
 
 
 def test_the_query_count_does_not_grow_with_the_entries(client, db) -> None:
+    day = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+
     def queries_with(count: int, headers: dict) -> int:
         for n in range(count):
             row = entry(f"p-{count}-{n}", "down" if n % 3 else "up", public=True, group=f"g{n % 4}")
+            Rollup.objects.create(
+                dependency=row, period=Period.DAY, start=day, up_seconds=600.0, down_seconds=6.0
+            )
             if n % 3:
                 Incident.objects.create(dependency=row, started_at=timezone.now())
         entry(f"private-{count}")
@@ -205,3 +210,31 @@ def test_the_example_declaration_lists_its_public_entries_by_display_name(client
     assert sorted(titles) == ["Customer portal", "Payments", "Search"]
     assert "demo-payments" not in page
     assert "127.0.0.1" not in page
+
+
+def test_a_90_day_bar_per_entry_and_per_group_from_the_public_entries_alone(client, db) -> None:
+    today = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    payments = entry("payments", public=True, display_name="Payments", group="checkout")
+    search = entry("search", public=True, group="checkout")
+    private = entry("private-db", group="checkout")
+    for row, down in ((payments, 864.0), (search, 0.0), (private, 86400.0)):
+        Rollup.objects.create(
+            dependency=row,
+            period=Period.DAY,
+            start=today - timedelta(days=1),
+            up_seconds=86400.0 - down,
+            down_seconds=down,
+        )
+    yesterday = f"{today - timedelta(days=1):%Y-%m-%d}"
+
+    page = client.get(URL).content.decode()
+
+    bars = re.findall(r'<ol class="history-days" aria-label="([^"]+)">(.*?)</ol>', page)
+    assert [label for label, _ in bars] == [
+        "checkout, last 90 days: 99.50% up, 1 day with downtime",  # the private one left out
+        "Payments, last 90 days: 99.00% up, 1 day with downtime",
+        "search, last 90 days: 100% up",
+    ]
+    for _, cells in bars:
+        assert cells.count('tabindex="0"') == 90
+    assert f'aria-label="{yesterday}: 99.00% up, down 14 min"' in bars[1][1]
