@@ -11,6 +11,7 @@ day); and the maintenance windows in effect, when this process's copy of them is
 
 from __future__ import annotations
 
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -81,7 +82,11 @@ class Group:
 
     @property
     def history_bar(self) -> SafeString | str:
-        return history_bars.render(self.history, self.name or "ungrouped") if self.history else ""
+        if not self.history:
+            return ""
+        # Ids that outlive a poll, whatever the group's name: focus stays on its day.
+        ids = f"history-{zlib.crc32(self.name.encode())}"
+        return history_bars.render(self.history, self.name or "ungrouped", ids)
 
 
 @dataclass

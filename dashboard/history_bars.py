@@ -109,6 +109,15 @@ def daily_uptimes(
     return {i: _filled(sums[i], first, today) for i in ids}
 
 
+# A group's days before today change only as their last spans are recorded (a check after
+# midnight ends yesterday's): each process keeps them for PAST_KEPT per set of rows asked,
+# and a poll of the status page reads today's buckets alone. At a thousand dependencies the
+# 90 days summed cost a poll some 200 ms on SQLite; today's alone, a few.
+PAST_KEPT = timedelta(minutes=5)
+_KEPT_AT_MOST = 64  # sets of rows (filters) kept
+_past: dict[tuple[str, datetime], tuple[datetime, dict[str, dict[date, dict[str, float]]]]] = {}
+
+
 def group_daily_uptimes(
     dependencies: QuerySet[Dependency],
     groups: Iterable[str] = (),
@@ -117,20 +126,50 @@ def group_daily_uptimes(
 ) -> dict[str, list[Day]]:
     """The last `days` UTC days of each group of `dependencies` (and of each of `groups`,
     with or without data), time summed across its members in the database: one query, a
-    row per group and day whatever the number of members."""
+    row per group and day whatever the number of members (today's alone while this
+    process keeps the days before)."""
+    now = now or timezone.now()
     first, today = _first_day(days, now)
-    buckets = Rollup.objects.filter(
-        period=Period.DAY, start__gte=first, dependency__in=dependencies.values("id")
-    )
+    key = (str(dependencies.values("id").query), first)
+    kept = _past.get(key)
+    if kept is not None and now < kept[0]:
+        past = kept[1]
+        read = _group_sums(dependencies, bucket_start(now, Period.DAY))
+    else:
+        read = _group_sums(dependencies, first)
+        past = {
+            group: {d: s for d, s in by_day.items() if d < today} for group, by_day in read.items()
+        }
+        if len(_past) >= _KEPT_AT_MOST:
+            _past.clear()
+        _past[key] = (now + PAST_KEPT, past)
     sums: dict[str, dict[date, dict[str, float]]] = {group: {} for group in groups}
+    for source in (past, read):
+        for group, by_day in source.items():
+            sums.setdefault(group, {}).update(by_day)
+    return {group: _filled(by_day, first, today) for group, by_day in sums.items()}
+
+
+def _group_sums(
+    dependencies: QuerySet[Dependency], since: datetime
+) -> dict[str, dict[date, dict[str, float]]]:
+    """Each group's seconds per day from `since`, summed in the database."""
+    buckets = Rollup.objects.filter(
+        period=Period.DAY, start__gte=since, dependency__in=dependencies.values("id")
+    )
+    sums: dict[str, dict[date, dict[str, float]]] = {}
     for row in (
         buckets.values("dependency__group", "start")
         .annotate(**{name: Sum(name) for name in _SECONDS})
         .order_by()
     ):
-        group = sums.setdefault(row["dependency__group"], {})
-        group[row["start"].astimezone(UTC).date()] = row
-    return {group: _filled(by_day, first, today) for group, by_day in sums.items()}
+        sums.setdefault(row["dependency__group"], {})[row["start"].astimezone(UTC).date()] = row
+    return sums
+
+
+def forget() -> None:
+    """Drop this process's days before today (tests start each from the database)."""
+    _past.clear()
 
 
 def combine(rows: list[list[Day]]) -> list[Day]:
@@ -169,17 +208,21 @@ def _totals(days: list[Day]) -> tuple[float, float, float, float]:
     )
 
 
-def render(days: list[Day], label: str) -> SafeString:
+def render(days: list[Day], label: str, ids: str = "") -> SafeString:
     """The bar: a list of day cells, oldest on the left, each focusable with its figure as
     its name (and its tooltip, drawn by CSS from the same attribute); status by colour,
-    height and pattern, never by colour alone."""
+    height and pattern, never by colour alone. With `ids` (a prefix of letters, digits and
+    dashes), each cell has an id: htmx gives the focus back to it after a poll's swap."""
+    cells = "".join(_cell(day, ids) for day in days)
     said = summary(days)
-    cells = "".join(
-        f'<li class="day-{day.state}" tabindex="0" aria-label="{day.label}"></li>' for day in days
-    )
     return mark_safe(  # noqa: S308 - the label escaped, the rest dates, figures and our words
         f'<div class="history"><ol class="history-days" '
         f'aria-label="{escape(label)}, last {len(days)} days: {said}">{cells}</ol>'
         f'<p class="history-scale" aria-hidden="true"><span>{len(days)} days ago</span>'
         f"<span>{said}</span><span>today</span></p></div>"
     )
+
+
+def _cell(day: Day, ids: str) -> str:
+    named = f' id="{ids}-{day.date}"' if ids else ""
+    return f'<li class="day-{day.state}"{named} tabindex="0" aria-label="{day.label}"></li>'

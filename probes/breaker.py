@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 
 from probes.durations import format_duration
-from probes.outcomes import Outcome
+from probes.outcomes import Outcome, Result
 
 
 class State(StrEnum):
@@ -71,8 +71,9 @@ def elapse(breaker: Breaker, now: datetime, policy: Policy) -> tuple[Breaker, Tr
 def step(
     breaker: Breaker, outcome: Outcome, now: datetime, policy: Policy
 ) -> tuple[Breaker, Transition | None]:
-    """Apply one probe outcome (call `elapse` first so that a due trial is half-open)."""
-    if outcome.ok:
+    """Apply one probe outcome (call `elapse` first so that a due trial is half-open). An
+    answer that only degrades (rate limited, say) is an answer: it counts as a success."""
+    if outcome.result is not Result.FAILURE:
         return _on_success(breaker, now, policy)
     return _on_failure(breaker, outcome, now, policy)
 

@@ -21,7 +21,7 @@ from django.db import models
 from notifications.declaration import NotificationsSpec, parse_notifications
 from probes import depends_on, json_values, located_yaml, slo
 from probes.breaker import Policy
-from probes.dependency_spec import DECLARED_AS, DependencySpec
+from probes.dependency_spec import DECLARED_AS, HTTP_KINDS, RATE_LIMITED_IS, DependencySpec
 from probes.excerpts import excerpt
 from probes.fields import Fields, Problem, text_problem
 from probes.kinds import KINDS
@@ -243,6 +243,8 @@ def _parse_entry(
         # Without a known kind, the kind is the mistake: a field some kind has is not unknown.
         if kind or key not in known:
             fields.unknown(key, known)
+    if "rate_limited_is" in entry and kind and kind_name not in HTTP_KINDS:
+        fields.problem("rate_limited_is", f"only for the kinds {', '.join(HTTP_KINDS)}")
     if len(problems) > before:
         return None
     spec = DependencySpec(name=name, kind=kind_name, target=target, **common)
@@ -285,6 +287,9 @@ def _read_common(fields: Fields) -> dict[str, Any]:
         "public": fields.boolean("public", _DEFAULTS.public),
         "display_name": fields.string(
             "display_name", _DEFAULTS.display_name, longest=DISPLAY_NAME_MAX_LENGTH
+        ),
+        "rate_limited_is": fields.string(
+            "rate_limited_is", _DEFAULTS.rate_limited_is, choices=RATE_LIMITED_IS
         ),
     }
 

@@ -28,6 +28,11 @@ DURATION = {"duration": True}
 NAMES = {"names": True}
 # Shown on the page only when the dependency may speak TLS.
 TLS_ONLY = {"tls": True}
+# The kinds that speak HTTP (rpc over HTTP or a websocket): a rate limit is theirs to answer.
+HTTP_KINDS = ("http", "rpc", "s3")
+RATE_LIMITED_IS = ("degraded", "down")
+# Declared, and shown on the page, only for the HTTP kinds.
+HTTP_ONLY = {"kinds": HTTP_KINDS}
 BREAKER = Policy()
 # A value of its own kept whole in a JSON column (stored(), from_stored(), declared()).
 JSON_VALUE = {"json_value": True}
@@ -59,6 +64,9 @@ class DependencySpec:
     # when given, never under its internal name.
     public: bool = False
     display_name: str = ""
+    # What a rate-limited answer (429, SlowDown, JSON-RPC -32005) makes it: `degraded` (the
+    # peer is there, and asks for less), or `down` where being throttled is an outage.
+    rate_limited_is: str = field(default="degraded", metadata=HTTP_ONLY)
 
     # The Dependency columns it is stored in (set below, from the fields).
     COLUMNS: ClassVar[tuple[str, ...]]
@@ -112,6 +120,8 @@ class DependencySpec:
         for spec_field in dataclasses.fields(self):
             value = getattr(self, spec_field.name)
             if spec_field.name == "target" or (spec_field.metadata.get("tls") and tls is False):
+                continue
+            if self.kind not in spec_field.metadata.get("kinds", (self.kind,)):
                 continue
             if spec_field.metadata.get("json_value"):
                 if value is not None:

@@ -134,6 +134,11 @@ def _finish(
         expiry = tls.expiry_warning(outcome.observations, declared.cert_expiry_warn, now)
         if expiry:
             warnings.append(expiry)
+    failing = outcome.error_class is not ErrorClass.RATE_LIMITED or (
+        declared.rate_limited_is == "down"
+    )
+    if not failing:
+        warnings.append(f"rate limited: {outcome.detail}")
     return dataclasses.replace(
         outcome,
         detail=secrets.scrub(outcome.detail)[:500],
@@ -143,4 +148,5 @@ def _finish(
         latency_ms=round(latency, 3) if outcome.ok else None,
         checked_at=now,
         steps=tuple(ctx.steps),
+        failing=failing,
     )

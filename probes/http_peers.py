@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -97,8 +99,53 @@ class FirstByte:
 
 
 def refusal_class(status: int) -> ErrorClass:
-    """The class of an answer with an unwanted status: 401 and 403 are `auth`."""
+    """The class of an answer with an unwanted status: 401 and 403 are `auth`, 429
+    `rate_limited`."""
+    if status == 429:
+        return ErrorClass.RATE_LIMITED
     return ErrorClass.AUTH if status in (401, 403) else ErrorClass.UNEXPECTED_STATUS
+
+
+def refusal(
+    status: int,
+    detail: str,
+    headers: httpx.Headers | dict[str, str],
+    observations: dict[str, Any] | None = None,
+    error_class: ErrorClass | None = None,
+) -> ProbeError:
+    """The failure of an answer with an unwanted status; a rate limit's Retry-After observed
+    as `retry_after_seconds` (recording holds the next probe back until then)."""
+    error_class = error_class or refusal_class(status)
+    observations = dict(observations or {})
+    if error_class is ErrorClass.RATE_LIMITED:
+        wait = retry_after(headers.get("retry-after"))
+        if wait is not None:
+            observations["retry_after_seconds"] = wait
+            detail = f"{detail} (retry after {wait:g}s)"
+    return ProbeError(error_class, detail, observations)
+
+
+# Past this, a Retry-After is read as this: a peer must not stop a monitor probing it.
+LONGEST_RETRY_AFTER = 3600.0
+
+
+def retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Retry-After's wait in seconds (RFC 9110: seconds, or an HTTP date), at most an hour;
+    None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        seconds = float(value)
+    else:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        seconds = (moment - (now or datetime.now(UTC))).total_seconds()
+    return round(min(max(seconds, 0.0), LONGEST_RETRY_AFTER), 3)
 
 
 def classify_httpx_error(exc: Exception) -> ProbeError:

@@ -46,6 +46,7 @@ class Dependency(models.Model):
     # On the public status page and badges (/status/, /badges/), as display_name if given.
     public = models.BooleanField(default=False)
     display_name = models.CharField(max_length=100, blank=True)
+    rate_limited_is = models.CharField(max_length=10, default="degraded")
     declared_at = models.DateTimeField(auto_now_add=True)
     # Set when the entry leaves the file: no longer probed, history kept.
     archived_at = models.DateTimeField(null=True, blank=True)

@@ -19,6 +19,9 @@ class ErrorClass(StrEnum):
     UNEXPECTED_RESPONSE = "unexpected_response"
     AUTH = "auth"
     NOT_FOUND = "not_found"
+    # The peer refused to answer this often (HTTP 429, S3's SlowDown, JSON-RPC -32005): it is
+    # there, and says so. Degraded, not down, unless the entry declares rate_limited_is: down.
+    RATE_LIMITED = "rate_limited"
     # The declaration cannot be probed as it stands (an unset ${VAR}, say).
     CONFIG = "config"
     # A bug in seahealth's probe code, not a fault of the dependency.
@@ -67,6 +70,9 @@ class Outcome:
     latency_ms: float | None = None
     checked_at: datetime | None = None
     steps: tuple[Step, ...] = ()
+    # False for an error that only degrades (rate_limited, as declared by default): its class
+    # is counted and shown, but the breaker takes it as an answer.
+    failing: bool = True
 
     @property
     def ok(self) -> bool:
@@ -74,9 +80,9 @@ class Outcome:
 
     @property
     def result(self) -> Result:
-        if not self.ok:
+        if not self.ok and self.failing:
             return Result.FAILURE
-        return Result.DEGRADED if self.warnings else Result.SUCCESS
+        return Result.DEGRADED if self.warnings or not self.ok else Result.SUCCESS
 
     @property
     def error(self) -> str:

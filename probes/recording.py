@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -17,7 +18,7 @@ from probes.engine import Job
 from probes.incidents import StatusChange, record_incidents
 from probes.maintenance import Window
 from probes.models import RECENT_CHECKS, BreakerTransition, Dependency, ProbeResult, StateVersion
-from probes.outcomes import Outcome, Result
+from probes.outcomes import ErrorClass, Outcome, Result
 from probes.row_updates import update_rows
 from probes.statuses import dependency_status
 
@@ -172,6 +173,10 @@ def _current_state(row: Dependency, outcome: Outcome, state: breaker.Breaker) ->
     if trial_at is not None:
         # An open breaker is not probed until its trial is due.
         row.next_due_at = max(row.next_due_at, trial_at)
+    wait = outcome.observations.get("retry_after_seconds")
+    if outcome.error_class is ErrorClass.RATE_LIMITED and isinstance(wait, int | float):
+        # A peer that said when to come back is not asked sooner (http_peers bounds the wait).
+        row.next_due_at = max(row.next_due_at, now + timedelta(seconds=wait))
 
 
 def recent_checks(recent: list[list[Any]], outcome: Outcome) -> list[list[Any]]:

@@ -198,11 +198,14 @@ class TLSProxy(LoopbackServer):
         except OSError:
             conn.close()
             return
-        threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
-        _pump(client, upstream)
+        # Connected: the pumps wait as long as the two ends keep the connection open.
+        client.settimeout(None)
+        upstream.settimeout(None)
+        threading.Thread(target=pump, args=(upstream, client), daemon=True).start()
+        pump(client, upstream)
 
 
-def _pump(source: socket.socket, sink: socket.socket) -> None:
+def pump(source: socket.socket, sink: socket.socket) -> None:
     """Copies `source` to `sink` until either closes, then closes both: shut down first, which
     (unlike close) wakes the other direction's thread blocked reading, and sends the FIN."""
     try:

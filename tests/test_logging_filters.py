@@ -219,7 +219,7 @@ def test_an_s3_probe_at_debug_logs_no_key_token_or_signature(
     assert " DEBUG asyncio: " in output  # and LOG_LEVEL=DEBUG was in force
     assert TOKEN not in output
     assert secret not in output
-    # HeadBucket, and the canary's put, get and delete, each signed.
+    # ListObjectsV2, and the canary's put, get and delete, each signed.
     assert len(signed_moto.signatures) >= 4
     for signature in signed_moto.signatures:
         assert signature not in output

@@ -20,7 +20,7 @@ from probes.http_peers import (
     excerpt_body,
     read_headers,
     read_limited,
-    refusal_class,
+    refusal,
     tls_observations,
 )
 from probes.http_peers import (
@@ -194,7 +194,7 @@ def _check_status(spec: Spec, response: httpx.Response, observations: dict[str, 
         return
     wanted = ", ".join(map(str, spec.expect_status)) if spec.expect_status else "2xx"
     status = f"{code} {response.reason_phrase}".strip()
-    raise ProbeError(refusal_class(code), f"HTTP {status}, expected {wanted}", observations)
+    raise refusal(code, f"HTTP {status}, expected {wanted}", response.headers, observations)
 
 
 def _check_body(spec: Spec, body: bytes, truncated: bool, observations: dict[str, Any]) -> None:

@@ -1,8 +1,9 @@
 """Blockchain JSON-RPC nodes (Ethereum and EVM chains), asked through web3 (rpc_web3.py).
 
 One probe asks the chain id (declared and different: the node is on the wrong network,
-down), the latest block and its age (older than max_block_age: a stale node, degraded) and
-eth_syncing (syncing: degraded).
+down), the latest block and its age (older than max_block_age: a stale node, degraded),
+eth_syncing (syncing: degraded) and the client's version; with archive_block, a balance at
+that block (a pruned node refuses it: down). Each method's latency is observed.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from probes.redaction import redact_url
 
 # EIP-2294's bound on chain ids, within what a JSON number keeps exactly.
 LARGEST_CHAIN_ID = 2**53 - 1
+LARGEST_BLOCK = 2**53 - 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,6 +37,8 @@ class Spec:
     chain_id: int | None = None  # declared: another chain is down
     # seconds; an older latest block is degraded
     max_block_age: float | None = field(default=None, metadata={"duration": True})
+    # A block whose state the node must still serve (an archive node): a pruned one fails.
+    archive_block: int | None = None
 
 
 def parse(fields: Fields) -> Spec:
@@ -43,6 +47,7 @@ def parse(fields: Fields) -> Spec:
         headers=read_headers(fields),
         chain_id=fields.integer("chain_id", None, minimum=1, maximum=LARGEST_CHAIN_ID),
         max_block_age=fields.duration("max_block_age", None),
+        archive_block=fields.integer("archive_block", None, minimum=0, maximum=LARGEST_BLOCK),
     )
 
 
@@ -80,6 +85,8 @@ def describe(spec: Spec) -> str:
     checks = [f"chain {spec.chain_id}"] if spec.chain_id else []
     if spec.max_block_age:
         checks.append(f"blocks under {format_duration(spec.max_block_age)} old")
+    if spec.archive_block is not None:
+        checks.append(f"archive reads at block {spec.archive_block}")
     return redact_url(spec.url) + (f" ({', '.join(checks)})" if checks else "")
 
 
@@ -93,8 +100,10 @@ async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
     from probes.kinds import rpc_web3
 
     observations: dict[str, Any] = {}
-    chain_id, block, syncing = await rpc_web3.ask(spec.url, spec.headers, ctx, observations)
-    return _verdict(spec, chain_id, block, syncing, observations)
+    answers = await rpc_web3.ask(spec.url, spec.headers, ctx, observations, spec.archive_block)
+    if answers.client_version:
+        observations["client_version"] = shorten(answers.client_version, 120)
+    return _verdict(spec, answers.chain_id, answers.block, answers.syncing, observations)
 
 
 def _verdict(spec: Spec, chain_id: Any, block: Any, syncing: Any, observations: dict) -> Outcome:

@@ -8,14 +8,16 @@ for any HTTP peer. ws:// and wss:// go through web3's WebSocketProvider.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from web3 import AsyncWeb3, WebSocketProvider
 from web3.exceptions import BadResponseFormat, ProviderConnectionError, Web3RPCError
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.providers.async_base import AsyncJSONBaseProvider
-from websockets.exceptions import InvalidHandshake, InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
 from probes import tls
 from probes.classify import causes, classify_network_error
@@ -26,6 +28,7 @@ from probes.http_peers import (
     classify_httpx_error,
     excerpt_body,
     read_limited,
+    refusal,
     refusal_class,
     tls_observations,
 )
@@ -33,17 +36,43 @@ from probes.outcomes import ErrorClass, ProbeError
 
 # A JSON-RPC answer to these calls is a few kilobytes; more is not an answer to them.
 MAX_ANSWER_SIZE = 1024 * 1024
+# JSON-RPC errors that providers answer when a caller asks too often: EIP-1474's "limit
+# exceeded" (Infura, Chainstack, Alchemy's JSON-RPC form) and QuickNode's "request limit
+# reached".
+RATE_LIMIT_CODES = {-32005, -32007}
 # Blocks of proof-of-authority chains (BSC, Polygon) carry a longer extraData.
 MIDDLEWARE = [ExtraDataToPOAMiddleware]
 
 
+# The calls that say whether the node follows its chain: the node's latency is theirs.
+HEAD_METHODS = {"eth_chainId", "eth_getBlockByNumber", "eth_syncing"}
+# Whose balance an archive read asks for: any address has one at every block.
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+@dataclass(frozen=True)
+class Answers:
+    """What the node said, as web3 formats it."""
+
+    chain_id: Any
+    block: Any
+    syncing: Any
+    client_version: str | None  # None: the node does not say (web3_clientVersion refused)
+
+
 async def ask(
-    url: str, headers: dict[str, str], ctx: ProbeContext, observations: dict[str, Any]
-) -> tuple[Any, Any, Any]:
-    """eth_chainId, the latest block and eth_syncing, as web3 formats them."""
+    url: str,
+    headers: dict[str, str],
+    ctx: ProbeContext,
+    observations: dict[str, Any],
+    archive_block: int | None = None,
+) -> Answers:
+    """eth_chainId, the latest block, eth_syncing and web3_clientVersion at once; and, with
+    `archive_block`, a balance at that block (a pruned node refuses it)."""
     if not url.lower().startswith(("ws://", "wss://")):
         provider = SharedClientProvider(url, headers, ctx, observations)
-        return await _ask(AsyncWeb3(provider, middleware=MIDDLEWARE), ctx)
+        w3 = AsyncWeb3(provider, middleware=MIDDLEWARE)
+        return await _ask(w3, ctx, observations, archive_block)
     options: dict[str, Any] = {"additional_headers": headers or None}
     if url.lower().startswith("wss://"):
         options["ssl"] = ctx.ssl_context
@@ -52,7 +81,7 @@ async def ask(
     try:
         async with AsyncWeb3(provider, middleware=MIDDLEWARE) as w3:
             observations.update(_websocket_tls(provider))
-            return await _ask(w3, ctx)
+            return await _ask(w3, ctx, observations, archive_block)
     except (OSError, ProviderConnectionError, asyncio.IncompleteReadError) as exc:
         raise _websocket_failure(exc) from exc
 
@@ -81,37 +110,95 @@ def _websocket_failure(exc: BaseException) -> ProbeError:
     return classify_network_error(exc) or ProbeError(ErrorClass.CONNECT, "could not connect")
 
 
-async def _ask(w3: AsyncWeb3, ctx: ProbeContext) -> tuple[Any, Any, Any]:
+async def _ask(
+    w3: AsyncWeb3, ctx: ProbeContext, observations: dict[str, Any], archive_block: int | None
+) -> Answers:
+    def call(name: str, method: str, function: Callable[[], Awaitable[Any]]) -> Awaitable[Any]:
+        return _call(ctx, name, method, function, observations)
+
     calls = [
-        _call(ctx, "eth_chainId", lambda: w3.eth.chain_id),
-        _call(ctx, "eth_getBlockByNumber(latest)", lambda: w3.eth.get_block("latest")),
-        _call(ctx, "eth_syncing", lambda: w3.eth.syncing),
+        call("eth_chainId", "eth_chainId", lambda: w3.eth.chain_id),
+        call(
+            "eth_getBlockByNumber(latest)",
+            "eth_getBlockByNumber",
+            lambda: w3.eth.get_block("latest"),
+        ),
+        call("eth_syncing", "eth_syncing", lambda: w3.eth.syncing),
+        _client_version(w3, observations),
     ]
-    tasks = [asyncio.ensure_future(call) for call in calls]
+    if archive_block is not None:
+        calls.append(
+            call(
+                f"eth_getBalance(block {archive_block})",
+                "eth_getBalance",
+                lambda: w3.eth.get_balance(ZERO_ADDRESS, block_identifier=archive_block),
+            )
+        )
+    tasks = [asyncio.ensure_future(each) for each in calls]
     try:
-        chain_id, block, syncing = await asyncio.gather(*tasks)
+        chain_id, block, syncing, version, *_ = await asyncio.gather(*tasks)
     finally:
         for task in tasks:
             task.cancel()  # the first failure is the answer: the others need not finish
-    return chain_id, block, syncing
+    return Answers(chain_id, block, syncing, version)
 
 
-async def _call(ctx: ProbeContext, name: str, call: Callable[[], Awaitable[Any]]) -> Any:
+async def _client_version(w3: AsyncWeb3, observations: dict[str, Any]) -> str | None:
+    """The node's software and version (`Geth/v1.14.11-stable/linux-amd64/go1.23`), when it
+    says: a node that refuses to is no less healthy."""
+    started = time.perf_counter()
+    try:
+        version = await w3.client_version
+    except (
+        ProbeError,
+        Web3RPCError,
+        BadResponseFormat,
+        ProviderConnectionError,
+        ConnectionClosed,
+        ValueError,
+    ):
+        return None
+    _method_latency(observations, "web3_clientVersion", started)
+    return version if isinstance(version, str) else None
+
+
+def _method_latency(observations: dict[str, Any], method: str, started: float) -> None:
+    """The call's time, unless its wait for the answer was measured (over HTTP: the
+    provider's, from the request sent to the answer's headers, which is the node's)."""
+    latencies = observations.setdefault("method_latency_ms", {})
+    latencies.setdefault(method, round((time.perf_counter() - started) * 1000, 3))
+
+
+async def _call(
+    ctx: ProbeContext,
+    name: str,
+    method: str,
+    call: Callable[[], Awaitable[Any]],
+    observations: dict[str, Any],
+) -> Any:
     with ctx.step(name):
+        started = time.perf_counter()
         try:
-            return await call()
+            answer = await call()
+            _method_latency(observations, method, started)
+            return answer
         except Web3RPCError as exc:
             error = (exc.rpc_response or {}).get("error")
             if isinstance(error, dict) and "message" in error:
                 reason = f"JSON-RPC error {error.get('code')}: {error['message']}"
             else:
                 reason = f"JSON-RPC error: {exc.message}"
-            raise ProbeError(ErrorClass.UNEXPECTED_RESPONSE, f"{name}: {reason}") from exc
+            throttled = isinstance(error, dict) and error.get("code") in RATE_LIMIT_CODES
+            error_class = ErrorClass.RATE_LIMITED if throttled else ErrorClass.UNEXPECTED_RESPONSE
+            raise ProbeError(error_class, f"{name}: {reason}") from exc
         except BadResponseFormat as exc:
             raise ProbeError(ErrorClass.PROTOCOL, f"{name}: not a JSON-RPC answer") from exc
         except ProviderConnectionError as exc:
             found = classify_network_error(exc)
             raise found or ProbeError(ErrorClass.CONNECT, f"{name}: {exc}") from exc
+        except ConnectionClosed as exc:
+            # The node (or a proxy before it) closed the websocket before answering.
+            raise ProbeError(ErrorClass.CONNECT, f"{name}: websocket closed ({exc})") from exc
         except (KeyError, TypeError, ValueError) as exc:
             # web3's result formatters met an answer of the wrong shape.
             raise ProbeError(
@@ -151,13 +238,16 @@ class SharedClientProvider(AsyncJSONBaseProvider):
         except HTTPX_ERRORS as exc:
             raise classify_httpx_error(exc) from exc
         if timer.ms is not None:
-            # The calls go at once: the node's latency is the slowest one's wait.
-            timings = self.observations.setdefault("timings_ms", {})
-            timings["first_byte"] = max(timer.ms, timings.get("first_byte", 0.0))
+            self.observations.setdefault("method_latency_ms", {})[method] = timer.ms
+            if method in HEAD_METHODS:
+                # The calls go at once: the node's latency is the slowest one's wait (not an
+                # archive read's, which is a check of its own, nor the version's).
+                timings = self.observations.setdefault("timings_ms", {})
+                timings["first_byte"] = max(timer.ms, timings.get("first_byte", 0.0))
         if response.status_code != 200:
             code = response.status_code
             status = f"{code} {response.reason_phrase}".strip()
-            raise ProbeError(refusal_class(code), f"{method}: HTTP {status}")
+            raise refusal(code, f"{method}: HTTP {status}", response.headers)
         if truncated:
             raise ProbeError(ErrorClass.PROTOCOL, f"{method}: an answer over 1 MiB")
         try:

@@ -1,5 +1,5 @@
-"""S3 buckets (AWS or S3-compatible): HeadBucket, and optionally a canary object written,
-read back and deleted.
+"""S3 buckets (AWS or S3-compatible): a listing of no keys (the answer proves the store is
+S3), and optionally a canary object written, read back and deleted.
 
 This module is what a declaration needs (Spec, parse, describe), light to import: the web
 pages import it. The probe is in s3_probe.py, botocore's side in s3_client.py and
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from probes.durations import format_duration
 from probes.excerpts import excerpt
 from probes.fields import Fields
 from probes.http_peers import check_url
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
     from probes.outcomes import Outcome
 
 ADDRESSING_STYLES = ("auto", "path", "virtual")
+STALE_IS = ("degraded", "down")
+# newest_object lists at most this many pages of 1,000 keys per probe, unless declared.
+DEFAULT_MAX_PAGES = 10
+LARGEST_MAX_PAGES = 1000
 CANARY_PREFIX = "seahealth-canary/"
 # The draft health format's word for a store of data.
 COMPONENT_TYPE = "datastore"
@@ -44,6 +49,8 @@ class Spec:
     session_token: str | None = None
     profile: str | None = None
     addressing_style: str = "auto"
+    # Backup freshness: {"prefix", "max_age" (seconds), "stale_is", "max_pages"}; None: off.
+    newest_object: dict[str, Any] | None = None
 
 
 def parse(fields: Fields) -> Spec:
@@ -82,7 +89,26 @@ def parse(fields: Fields) -> Spec:
         session_token=session_token,
         profile=profile,
         addressing_style=fields.string("addressing_style", "auto", choices=ADDRESSING_STYLES),
+        newest_object=_newest_object(
+            fields.section("newest_object") if "newest_object" in fields.data else None
+        ),
     )
+
+
+def _newest_object(section: Fields | None) -> dict[str, Any] | None:
+    """`newest_object: {prefix: backups/, max_age: 26h}`: is the backup running?"""
+    if section is None:
+        return None
+    value = {
+        "prefix": section.string("prefix", ""),
+        "max_age": section.duration("max_age"),
+        "stale_is": section.string("stale_is", "degraded", choices=STALE_IS),
+        "max_pages": section.integer(
+            "max_pages", DEFAULT_MAX_PAGES, minimum=1, maximum=LARGEST_MAX_PAGES
+        ),
+    }
+    section.reject_unread(value)
+    return value
 
 
 def describe(spec: Spec) -> str:
@@ -95,6 +121,10 @@ def describe(spec: Spec) -> str:
         details.append(f"profile {spec.profile}")
     if spec.write_check:
         details.append("write check")
+    if spec.newest_object:
+        newest = spec.newest_object
+        age = format_duration(newest["max_age"])
+        details.append(f"newest object under '{newest['prefix']}' within {age}")
     return f"s3://{spec.bucket}" + (f" ({', '.join(details)})" if details else "")
 
 

@@ -31,7 +31,7 @@ from botocore.exceptions import (
 from botocore.parsers import ResponseParserError
 
 from probes.context import ProbeContext
-from probes.http_peers import HTTPX_ERRORS, classify_httpx_error
+from probes.http_peers import HTTPX_ERRORS, classify_httpx_error, refusal
 from probes.kinds import s3_exchange
 from probes.kinds.s3 import REGION, Spec
 from probes.outcomes import ErrorClass, ProbeError
@@ -46,6 +46,8 @@ _AUTH_CODES = {
     "SignatureDoesNotMatch",
     "TokenRefreshRequired",
 }
+# What S3 and S3-compatible stores answer when asked too often (503 SlowDown, mostly).
+_THROTTLE_CODES = {"SlowDown", "TooManyRequests", "RequestLimitExceeded", "Throttling"}
 _CONFIG_ERRORS = (
     NoCredentialsError,
     PartialCredentialsError,
@@ -173,7 +175,8 @@ async def call(
         )
         try:
             request = await ctx.run_blocking(s3_exchange.prepare, s3, operation, params)
-            return await s3_exchange.send(http or ctx.http, request, limit)
+            answer = await s3_exchange.send(http or ctx.http, request, limit)
+            return dataclasses.replace(answer, redirected_to=region)
         except ClientError as exc:
             found = s3_exchange.redirect_region(exc)
             if (
@@ -218,6 +221,11 @@ def _client_error(exc: ClientError, spec: Spec, operation: str) -> ProbeError:
         answer = f"HTTP {status} {message}".strip()
     else:
         answer = f"HTTP {status} {code}" + (f": {message}" if message else "")
+    if status == 429 or code in _THROTTLE_CODES:
+        headers = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        return refusal(
+            status or 429, f"{operation}: {answer}", headers, observations, ErrorClass.RATE_LIMITED
+        )
     if status in (401, 403) or code in _AUTH_CODES:
         return ProbeError(ErrorClass.AUTH, f"{operation}: {answer}", observations)
     if code == "NoSuchKey":

@@ -67,6 +67,7 @@ class Answer:
     body: bytes  # as read, at most the limit send() was given
     tls: dict[str, Any]  # what the connection showed of its certificate
     first_byte_ms: float | None  # from the request sent to the answer's headers
+    redirected_to: str | None = None  # the region S3 sent the bucket's requests to
 
 
 def prepare(client: BaseClient, operation: str, params: dict[str, Any]) -> Request:

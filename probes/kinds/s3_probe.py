@@ -1,5 +1,6 @@
-"""The s3 kind's probe: HeadBucket, and the write check's canary (put, read back, deleted,
-and deleted later when the deadline cut the probe short)."""
+"""The s3 kind's probe: ListObjectsV2 of no keys, whose answer must be an S3 bucket listing
+(any web server answers a HEAD with 200; only S3 answers this), and the write check's
+canary (put, read back, deleted, and deleted later when the deadline cut the probe short)."""
 
 from __future__ import annotations
 
@@ -7,26 +8,46 @@ import asyncio
 import logging
 import secrets
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from probes import leftovers
 from probes.context import ProbeContext, new_http_client
+from probes.durations import format_duration
 from probes.kinds.s3 import CANARY_PREFIX, Spec
 from probes.kinds.s3_client import call, header
 from probes.outcomes import ErrorClass, Outcome, ProbeError
 
 log = logging.getLogger(__name__)
+# Keys per listing page: S3's most (a page of them is some 300 KB of XML).
+PAGE_SIZE = 1000
 
 
 async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
     observations: dict[str, Any] = {}
-    with ctx.step("HeadBucket"):
-        head = await call(ctx, spec, "HeadBucket", Bucket=spec.bucket)
-    region = head.parsed.get("BucketRegion") or header(head.parsed, "x-amz-bucket-region")
+    # The same permission as HeadBucket (s3:ListBucket), and an answer only S3 gives; with
+    # newest_object, the first page of the keys it looks through.
+    newest = spec.newest_object
+    page = {"Prefix": newest["prefix"], "MaxKeys": PAGE_SIZE} if newest else {"MaxKeys": 0}
+    with ctx.step("ListObjectsV2"):
+        listing = await call(ctx, spec, "ListObjectsV2", Bucket=spec.bucket, **page)
+    observations.update(listing.tls)
+    if not listing.parsed.get("Name"):
+        raise ProbeError(
+            ErrorClass.PROTOCOL,
+            "ListObjectsV2: not an S3 answer (no bucket listing): is endpoint_url an S3 store?",
+            observations,
+        )
+    region = header(listing.parsed, "x-amz-bucket-region") or listing.redirected_to
     if region:
         observations["bucket_region"] = region
-    observations.update(head.tls)
-    latency = head.first_byte_ms  # the peer's latency: HeadBucket's, from request to answer
+    latency = listing.first_byte_ms  # the peer's latency: the listing's, request to answer
+    warnings = []
+    if newest:
+        stale = await _newest_object(spec, ctx, listing.parsed, observations)
+        if stale and newest["stale_is"] == "down":
+            raise ProbeError(ErrorClass.UNEXPECTED_RESPONSE, stale, observations)
+        warnings += [stale] if stale else []
     if spec.write_check:
         try:
             await _write_check(spec, ctx)
@@ -34,7 +55,54 @@ async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
             exc.observations = {**observations, **exc.observations}
             raise
         observations["write_check"] = "ok"
-    return Outcome(observations=observations, latency_ms=latency)
+    return Outcome(observations=observations, warnings=tuple(warnings), latency_ms=latency)
+
+
+async def _newest_object(
+    spec: Spec, ctx: ProbeContext, parsed: dict[str, Any], observations: dict[str, Any]
+) -> str | None:
+    """Why the newest object under the prefix is too old (or missing); None when it is
+    fresh. S3 lists keys by name, not by time: every page is read, up to max_pages."""
+    newest = spec.newest_object
+    assert newest is not None
+    latest: datetime | None = None
+    listed = pages = 0
+    while True:
+        pages += 1
+        for item in parsed.get("Contents", []):
+            modified = item.get("LastModified")
+            listed += 1
+            if isinstance(modified, datetime) and (latest is None or modified > latest):
+                latest = modified
+        token = parsed.get("NextContinuationToken")
+        if not parsed.get("IsTruncated") or not token or pages >= newest["max_pages"]:
+            break
+        with ctx.step(f"ListObjectsV2 page {pages + 1}"):
+            answer = await call(
+                ctx,
+                spec,
+                "ListObjectsV2",
+                Bucket=spec.bucket,
+                Prefix=newest["prefix"],
+                MaxKeys=PAGE_SIZE,
+                ContinuationToken=token,
+            )
+        parsed = answer.parsed
+    unlisted = bool(parsed.get("IsTruncated"))
+    observations["objects_listed"] = listed
+    where = f"under '{newest['prefix']}'" if newest["prefix"] else "in the bucket"
+    more = f" (of the first {listed} keys: raise max_pages to list more)" if unlisted else ""
+    if latest is None:
+        return f"no object {where}{more}"
+    age = (datetime.now(UTC) - latest).total_seconds()
+    observations["newest_object_modified"] = latest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    observations["newest_object_age_seconds"] = round(age)
+    if age <= newest["max_age"]:
+        return None
+    return (
+        f"stale: the newest object {where} is {format_duration(round(age))} old, "
+        f"over max_age {format_duration(newest['max_age'])}{more}"
+    )
 
 
 async def _write_check(spec: Spec, ctx: ProbeContext) -> None:

@@ -7,7 +7,14 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from dashboard.history_bars import Day, combine, daily_uptimes, group_daily_uptimes, render
+from dashboard.history_bars import (
+    PAST_KEPT,
+    Day,
+    combine,
+    daily_uptimes,
+    group_daily_uptimes,
+    render,
+)
 from probes.models import Dependency, Period, Rollup
 from probes.outcomes import ErrorClass, Outcome
 from probes.recording import record
@@ -145,6 +152,26 @@ class TestGroups:
         assert groups["payments"] == combine([figures[a.id], figures[b.id]])
         assert groups[""][-6].uptime == 0.5
 
+    def test_the_days_before_today_are_kept_for_a_while_today_read_every_time(self) -> None:
+        row = make_dependency("a", group="payments")
+        day_bucket(row, 2, up=DAY - 864, down=864)
+        rows = Dependency.objects.active()
+        assert group_daily_uptimes(rows, now=NOW)["payments"][-3].uptime == 0.99
+        day_bucket(row, 1, up=0.0, down=DAY)  # late: kept days do not see it yet
+        day_bucket(row, 0, up=600.0)
+        later = NOW + PAST_KEPT - timedelta(seconds=1)
+        with CaptureQueriesContext(connection) as captured:
+            days = group_daily_uptimes(rows, now=later)["payments"]
+        assert len(captured) == 1
+        assert "probes_rollup" in captured[0]["sql"]
+        assert [day.uptime for day in days[-3:]] == [0.99, None, 1.0]
+        # Other rows asked (a filter) are read whole.
+        assert group_daily_uptimes(rows.filter(name="a"), now=later)["payments"][-2].uptime == 0
+        with CaptureQueriesContext(connection) as captured:
+            days = group_daily_uptimes(rows, now=NOW + PAST_KEPT)["payments"]
+        assert len(captured) == 1
+        assert [day.uptime for day in days[-3:]] == [0.99, 0.0, 1.0]
+
 
 class TestRender:
     def days(self) -> list[Day]:
@@ -171,6 +198,12 @@ class TestRender:
         assert 'aria-label="api, last 4 days: 99.88% up, 1 day with downtime"' in html
         assert '<p class="history-scale" aria-hidden="true"><span>4 days ago</span>' in html
         assert "no data" in render([Day(date(2026, 11, 20))], "api")
+
+    def test_cells_can_carry_ids_for_focus_to_outlive_a_swap(self) -> None:
+        html = render(self.days(), "api", ids="history-7")
+        ids = re.findall(r'<li class="day-\w+" id="(history-7-[\d-]+)" tabindex="0"', html)
+        assert ids == [f"history-7-2026-11-{n}" for n in (20, 21, 22, 23)]
+        assert " id=" not in render(self.days(), "api")
 
     def test_the_label_is_escaped(self) -> None:
         html = render(self.days(), '"><script>alert(1)</script>')

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from freezegun import freeze_time
 
+from dashboard import history_bars
 from probes import maintenance_reader, rollups
 from probes.models import BreakerTransition, DeclarationState, Period, ProbeResult, Rollup
 from probes.rollups import bucket_start
@@ -171,6 +172,10 @@ class TestStatusPage:
         assert 'aria-label="alpha, last 90 days: 99.50% up, 1 day with downtime"' in alpha
         assert f'aria-label="{yesterday:%Y-%m-%d}: 99.50% up, down 14 min"' in alpha
         assert alpha.count('tabindex="0"') == 90
+        # Each cell's id outlives a poll (htmx focuses it again) and is the group's alone.
+        ids = re.findall(r'<li [^>]*id="([^"]+)"', page)
+        assert len(set(ids)) == 180
+        assert re.findall(r'<li [^>]*id="([^"]+)"', viewer.get("/", **HTMX).content.decode()) == ids
         ungrouped = page.split("<caption>ungrouped")[1].split("</caption>")[0]
         assert 'aria-label="ungrouped, last 90 days: 50.00% up, 1 day with downtime"' in ungrouped
         # Filtered, a group's bar is of the rows it shows.
@@ -290,6 +295,7 @@ class TestStatusPage:
                 )
                 day_bucket(row, bucket_start(timezone.now(), Period.DAY) - timedelta(days=n % 90))
             maintenance_reader.forget()  # each reads the windows in effect afresh
+            history_bars.forget()  # and the groups' days before today
             with CaptureQueriesContext(connection) as captured:
                 assert viewer.get("/", **headers).status_code == 200
             return len(captured)

@@ -12,6 +12,7 @@ import re
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -30,6 +31,8 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
+from probes.models import Period, Rollup
+from probes.rollups import bucket_start
 from tests.conftest import missing
 from tests.e2e.site import Site
 from tests.factories import make_dependency
@@ -235,4 +238,49 @@ def test_the_status_page_works_without_javascript(
     expect(status_of(page, "mailer")).to_have_text(re.compile(r"\bdown$"))
     expect(page.get_by_role("link", name="api", exact=True)).to_have_count(0)
     assert traffic.htmx_requests == []
+    traffic.assert_clean(site)
+
+
+def test_a_day_of_the_90_day_bar_shows_its_figure_on_focus_and_keeps_it_across_polls(
+    site: Site, chromium: Chromium, account: None
+) -> None:
+    row = make_dependency("api", status="up", group="payments", last_checked_at=timezone.now())
+    yesterday = bucket_start(timezone.now(), Period.DAY) - timedelta(days=1)
+    Rollup.objects.create(
+        dependency=row,
+        period=Period.DAY,
+        start=yesterday,
+        count=10,
+        up_seconds=86400 - 864,
+        down_seconds=864,
+    )
+    site.start()
+    page, traffic = chromium.new_page(viewport={"width": 1440, "height": 900})
+    log_in(page, site)
+    bar = page.get_by_role("list", name=re.compile(r"^payments, last 90 days: 99\.00% up"))
+    expect(bar).to_be_visible()
+    # From the day before it, the keyboard reaches yesterday's cell.
+    bar.locator("li").nth(87).focus()
+    page.keyboard.press("Tab")
+    focused = page.locator("li:focus")
+    figure = f"{yesterday:%Y-%m-%d}: 99.00% up, down 14 min"
+    expect(focused).to_have_attribute("aria-label", figure)
+    tooltip = focused.evaluate("cell => getComputedStyle(cell, '::after').content")
+    assert tooltip == f'"{figure}"'
+    # Polls swap the live part every second: the focus stays on the same day.
+    for _ in range(2):  # the first swapped in by the time the second answers
+        with page.expect_response(lambda r: r.request.headers.get("hx-request") == "true"):
+            pass
+    expect(page.locator("li:focus")).to_have_attribute("aria-label", figure)
+    screenshot(page, "history-bar-focused.png")
+
+    page.get_by_role("link", name="api", exact=True).click()
+    history = page.get_by_role("list", name=re.compile(r"^api, last 90 days"))
+    expect(history.locator("li")).to_have_count(90)
+    # A new install's chart opens on the shortest window, its points titled in UTC.
+    expect(page.locator('.windows a[aria-current="page"]')).to_have_text("1h")
+    expect(page.locator("svg.latency-chart rect.point title").last).to_have_text(
+        re.compile(r"^\w{3} \d+ \d\d:\d\d UTC: ")
+    )
+    screenshot(page, "dependency-history.png")
     traffic.assert_clean(site)

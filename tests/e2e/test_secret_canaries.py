@@ -64,9 +64,10 @@ def echoing_peers(tmp_path: Path):
     http.routes["/json"] = Route(reply_to=lambda r: json.dumps({"echo": r.text()}).encode())
     http.routes["/reason"] = Route(status=500, reason=lambda r: r.text())
     http.routes[f"/v3/{CANARIES['CANARY_KEY']}"] = Route(reply_to=rpc_echo)
-    # HeadBucket passes; the canary's PUT (any other path) is refused, quoting it back.
-    http.routes["/docs"] = Route(headers={"x-amz-bucket-region": "eu-west-1"})
+    # The listing passes; the canary's PUT (any other path) is refused, quoting it back.
     xml = {"Content-Type": "application/xml"}
+    listing = b"<ListBucketResult><Name>docs</Name><MaxKeys>0</MaxKeys></ListBucketResult>"
+    http.routes["/docs"] = Route(body=listing, headers=xml | {"x-amz-bucket-region": "eu-west-1"})
     http.routes["*"] = Route(status=403, headers=xml, reply_to=s3_echo)
     certificate = self_signed(tmp_path)
     smtp = EchoingSMTPServer(server_context(certificate))

@@ -186,9 +186,9 @@ def test_one_shot_commands_exit_within_the_timeout_and_2s(tmp_path: Path, comman
     assert exited - min(c.opened for c in server.connections) < 3 + EXITS_WITHIN, output
     if command == "probe":
         assert process.popen.returncode == 1, output
-        assert "outcome  FAILURE  timeout: no answer within 3s (HeadBucket)" in output
+        assert "outcome  FAILURE  timeout: no answer within 3s (ListObjectsV2)" in output
     else:
         assert process.popen.returncode == 0, output
         errors = set(Dependency.objects.values_list("last_error", flat=True))
-        assert errors == {"timeout: no answer within 3s (HeadBucket)"}
+        assert errors == {"timeout: no answer within 3s (ListObjectsV2)"}
         assert ProbeResult.objects.count() == 20

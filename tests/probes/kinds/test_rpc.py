@@ -112,6 +112,24 @@ class TestAgainstGanache:
         # The slowest call's wait for its answer.
         assert outcome.latency_ms == observations["timings_ms"]["first_byte"]
         assert 0 < outcome.latency_ms <= max(step.ms for step in outcome.steps)
+        # Each method's own wait, and the node's software.
+        latencies = observations["method_latency_ms"]
+        assert set(latencies) == {
+            "eth_chainId",
+            "eth_getBlockByNumber",
+            "eth_syncing",
+            "web3_clientVersion",
+        }
+        assert outcome.latency_ms == max(
+            latencies[method] for method in ("eth_chainId", "eth_getBlockByNumber", "eth_syncing")
+        )
+        assert observations["client_version"].startswith("Ganache/")
+
+    def test_an_archive_read_at_a_past_block_passes_on_an_archive_node(self, ganache) -> None:
+        outcome = probe({"url": ganache, "archive_block": 0})
+        assert outcome.result is Result.SUCCESS, outcome.detail
+        assert "eth_getBalance(block 0)" in {step.name for step in outcome.steps}
+        assert "eth_getBalance" in outcome.observations["method_latency_ms"]
 
     def test_the_same_node_over_websocket(self, ganache) -> None:
         outcome = probe({"url": ganache.replace("http://", "ws://"), "chain_id": CHAIN_ID})
@@ -207,6 +225,30 @@ class TestBrokenAnswers:
         assert outcome.error_class is error_class
         assert outcome.detail.startswith(detail)
 
+    def test_a_pruned_node_fails_the_archive_read_with_its_own_message(self, http_server) -> None:
+        pruned = {"code": -32000, "message": "missing trie node 9a8b7c (path ) state 0x9a8b7c"}
+        http_server.routes["/rpc"] = json_rpc({**HEALTHY, "eth_getBalance": {"error": pruned}})
+        outcome = probe({"url": http_server.url("/rpc"), "archive_block": 1_000_000})
+        assert outcome.error_class is ErrorClass.UNEXPECTED_RESPONSE
+        assert outcome.detail == (
+            "eth_getBalance(block 1000000): JSON-RPC error -32000: missing trie node 9a8b7c "
+            "(path ) state 0x9a8b7c"
+        )
+
+    def test_a_node_that_will_not_say_its_version_is_no_less_healthy(self, http_server) -> None:
+        http_server.routes["/rpc"] = json_rpc(HEALTHY)  # web3_clientVersion: method not found
+        outcome = probe({"url": http_server.url("/rpc")})
+        assert outcome.result is Result.SUCCESS, outcome.detail
+        assert "client_version" not in outcome.observations
+
+    def test_the_version_is_observed_shortened(self, http_server) -> None:
+        version = "Geth/v1.14.11-stable-f3c696fa/linux-amd64/go1.23.2" + "x" * 300
+        http_server.routes["/rpc"] = json_rpc({**HEALTHY, "web3_clientVersion": version})
+        outcome = probe({"url": http_server.url("/rpc")})
+        observed = outcome.observations["client_version"]
+        assert observed.startswith("Geth/v1.14.11-stable-f3c696fa/linux-amd64/go1.23.2")
+        assert len(observed) <= 120
+
     def test_a_syncing_node_is_degraded(self, http_server) -> None:
         syncing = {"startingBlock": "0x0", "currentBlock": "0x10", "highestBlock": "0x20"}
         http_server.routes["/rpc"] = json_rpc({**HEALTHY, "eth_syncing": syncing})
@@ -291,6 +333,8 @@ def test_a_node_that_never_answers_is_a_timeout_at_the_deadline(hanging_server, 
         ("url: 'https://n', chain_id: 0", "chain_id: must be at least 1"),
         ("url: 'https://n', chain_id: mainnet", "chain_id: expected an integer"),
         ("url: 'https://n', max_block_age: old", "max_block_age: 'old' is not a duration"),
+        ("url: 'https://n', archive_block: -1", "archive_block: must be at least 0"),
+        ("url: 'https://n', archive_block: latest", "archive_block: expected an integer"),
     ],
 )
 def test_a_bad_declaration_names_the_field(fields, problem) -> None:

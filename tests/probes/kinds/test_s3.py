@@ -40,7 +40,14 @@ from probes.outcomes import ErrorClass, Outcome, Result
 from tests.certificates import self_signed, server_context
 from tests.conftest import entry_problems
 from tests.factories import make_job
-from tests.servers import DrippingServer, HangingServer, LoopbackServer, unused_port
+from tests.servers import (
+    DrippingServer,
+    HangingServer,
+    LoopbackServer,
+    Route,
+    pump,
+    unused_port,
+)
 from tests.threads import busy_probe_threads
 
 pytestmark = pytest.mark.no_database  # its django_db tests run in both passes all the same
@@ -171,31 +178,89 @@ def steps(outcome: Outcome) -> list[tuple[str, bool]]:
     return [(step.name, step.ok) for step in outcome.steps]
 
 
-def test_an_existing_bucket_is_up_with_its_region(moto: Moto) -> None:
+def test_an_existing_bucket_is_up(moto: Moto) -> None:
     outcome = probe(
         {"bucket": BUCKET, "endpoint_url": moto.url, **CREDENTIALS}, moto.prober.environ
     )
     assert outcome.result is Result.SUCCESS, outcome.error
-    assert outcome.observations == {"bucket_region": "eu-west-1"}
-    assert steps(outcome) == [("HeadBucket", True)]
-    # HeadBucket's wait for its answer: not the signing before it.
+    # moto sends no x-amz-bucket-region with a listing (AWS does: tested below on a peer).
+    assert outcome.observations == {}
+    assert steps(outcome) == [("ListObjectsV2", True)]
+    # ListObjectsV2's wait for its answer: not the signing before it.
     [head] = outcome.steps
     assert 0 < outcome.latency_ms <= head.ms
+
+
+LISTING = (
+    b'<?xml version="1.0" encoding="UTF-8"?>'
+    b'<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>'
+    + BUCKET.encode()
+    + b"</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>0</MaxKeys>"
+    b"<IsTruncated>false</IsTruncated></ListBucketResult>"
+)
+
+
+@pytest.mark.parametrize(
+    ("route", "detail"),
+    [
+        (
+            Route(
+                200, b"<!doctype html><p>Welcome to nginx!", headers={"Content-Type": "text/html"}
+            ),
+            "ListObjectsV2: not an S3 answer",
+        ),
+        (
+            Route(
+                200, b"<html><body>It works</body></html>", headers={"Content-Type": "text/html"}
+            ),
+            "ListObjectsV2: not an S3 answer (no bucket listing): is endpoint_url an S3 store?",
+        ),
+        (
+            Route(200, b"", headers={}),
+            "ListObjectsV2: not an S3 answer (no bucket listing): is endpoint_url an S3 store?",
+        ),
+    ],
+    ids=["html", "well-formed-xml", "empty"],
+)
+def test_a_web_server_answering_200_is_not_taken_for_s3(http_server, route, detail) -> None:
+    http_server.routes["*"] = route
+    spec = {"bucket": BUCKET, "endpoint_url": http_server.url(""), **CREDENTIALS}
+    outcome = probe(spec, {"S3_KEY_ID": "AKIAPOSING", "S3_SECRET": "posing"})
+    assert (outcome.error_class, outcome.detail) == (ErrorClass.PROTOCOL, detail)
+
+
+def test_a_listing_is_s3_and_its_region_header_is_observed(http_server) -> None:
+    # As AWS answers a listing: with the bucket's region (moto leaves the header out).
+    headers = {"Content-Type": "application/xml", "x-amz-bucket-region": "eu-north-1"}
+    http_server.routes["*"] = Route(200, LISTING, headers=headers)
+    spec = {"bucket": BUCKET, "endpoint_url": http_server.url(""), **CREDENTIALS}
+    outcome = probe(spec, {"S3_KEY_ID": "AKIAPOSING", "S3_SECRET": "posing"})
+    assert outcome.result is Result.SUCCESS, outcome.error
+    assert outcome.observations == {"bucket_region": "eu-north-1"}
+    [(method, path, _)] = http_server.requests
+    assert (method, path) == ("GET", f"/{BUCKET}?list-type=2&max-keys=0&encoding-type=url")
 
 
 def test_a_missing_bucket_is_not_found(moto: Moto) -> None:
     spec = {"bucket": "no-such-bucket", "endpoint_url": moto.url, **CREDENTIALS}
     outcome = probe(spec, moto.prober.environ)
     assert outcome.error_class is ErrorClass.NOT_FOUND
-    assert outcome.detail == "bucket 'no-such-bucket' does not exist (HTTP 404 Not Found)"
-    assert steps(outcome) == [("HeadBucket", False)]
+    assert outcome.detail == (
+        "bucket 'no-such-bucket' does not exist "
+        "(HTTP 404 NoSuchBucket: The specified bucket does not exist)"
+    )
+    assert steps(outcome) == [("ListObjectsV2", False)]
 
 
 @pytest.mark.parametrize(
-    "who",
-    ["unknown key id", "wrong secret", "a user allowed nothing"],
+    ("who", "code"),
+    [
+        ("unknown key id", "InvalidAccessKeyId"),
+        ("wrong secret", "SignatureDoesNotMatch"),
+        ("a user allowed nothing", "AccessDenied"),
+    ],
 )
-def test_a_refused_request_is_an_auth_error(moto: Moto, who: str) -> None:
+def test_a_refused_request_is_an_auth_error(moto: Moto, who: str, code: str) -> None:
     keys = {
         "unknown key id": Keys("AKIAUNKNOWNUNKNOWN00", moto.prober.secret),
         "wrong secret": Keys(moto.prober.id, "not-the-secret-key-at-all"),
@@ -203,16 +268,16 @@ def test_a_refused_request_is_an_auth_error(moto: Moto, who: str) -> None:
     }[who]
     outcome = probe({"bucket": BUCKET, "endpoint_url": moto.url, **CREDENTIALS}, keys.environ)
     assert outcome.error_class is ErrorClass.AUTH
-    assert outcome.detail == "HeadBucket: HTTP 403 Forbidden"
+    assert outcome.detail.startswith(f"ListObjectsV2: HTTP 403 {code}")
 
 
 def test_the_write_check_puts_reads_and_deletes_a_canary(moto: Moto) -> None:
     spec = {"bucket": CANARIES, "endpoint_url": moto.url, "write_check": True, **CREDENTIALS}
     outcome = probe(spec, moto.prober.environ)
     assert outcome.result is Result.SUCCESS, outcome.error
-    assert outcome.observations == {"bucket_region": "us-east-1", "write_check": "ok"}
+    assert outcome.observations == {"write_check": "ok"}
     assert steps(outcome) == [
-        ("HeadBucket", True),
+        ("ListObjectsV2", True),
         ("PutObject", True),
         ("GetObject", True),
         ("DeleteObject", True),
@@ -225,8 +290,8 @@ def test_a_denied_put_is_an_auth_error_and_the_delete_is_still_tried(moto: Moto)
     outcome = probe(spec, moto.no_writer.environ)
     assert outcome.error_class is ErrorClass.AUTH
     assert outcome.detail.startswith("PutObject: HTTP 403 AccessDenied")
-    assert outcome.observations == {"bucket_region": "us-east-1"}
-    assert steps(outcome) == [("HeadBucket", True), ("PutObject", False), ("DeleteObject", True)]
+    assert outcome.observations == {}
+    assert steps(outcome) == [("ListObjectsV2", True), ("PutObject", False), ("DeleteObject", True)]
     assert moto.canaries_left() == []
 
 
@@ -234,7 +299,7 @@ def test_an_endpoint_where_nothing_listens_is_a_connect_error(moto: Moto) -> Non
     spec = {"bucket": BUCKET, "endpoint_url": f"http://127.0.0.1:{unused_port()}", **CREDENTIALS}
     outcome = probe(spec, moto.prober.environ)
     assert (outcome.error_class, outcome.detail) == (ErrorClass.CONNECT, "connection refused")
-    assert steps(outcome) == [("HeadBucket", False)]
+    assert steps(outcome) == [("ListObjectsV2", False)]
 
 
 def test_a_peer_that_accepts_and_never_answers_is_a_timeout_at_the_deadline(
@@ -247,7 +312,7 @@ def test_a_peer_that_accepts_and_never_answers_is_a_timeout_at_the_deadline(
     outcome = probe(spec, {"S3_KEY_ID": "AKIAHANGING", "S3_SECRET": "hanging"}, timeout=2)
     elapsed = time.monotonic() - started
     assert outcome.error_class is ErrorClass.TIMEOUT
-    assert outcome.detail == "no answer within 2s (HeadBucket)"
+    assert outcome.detail == "no answer within 2s (ListObjectsV2)"
     assert elapsed < 2 + 1.5  # the deadline, not the client's own read timeout
     # No thread waited on the peer: the exchange ran on the event loop.
     assert busy_probe_threads() == []
@@ -310,7 +375,7 @@ def test_200_dripping_peers_beside_a_healthy_bucket_leave_it_up_and_use_few_thre
         dripping.stop()
     assert Dependency.objects.get(name="healthy").status == "up"
     errors = Dependency.objects.exclude(name="healthy").values_list("last_error", flat=True)
-    assert set(errors) == {"timeout: no answer within 2s (HeadBucket)"}
+    assert set(errors) == {"timeout: no answer within 2s (ListObjectsV2)"}
     assert len(dripping.connections) == 200
     assert left_open == []
     assert busy_probe_threads() == []
@@ -335,25 +400,17 @@ class DelayingProxy(LoopbackServer):
             first = client.recv(65536)
             self.requests.append(first.split(b"\r\n", 1)[0].decode())
             upstream.sendall(first)
-            threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
+            threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
             if first.startswith(b"PUT "):
                 time.sleep(self.delay)
-            _pump(upstream, client)
-
-
-def _pump(source: socket.socket, sink: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            sink.sendall(data)
-    except OSError:
-        pass
+            pump(upstream, client)
 
 
 def test_a_canary_whose_probe_timed_out_during_the_put_is_deleted_all_the_same(
     moto: Moto,
 ) -> None:
-    # The PUT held past the deadline; the deadline long enough for HeadBucket before it on a
-    # loaded machine (at 1 s, CI's once ran out during HeadBucket).
+    # The PUT held past the deadline; the deadline long enough for ListObjectsV2 before it on a
+    # loaded machine (at 1 s, CI's once ran out during ListObjectsV2).
     proxy = DelayingProxy(int(moto.url.rsplit(":", 1)[1]), delay=5)
     spec = {"bucket": CANARIES, "endpoint_url": proxy.url, "write_check": True, **CREDENTIALS}
     try:
@@ -366,8 +423,8 @@ def test_a_canary_whose_probe_timed_out_during_the_put_is_deleted_all_the_same(
             time.sleep(0.05)
     finally:
         proxy.stop()
-    head, put, delete = proxy.requests
-    assert head.startswith(f"HEAD /{CANARIES} ")
+    listing, put, delete = proxy.requests
+    assert listing.startswith(f"GET /{CANARIES}?list-type=2&max-keys=0")
     assert put.startswith(f"PUT /{CANARIES}/{s3.CANARY_PREFIX}")
     assert delete == put.replace("PUT", "DELETE", 1)
     assert moto.canaries_left() == []
@@ -402,8 +459,8 @@ class RegionCheckingProxy(LoopbackServer):
                 return
             with socket.create_connection(("127.0.0.1", self.target)) as upstream:
                 upstream.sendall(first)
-                threading.Thread(target=_pump, args=(client, upstream), daemon=True).start()
-                _pump(upstream, client)
+                threading.Thread(target=pump, args=(client, upstream), daemon=True).start()
+                pump(upstream, client)
 
 
 def test_a_bucket_in_another_region_is_asked_there_and_the_region_remembered(moto: Moto) -> None:
@@ -431,7 +488,7 @@ def test_a_bucket_redirected_twice_in_one_probe_is_an_unexpected_status(moto: Mo
     assert outcome.error_class is ErrorClass.UNEXPECTED_STATUS
     assert outcome.detail == (
         f"bucket '{BUCKET}' is in region eu-central-1: set region: eu-central-1 "
-        "(HeadBucket: HTTP 301 Moved Permanently)"
+        "(ListObjectsV2: HTTP 301 Moved Permanently)"
     )
     assert proxy.signed_for == ["us-east-1", "eu-west-1"]
 
@@ -552,7 +609,6 @@ def test_an_https_endpoint_reports_its_certificate_and_its_coming_expiry(
     spec = {"bucket": BUCKET, "endpoint_url": url, **CREDENTIALS}
     outcome = probe(spec, moto.prober.environ, ca_file=str(cert))
     assert outcome.ok, outcome.error
-    assert outcome.observations["bucket_region"] == "eu-west-1"
     assert outcome.observations[tls.SUBJECT] == "127.0.0.1"
     assert outcome.observations[tls.VERSION].startswith("TLSv1.")
     expires = tls.not_after(outcome.observations)
@@ -560,8 +616,8 @@ def test_an_https_endpoint_reports_its_certificate_and_its_coming_expiry(
     assert abs(expires - (datetime.now(UTC) + timedelta(days=5))) < timedelta(hours=1)
     assert outcome.result is Result.DEGRADED  # within the default cert_expiry_warn, 14 days
     assert outcome.warnings[0].startswith("TLS certificate expires in 5 days")
-    # The certificate is read off HeadBucket's own connection: no handshake of its own.
-    assert steps(outcome) == [("HeadBucket", True)]
+    # The certificate is read off ListObjectsV2's own connection: no handshake of its own.
+    assert steps(outcome) == [("ListObjectsV2", True)]
 
 
 def test_an_untrusted_certificate_is_a_tls_error(moto: Moto, tls_moto: tuple[str, Path]) -> None:
