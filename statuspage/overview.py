@@ -147,17 +147,23 @@ class _Bars:
 
     days: dict[int, list[history_bars.Day]]
     titles: dict[int, str]
+    places: dict[int, int]  # each entry's place on the page
 
     def of(self, dependency_id: int) -> SafeString:
-        return history_bars.render(self.days[dependency_id], self.titles[dependency_id])
+        # Cells with ids, so that htmx gives a focused day its focus back after a poll: by
+        # the entry's place on the page, not its name nor its row's id (both are ours).
+        days, label = self.days[dependency_id], self.titles[dependency_id]
+        return history_bars.render(days, label, ids=f"day-e{self.places[dependency_id]}")
 
     def of_group(self, name: str, ids: list[int]) -> SafeString | None:
         """None for the entries declared without a group: each has its own bar."""
         if not name:
             return None
-        return history_bars.render(history_bars.combine([self.days[i] for i in ids]), name)
+        days = history_bars.combine([self.days[i] for i in ids])
+        return history_bars.render(days, name, ids=f"day-g{self.places[ids[0]]}")
 
 
 def _history(rows: list[Dependency], now: datetime) -> _Bars:
     days = history_bars.daily_uptimes([row.id for row in rows], days=HISTORY_DAYS, now=now)
-    return _Bars(days, {row.id: title(row) for row in rows})
+    places = {row.id: place for place, row in enumerate(rows)}
+    return _Bars(days, {row.id: title(row) for row in rows}, places)

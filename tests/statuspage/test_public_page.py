@@ -238,3 +238,7 @@ def test_a_90_day_bar_per_entry_and_per_group_from_the_public_entries_alone(clie
     for _, cells in bars:
         assert cells.count('tabindex="0"') == 90
     assert f'aria-label="{yesterday}: 99.00% up, down 14 min"' in bars[1][1]
+    # Ids that outlive a poll (htmx gives the focus back), by place on the page, not by name.
+    assert f'id="day-g0-{yesterday}"' in bars[0][1]
+    assert f'id="day-e0-{yesterday}"' in bars[1][1]
+    assert f'id="day-e1-{yesterday}"' in bars[2][1]
