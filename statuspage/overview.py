@@ -17,7 +17,7 @@ from itertools import groupby
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
-from dashboard import history_bars
+from dashboard import history_bars, prober_silence
 from probes import maintenance_reader
 from probes.maintenance import Window
 from probes.models import Dependency, Incident
@@ -27,7 +27,10 @@ from statuspage.wording import Wording, of_service, of_status
 UPCOMING = timedelta(days=7)
 HISTORY_DAYS = 90
 # What the page reads of a row: matching a maintenance window needs critical, group, name.
-READ_FIELDS = ("id", "name", "display_name", "group", "critical", "status", "status_since")
+READ_FIELDS = (
+    *("id", "name", "display_name", "group", "critical", "status", "status_since"),
+    *("last_checked_at", "interval"),  # whether these states are current
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,10 @@ class Overview:
     outages: list[Outage]
     maintenance: list[Maintenance]
     now: datetime
+    # The newest check of these entries, and whether the prober has gone quiet since (the
+    # page then says its states are as of that time, not now).
+    checked_at: datetime | None = None
+    stale: bool = False
     shown: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -106,12 +113,17 @@ def build(now: datetime | None = None) -> Overview:
             (name, list(members)) for name, members in groupby(rows, key=lambda row: row.group)
         )
     ]
+    checked_at = max((row.last_checked_at for row in rows if row.last_checked_at), default=None)
+    shortest = min((row.interval for row in rows), default=None)
     return Overview(
         wording=of_service((row.status, row.critical) for row in rows),
         groups=groups,
         outages=_outages(rows),
         maintenance=_maintenance(windows.windows, rows, now),
         now=now,
+        checked_at=checked_at,
+        stale=checked_at is not None
+        and prober_silence.measure(checked_at, shortest, now) is not None,
     )
 
 

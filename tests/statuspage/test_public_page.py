@@ -242,3 +242,26 @@ def test_a_90_day_bar_per_entry_and_per_group_from_the_public_entries_alone(clie
     assert f'id="day-g0-{yesterday}"' in bars[0][1]
     assert f'id="day-e0-{yesterday}"' in bars[1][1]
     assert f'id="day-e1-{yesterday}"' in bars[2][1]
+
+
+def test_states_the_prober_has_not_refreshed_are_shown_as_of_their_time(client, settings):
+    settings.SEAHEALTH_READY_MAX_AGE = timedelta(minutes=2)
+    checked = timezone.now() - timedelta(minutes=10)
+    entry("api", public=True, display_name="API", last_checked_at=checked)
+
+    shown = text_of(client.get(URL).content.decode())
+
+    assert f"Status updates are delayed: this is the status as of {checked:%Y-%m-%d %H:%M} UTC" in (
+        shown
+    )
+    assert "As of" not in shown
+
+
+def test_current_states_are_as_of_now(client, settings):
+    settings.SEAHEALTH_READY_MAX_AGE = timedelta(minutes=2)
+    entry("api", public=True, display_name="API", last_checked_at=timezone.now())
+
+    shown = text_of(client.get(URL, **HTMX).content.decode())
+
+    assert "As of " in shown
+    assert "delayed" not in shown
