@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "dashboard",
     "notifications",
     "api",
+    "statuspage",
 ]
 
 MIDDLEWARE = [

@@ -7,5 +7,6 @@ urlpatterns = [
     path("", include("dashboard.urls")),
     path("", include("notifications.urls")),
     path("", include("api.urls")),
+    path("", include("statuspage.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -12,7 +12,7 @@ import pytest
 from probes.kinds import KINDS
 from tests.conftest import ROOT
 
-PACKAGES = ("probes", "dashboard", "notifications", "api")
+PACKAGES = ("probes", "dashboard", "notifications", "api", "statuspage")
 LONGEST_MODULE = 400
 LONGEST_FUNCTION = 60
 
@@ -29,10 +29,8 @@ def modules() -> list[Path]:
 
 def test_the_architecture_document_names_every_module_and_no_other() -> None:
     document = (ROOT / "docs" / "architecture.md").read_text()
-    named = {
-        Path(found)
-        for found in re.findall(r"`((?:probes|dashboard|notifications|api)/[\w/]+\.py)`", document)
-    }
+    pattern = rf"`((?:{'|'.join(PACKAGES)})/[\w/]+\.py)`"
+    named = {Path(found) for found in re.findall(pattern, document)}
 
     assert named == set(modules())
 

@@ -126,8 +126,11 @@ def everything_shown(client: Client, names: list[str]) -> dict[str, str]:
         "BreakerTransition rows": repr(list(BreakerTransition.objects.values())),
     }
     pages = ["/", "/health/dependencies", "/metrics", "/admin/probes/proberesult/"]
+    pages += ["/status/", "/status/feed.atom", "/badges/service.svg"]
     for name in names:
         pages += [f"/dependencies/{name}/", f"/health/dependencies/{name}"]
+        pages += [f"/badges/{name}/status.svg", f"/badges/{name}/uptime-24h.svg"]
+        pages.append(f"/badges/{name}.json")
         pk = Dependency.objects.get(name=name).pk
         pages.append(f"/admin/probes/dependency/{pk}/change/")
     for page in pages:
@@ -152,7 +155,8 @@ def test_no_canary_leaves_in_any_form(
     for name, value in CANARIES.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("CANARY_RPC_URL", f"{http.url('/v3/' + CANARIES['CANARY_KEY'])}?apikey=x")
-    common = "interval: 30s, timeout: 2s, breaker: {failure_threshold: 1}"
+    # Public, too: the public page, its feed and the badges are searched as well.
+    common = "interval: 30s, timeout: 2s, breaker: {failure_threshold: 1}, public: true"
     declaration.write_text(
         f"""dependencies:
   - {{name: echo-json, kind: http, url: "{http.url("/json")}?token=${{CANARY_QUERY}}&x=1",
