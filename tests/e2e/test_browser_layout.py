@@ -59,6 +59,8 @@ def declare_rows() -> None:
         "payments-api",
         group="payments",
         critical=True,
+        public=True,
+        display_name="Payments",
         status="up",
         recent=healthy,
         last_latency_ms=41.0,
@@ -73,6 +75,7 @@ def declare_rows() -> None:
         LONG_NAME,
         group="payments",
         critical=True,
+        public=True,
         status="down",
         breaker_state="open",
         breaker_opened_at=now,
@@ -115,11 +118,12 @@ def declare_rows() -> None:
 
 
 def pages() -> list[tuple[str, str]]:
-    """What each width is checked on, logged out first: (name, path)."""
+    """What each width is checked on, the login page logged out: (name, path)."""
     return [
         ("login", "/accounts/login/"),
         ("status", "/"),
         ("dependency", f"/dependencies/{LONG_NAME}/"),
+        ("public status", "/status/"),
     ]
 
 
