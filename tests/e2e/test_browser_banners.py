@@ -36,19 +36,20 @@ dependencies:
 """
 
 
-def open_status_page(chromium: Chromium, site: Site) -> Page:
+def open_status_page(chromium: Chromium, site: Site, path: str = "/") -> Page:
     page, _ = chromium.new_page()
-    page.goto(f"{site.url}/")
+    page.goto(f"{site.url}{path}")
     expect(page.locator("#live")).to_be_visible()
     return page
 
 
+@pytest.mark.parametrize("path", ["/", "/status/"], ids=["ops", "public"])
 def test_a_lost_connection_is_said_and_cleared_when_the_server_is_back(
-    site: Site, chromium: Chromium
+    site: Site, chromium: Chromium, path: str
 ) -> None:
-    make_dependency("api", status="up")
+    make_dependency("api", status="up", public=True)
     site.start(SEAHEALTH_PUBLIC_DASHBOARD="true")
-    page = open_status_page(chromium, site)
+    page = open_status_page(chromium, site, path)
     banner = page.locator("#connection-lost")
     expect(banner).to_have_count(0)
 
@@ -56,7 +57,7 @@ def test_a_lost_connection_is_said_and_cleared_when_the_server_is_back(
     expect(banner).to_have_text(LOST, timeout=WAIT_MS)
     expect(banner).to_be_visible()
     expect(page.locator("#live")).to_have_class(re.compile(r"\bdisconnected\b"))
-    screenshot(page, "connection-lost.png")
+    screenshot(page, f"connection-lost-{path.strip('/') or 'ops'}.png")
 
     site.serve_again()
     expect(banner).to_be_hidden(timeout=WAIT_MS)

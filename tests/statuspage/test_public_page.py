@@ -113,6 +113,7 @@ def test_links_to_no_ops_page(client, entries) -> None:
         "/status/feed.atom",
         "/static/seahealth/favicon.svg",
         "/static/seahealth/status-page.css",
+        "/static/seahealth/shared.css",
     }
     assert "log in" not in page
 
