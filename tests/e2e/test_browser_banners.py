@@ -16,6 +16,7 @@ from tests.e2e.test_browser import WAIT_MS, Chromium, screenshot
 
 # The browser fixture, imported under its own name so that pytest finds it here.
 from tests.e2e.test_browser import chromium as chromium
+from tests.e2e.test_browser_layout import sideways
 from tests.factories import make_dependency
 from tests.servers import LocalHTTPServer
 
@@ -89,6 +90,11 @@ def test_a_refused_declaration_and_a_silent_prober_are_said_on_the_page(
         ]
     )
     screenshot(page, "declaration-refused.png")
+    # Its long lines (the file's path, the problem) wrap on a phone: nothing scrolls sideways.
+    page.set_viewport_size({"width": 390, "height": 844})
+    assert sideways(page) == 0
+    screenshot(page, "declaration-refused-390.png")
+    page.set_viewport_size({"width": 1440, "height": 900})
 
     path.write_text(declaration(http_server.url()))
     expect(refused).to_have_count(0, timeout=WAIT_MS)
