@@ -75,11 +75,18 @@ run: install
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & \
 	wait -n
 
-# The suite runs twice: on SQLite (what make run uses) and on PostgreSQL (production); the
-# tests marked no_database, which touch no database, run in the SQLite pass alone.
+# The suite runs twice, both passes at once (each waits on peers and browsers more than it
+# computes): on SQLite (what make run uses) and on PostgreSQL (production); the tests marked
+# no_database or engine_agnostic run in the SQLite pass alone. Each pass's output is printed
+# whole when it ends.
 test: install $(NODE_PEERS) system-packages
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
+
+.PHONY: test-sqlite test-postgres
+test-sqlite:
 	$(PY) -m pytest
-	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest
+test-postgres:
+	DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest -p no:cacheprovider
 
 lint: install
 	$(PY) -m ruff check .

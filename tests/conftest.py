@@ -124,7 +124,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # no database, here or in a process it starts: both passes would run the same code, so the
 # PostgreSQL pass skips it. A module may be marked whole: those of its tests that can reach
 # the database (the django_db mark, or a fixture that needs it) still run in both passes.
+# A test marked engine_agnostic uses the database only to hold what it looks at (a page's
+# layout in a browser, the README's screenshot): the PostgreSQL pass skips it too.
 ONE_PASS = "no_database: it touches no database, and runs in make test's SQLite pass"
+ENGINE_AGNOSTIC = "engine_agnostic: the database engine is not its subject; SQLite pass only"
 
 
 def reaches_database(item: pytest.Item) -> bool:
@@ -146,6 +149,8 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     on_postgres = settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
     if on_postgres and runs_once(item):
         pytest.skip(ONE_PASS)
+    if on_postgres and item.get_closest_marker("engine_agnostic") is not None:
+        pytest.skip(ENGINE_AGNOSTIC)
 
 
 @pytest.fixture(autouse=True)

@@ -27,7 +27,8 @@ from tests.e2e.test_browser import (  # noqa: F401 - fixtures
 )
 from tests.factories import make_dependency
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# What a browser lays out and reads does not depend on the database engine: SQLite pass only.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.engine_agnostic]
 
 PHONE, DESKTOP = 390, 1440
 HEIGHT = 900

@@ -23,7 +23,8 @@ from tests.conftest import ROOT, missing
 from tests.e2e.site import Site
 from tests.factories import make_dependency
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# What a browser lays out and reads does not depend on the database engine: SQLite pass only.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.engine_agnostic]
 
 CHROMIUM = shutil.which("chromium")
 SCREENSHOTS = ROOT / "test-output" / "browser"

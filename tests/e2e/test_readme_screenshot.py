@@ -40,7 +40,8 @@ from tests.e2e.test_browser import (  # noqa: F401 - fixtures
 from tests.processes import Process, StartProcess
 from tests.servers import unused_port
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# What a browser lays out and reads does not depend on the database engine: SQLite pass only.
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.engine_agnostic]
 
 EXAMPLE = ROOT / "dependencies.example.yaml"
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
