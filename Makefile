@@ -1,5 +1,5 @@
 # make run   - set everything up and start the dashboard, the prober and the demo peers
-# make test  - set everything up and run the tests (SQLite, then PostgreSQL)
+# make test  - set everything up and run the tests (on SQLite and on PostgreSQL, at once)
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
