@@ -174,6 +174,26 @@ class BreakerTransition(models.Model):
         return f"{self.dependency_id}: {self.from_state} -> {self.to_state} at {self.at}"
 
 
+class StatusTransition(models.Model):
+    """Every change of a dependency's status (up, degraded, down), written by recording with
+    the check that made it: the public page's feed of status changes reads these. Kept as
+    long as incidents."""
+
+    dependency = models.ForeignKey(
+        Dependency, on_delete=models.CASCADE, related_name="status_transitions"
+    )
+    at = models.DateTimeField()
+    from_status = models.CharField(max_length=10, choices=_choices(Status))
+    to_status = models.CharField(max_length=10, choices=_choices(Status))
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["-at"], name="probes_status_change_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.dependency_id}: {self.from_status} -> {self.to_status} at {self.at}"
+
+
 class Incident(models.Model):
     """One period a dependency spent down, from the check that took it down to the one that
     brought it back: opened and closed by recording, never recomputed from raw results."""

@@ -17,7 +17,14 @@ from probes.dependency_spec import DependencySpec
 from probes.engine import Job
 from probes.incidents import StatusChange, record_incidents
 from probes.maintenance import Window
-from probes.models import RECENT_CHECKS, BreakerTransition, Dependency, ProbeResult, StateVersion
+from probes.models import (
+    RECENT_CHECKS,
+    BreakerTransition,
+    Dependency,
+    ProbeResult,
+    StateVersion,
+    StatusTransition,
+)
 from probes.outcomes import ErrorClass, Outcome, Result
 from probes.row_updates import update_rows
 from probes.statuses import dependency_status
@@ -118,6 +125,15 @@ def _project(facts: list[_Fact]) -> None:
     # the window out.
     rollups.add([(fact.row.id, fact.outcome) for fact in facts if not windows.of(fact.row)], spans)
     record_incidents(changes)
+    StatusTransition.objects.bulk_create(
+        StatusTransition(
+            dependency=change.row,
+            at=change.row.status_since,
+            from_status=change.previous,
+            to_status=change.row.status,
+        )
+        for change in changes
+    )
     _notify([Change(change.row, change.previous) for change in changes])
     StateVersion.bump()
 

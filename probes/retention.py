@@ -5,10 +5,10 @@ repeat the raw results and would be by far the biggest table. Hour and day rollu
 every uptime figure and the longer charts come from, are kept for
 SEAHEALTH_ROLLUP_RETENTION. No kind of row is ever kept for less than the longest window
 read from it, so pruning never changes an uptime figure or a chart. Breaker transitions
-are kept: one row per change of state, the dependency page's timeline. Incidents are kept
-as long as the hour and day rollups. Notifications sent,
-dead or cancelled are kept for SEAHEALTH_NOTIFICATION_RETENTION; one still to be sent or
-reminded of, however old, is not pruned.
+are kept: one row per change of state, the dependency page's timeline. Incidents and
+status transitions (the public feed's) are kept as long as the hour and day rollups.
+Notifications sent, dead or cancelled are kept for SEAHEALTH_NOTIFICATION_RETENTION; one
+still to be sent or reminded of, however old, is not pruned.
 
 Each batch is its own transaction, a few thousand rows picked and deleted by id, so no
 table is locked for long: the prober's claims and records go in between.
@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from notifications.models import UNFINISHED, Event, Message, MessageState
 from probes import rollups, slo
-from probes.models import Incident, Period, ProbeResult, Rollup
+from probes.models import Incident, Period, ProbeResult, Rollup, StatusTransition
 
 # Rows deleted in one transaction: some 20 ms of SQLite's write lock for 5000 results.
 BATCH_SIZE = 5000
@@ -43,6 +43,7 @@ def kept() -> dict[str, timedelta]:
         "hour_rollups": max(rolled_up, _longest_window(Period.HOUR)),
         "day_rollups": max(rolled_up, _longest_window(Period.DAY)),
         "incidents": rolled_up,
+        "status_transitions": rolled_up,
         "notification_messages": settings.SEAHEALTH_NOTIFICATION_RETENTION,
         "notification_events": settings.SEAHEALTH_NOTIFICATION_RETENTION,
     }
@@ -73,6 +74,9 @@ def expired(now: datetime | None = None) -> dict[str, models.QuerySet]:
         rows[kind] = Rollup.objects.filter(period=period, start__lte=last_start)
     # As long as the uptime they explain; an open one, however old, stays.
     rows["incidents"] = Incident.objects.filter(ended_at__lt=now - keep["incidents"])
+    rows["status_transitions"] = StatusTransition.objects.filter(
+        at__lt=now - keep["status_transitions"]
+    )
     rows["notification_messages"] = Message.objects.filter(
         state__in=[MessageState.SENT, MessageState.DEAD],
         finished_at__lt=now - keep["notification_messages"],

@@ -1,10 +1,10 @@
 """`/status/feed.atom`: the status changes of the public entries, as an Atom 1.0 feed.
 
-Its events are the incidents recording opens and closes (probes/incidents.py): "Payments
-is down" when one opens, "Payments recovered after 12 min" when it closes. They are rows
-written as statuses change, never recomputed, so an entry keeps its id and its time. A
-dependency that is only degraded has no incident, and no entry here. Nothing internal: the
-title (display name, or name), the times, and a link to /status/.
+Its events are the status transitions recording writes as statuses change (up, degraded,
+down; probes.models.StatusTransition), never recomputed, so an entry keeps its id and its
+time: "Payments is down", "Payments is degraded", "Payments recovered after 12 min". The
+first status an entry takes is news only when it is not up. Nothing internal: the title
+(display name, or name), the times, and a link to /status/.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 from dashboard.formatting import lasted
-from probes.models import Incident
+from probes.models import StatusTransition
+from probes.statuses import Status
 from statuspage.overview import public_rows, title
+from statuspage.wording import of_status
 
 ENTRIES = 50
 FEED_TITLE = "Service status"
@@ -30,40 +32,51 @@ FEED_TITLE = "Service status"
 
 @dataclass(frozen=True)
 class Change:
-    incident: int
+    id: int
     title: str
     at: datetime
-    down: bool  # went down; else recovered
-    started_at: datetime
+    status: str  # what it became
+    trouble_since: datetime | None = None  # a recovery: since when it was not up, if known
 
 
 def changes(limit: int = ENTRIES) -> list[Change]:
-    """The newest `limit` changes of the public entries, newest first: three queries."""
+    """The newest `limit` changes of the public entries, newest first: two queries."""
     titles = {row.id: title(row) for row in public_rows()}
-    incidents = Incident.objects.filter(dependency_id__in=titles)
-    fields = ("id", "dependency_id", "started_at", "ended_at")
-    # The newest openings and the newest closings: an old incident may have closed lately.
-    opened = incidents.order_by("-started_at", "-id").values_list(*fields)[:limit]
-    closed = incidents.filter(ended_at__isnull=False).order_by("-ended_at", "-id")
-    found = [Change(pk, titles[dep], start, True, start) for pk, dep, start, _ in opened]
-    found += [
-        Change(pk, titles[dep], end, False, start)
-        for pk, dep, start, end in closed.values_list(*fields)[:limit]
-    ]
-    found.sort(key=lambda change: (change.at, change.incident, not change.down), reverse=True)
-    return found[:limit]
+    # One more row per entry could tell when its oldest shown recovery's trouble began;
+    # without it, that recovery says no duration.
+    rows = list(
+        StatusTransition.objects.filter(dependency_id__in=titles)
+        .exclude(from_status=Status.UNKNOWN, to_status=Status.UP)
+        .order_by("-at", "-id")
+        .values_list("id", "dependency_id", "at", "from_status", "to_status")[:limit]
+    )
+    found = []
+    for i, (pk, dependency, at, _, to) in enumerate(rows):
+        since = _trouble_since(rows[i + 1 :], dependency) if to == Status.UP else None
+        found.append(Change(pk, titles[dependency], at, to, since))
+    return found
+
+
+def _trouble_since(older: list[tuple], dependency: int) -> datetime | None:
+    """When `dependency` last left up, among the older changes (newest first)."""
+    for _, each, at, before, _ in older:
+        if each == dependency and before in (Status.UP, Status.UNKNOWN):
+            return at
+    return None
 
 
 def _headline(change: Change) -> str:
-    if change.down:
-        return f"{change.title} is down"
-    return f"{change.title} recovered after {lasted(change.started_at, change.at)}"
+    if change.status != Status.UP:
+        return f"{change.title} is {of_status(change.status).words}"
+    if change.trouble_since is None:
+        return f"{change.title} is operational again"
+    return f"{change.title} recovered after {lasted(change.trouble_since, change.at)}"
 
 
 def _summary(change: Change) -> str:
-    if change.down:
-        return f"{change.title} has been down since {_utc(change.at)}."
-    return f"{change.title} is back since {_utc(change.at)}, down from {_utc(change.started_at)}."
+    if change.status != Status.UP:
+        return f"{change.title} has been {of_status(change.status).words} since {_utc(change.at)}."
+    return f"{change.title} is operational again since {_utc(change.at)}."
 
 
 def _utc(moment: datetime) -> str:
@@ -90,10 +103,7 @@ def status_feed(request: HttpRequest) -> HttpResponse:
             link=page,
             # The summary is HTML (type="html"): a display name is text, escaped as such.
             description=escape(_summary(change)),
-            unique_id=(
-                f"tag:{domain},{change.started_at:%Y-%m-%d}:incident/{change.incident}/"
-                f"{'down' if change.down else 'recovered'}"
-            ),
+            unique_id=f"tag:{domain},{change.at:%Y-%m-%d}:status-change/{change.id}",
             pubdate=change.at,
             updateddate=change.at,
         )

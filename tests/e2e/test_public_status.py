@@ -18,7 +18,7 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import Page, expect, sync_playwright
 
-from probes.models import Incident, Period, Rollup
+from probes.models import Incident, Period, Rollup, StatusTransition
 from tests.conftest import ROOT, missing
 from tests.e2e.site import Site
 from tests.factories import make_dependency
@@ -55,6 +55,9 @@ def rows(transactional_db: None) -> None:
         breaker_state="open", breaker_opened_at=now,
     )  # fmt: skip
     Incident.objects.create(dependency=payments, started_at=now - timedelta(minutes=4))
+    StatusTransition.objects.create(
+        dependency=payments, at=now - timedelta(minutes=4), from_status="up", to_status="down"
+    )
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     for days_ago, down in ((1, 0.0), (2, 3600.0), (40, 0.0)):  # for the 90-day bars
         Rollup.objects.create(

@@ -8,7 +8,7 @@ from django.test.utils import CaptureQueriesContext
 
 from probes import maintenance_reader
 from probes.engine import Job
-from probes.models import BreakerTransition, Dependency, ProbeResult
+from probes.models import BreakerTransition, Dependency, ProbeResult, StatusTransition
 from probes.outcomes import ErrorClass, Outcome
 from probes.recording import record
 from probes.scheduler import job_for
@@ -34,6 +34,19 @@ def refused(seconds: float) -> Outcome:
 def record_one(row: Dependency, outcome: Outcome) -> Dependency:
     record([(job_for(row), outcome)])
     return Dependency.objects.get(pk=row.pk)
+
+
+def test_each_status_change_is_stored_with_the_check_that_made_it() -> None:
+    row = make_dependency(failure_threshold=1)
+    for outcome in (ok(1), ok(2), refused(3), refused(4), ok(70)):  # 70: the trial, after 60 s
+        row = record_one(row, outcome)
+
+    changes = StatusTransition.objects.filter(dependency=row)
+    assert list(changes.values_list("at", "from_status", "to_status")) == [
+        (at(1), "unknown", "up"),
+        (at(3), "up", "down"),
+        (at(70), "down", "up"),
+    ]
 
 
 def test_a_success_is_stored_as_history_and_as_current_state() -> None:

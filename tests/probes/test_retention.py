@@ -150,6 +150,7 @@ class TestPrune:
             "hour_rollups": 0,
             "day_rollups": 0,
             "incidents": 0,
+            "status_transitions": 0,
             "notification_messages": 0,
             "notification_events": 0,
         }
@@ -202,6 +203,7 @@ class TestPrune:
             "hour_rollups": 0,
             "day_rollups": 0,
             "incidents": 0,
+            "status_transitions": 0,
             "notification_messages": 0,
             "notification_events": 0,
         }
@@ -209,7 +211,7 @@ class TestPrune:
         # One savepoint (the test's transaction holds the real one) around each batch.
         batches = [sql for sql in statements if sql.startswith("SAVEPOINT")]
         # Results (3, 3, 1), minute rollups (3, 3, 0), one empty batch for each other kind.
-        assert len(batches) == 3 + 3 + 1 + 1 + 1 + 1 + 1
+        assert len(batches) == 3 + 3 + 1 + 1 + 1 + 1 + 1 + 1
 
     def test_breaker_transitions_are_kept(self) -> None:
         row = make_dependency()
@@ -238,6 +240,7 @@ def test_minute_rollups_outlive_a_raw_retention_shorter_than_the_24h_chart(setti
         "hour_rollups": timedelta(days=400),
         "day_rollups": timedelta(days=400),
         "incidents": timedelta(days=400),
+        "status_transitions": timedelta(days=400),
         "notification_messages": timedelta(days=30),
         "notification_events": timedelta(days=30),
     }
@@ -318,6 +321,7 @@ def test_the_command_prints_what_it_deleted() -> None:
         "deleted 0 hour rollups older than 400d",
         "deleted 1 day rollups older than 400d",
         "deleted 0 incidents older than 400d",
+        "deleted 0 status transitions older than 400d",
         "deleted 0 notification messages older than 30d",
         "deleted 0 notification events older than 30d",
     ]
@@ -340,6 +344,7 @@ def test_the_task_prunes() -> None:
         "hour_rollups": 0,
         "day_rollups": 1,
         "incidents": 0,
+        "status_transitions": 0,
         "notification_messages": 0,
         "notification_events": 0,
     }

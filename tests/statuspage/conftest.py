@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from probes.models import Dependency, Incident
+from probes.models import Dependency, Incident, StatusTransition
 from tests.factories import make_dependency
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -96,7 +96,19 @@ def entries(db) -> Entries:
         first_error=CANARIES["private incident error"],
         last_error=CANARIES["private incident error"],
     )
+    # The status changes recording wrote with them (the feed's).
+    changed(payments, now - timedelta(hours=3), "unknown", "up")
+    changed(payments, now - timedelta(hours=2), "up", "down")
+    changed(payments, now - timedelta(hours=2) + timedelta(minutes=12), "down", "up")
+    changed(payments, now - timedelta(minutes=3), "up", "down")
+    changed(private, now - timedelta(minutes=5), "up", "down")
     return Entries(payments, search, private, now)
+
+
+def changed(row: Dependency, at: datetime, before: str, after: str) -> StatusTransition:
+    return StatusTransition.objects.create(
+        dependency=row, at=at, from_status=before, to_status=after
+    )
 
 
 def leaked(text: str) -> list[str]:

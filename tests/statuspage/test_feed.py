@@ -11,9 +11,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from probes.models import Incident
+from probes.models import StatusTransition
 from statuspage.feed import ENTRIES
-from tests.statuspage.conftest import entry, leaked
+from tests.statuspage.conftest import changed, entry, leaked
 
 pytestmark = pytest.mark.django_db
 
@@ -54,14 +54,28 @@ def test_lists_the_public_changes_newest_first(client, entries) -> None:
         assert item.link == "http://testserver/status/"
         assert item.id.startswith("tag:testserver,")
         assert item.updated_parsed is not None
-    opened = Incident.objects.filter(dependency=entries.payments, ended_at__isnull=True).get()
-    assert feed.entries[0].updated_parsed[:6] == opened.started_at.utctimetuple()[:6]
+    newest = StatusTransition.objects.filter(dependency=entries.payments).latest("at")
+    assert feed.entries[0].updated_parsed[:6] == newest.at.utctimetuple()[:6]
+
+
+def test_says_degraded_and_an_operational_first_check_is_no_news(client, db) -> None:
+    row = entry("mail", public=True, display_name="Mail")
+    now = timezone.now()
+    changed(row, now - timedelta(minutes=30), "unknown", "up")
+    changed(row, now - timedelta(minutes=20), "up", "degraded")
+    changed(row, now - timedelta(minutes=10), "degraded", "down")
+    changed(row, now - timedelta(minutes=5), "down", "up")
+
+    assert [item.title for item in parsed(client).entries] == [
+        "Mail recovered after 15 min",  # from the first change away from up
+        "Mail is down",
+        "Mail is degraded",
+    ]
 
 
 def test_entry_ids_are_stable_and_distinct(client, entries) -> None:
     first = [item.id for item in parsed(client).entries]
-    entry("later", "down", public=True)
-    Incident.objects.create(dependency_id=entries.search.id, started_at=timezone.now())
+    changed(entries.search, timezone.now(), "up", "down")
     second = [item.id for item in parsed(client).entries]
 
     assert len(set(first)) == len(first)
@@ -76,7 +90,7 @@ def test_shows_nothing_internal(client, entries) -> None:
 
 def test_display_names_are_text_however_they_read(client, db) -> None:
     row = entry("tricky", "down", public=True, display_name='<b>Ünïcode & "q"</b>')
-    Incident.objects.create(dependency=row, started_at=timezone.now())
+    changed(row, timezone.now(), "up", "down")
 
     feed = parsed(client)
 
@@ -93,7 +107,8 @@ def test_holds_at_most_the_newest_entries_at_a_constant_query_count(client, db) 
         for n in range(count):
             row = entry(f"p-{count}-{n}", public=True)
             at = start + timedelta(minutes=n)
-            Incident.objects.create(dependency=row, started_at=at, ended_at=at + timedelta(1))
+            changed(row, at, "up", "down")
+            changed(row, at + timedelta(seconds=30), "down", "up")
         with CaptureQueriesContext(connection) as captured:
             assert client.get(URL).status_code == 200
         return len(captured)
