@@ -88,7 +88,9 @@ def _service_skips() -> dict[str, str | None]:
     on_postgres = database["ENGINE"] == "django.db.backends.postgresql"
     postgres = None
     if not on_postgres:
-        postgres = "needs PostgreSQL: runs in make test's second pass (DATABASE_URL=postgres://...)"
+        postgres = (
+            "needs PostgreSQL: runs in make test's PostgreSQL pass (DATABASE_URL=postgres://...)"
+        )
     redis_url = urlsplit(REDIS_URL)
     redis = None
     if not _reachable(redis_url.hostname or "127.0.0.1", redis_url.port or 6379):
