@@ -21,7 +21,8 @@ RUN_SECRET_KEY := .secret-key
 
 help:
 	@echo "make run    start the dashboard on http://$(HOST):$(PORT) with the prober and demo peers (SQLite)"
-	@echo "make test   run the tests (SQLite, then PostgreSQL; CI=true makes missing services fail)"
+	@echo "make test   run the tests (SQLite and PostgreSQL at once; CI=true makes missing services fail)"
+	@echo "make test-sqlite, make test-postgres   one of the two passes"
 	@echo "make lint   ruff check and ruff format --check"
 
 # From the npm registry: the Ethereum node the RPC tests start (ganache) and the browser test's

@@ -171,10 +171,8 @@ def build(filters: dict[str, str]) -> Board:
 def _silence(summary: list[dict]) -> prober_silence.Silence | None:
     """The prober's silence, when it has recorded something and then nothing for too long."""
     newest = max((line["newest"] for line in summary if line["newest"]), default=None)
-    if newest is None:
-        return None  # nothing probed yet: every status says unknown, none looks current
-    shortest = min(line["shortest"] for line in summary)
-    return prober_silence.measure(newest, shortest, timezone.now())
+    shortest = min((line["shortest"] for line in summary), default=None)
+    return prober_silence.stale(newest, shortest, timezone.now())
 
 
 def _grouped(dependencies: list[Dependency], row: Callable[[Dependency], Row]) -> list[Group]:

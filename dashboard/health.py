@@ -299,9 +299,8 @@ def dependencies(request: HttpRequest, state: Snapshot) -> HttpResponse:
 
 def _stale(state: Snapshot, now: datetime) -> str:
     """`"stale":true` and the silence's age, when the prober has recorded nothing for longer
-    than /health/ready allows: these states are its last, not current. Nothing before the
-    first check (every status is unknown then: nothing frozen to mistake for current)."""
-    silence = prober_silence.measure(state.newest_check, state.shortest_interval, now)
+    than /health/ready allows: these states are its last, not current."""
+    silence = prober_silence.stale(state.newest_check, state.shortest_interval, now)
     if silence is None or silence.age is None:
         return ""
     return f'"stale":true,"stale_seconds":{int(silence.age.total_seconds())},'

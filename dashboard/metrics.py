@@ -170,15 +170,15 @@ def _backlog() -> list[str]:
 
 
 def _declaration() -> list[str]:
+    """Both absent before the prober first read the file; the sync time, before one was
+    accepted."""
     state = declaration_state.current()
-    parts = [DECLARATION_VALID.header(), DECLARATION_SYNCED.header()]
+    valid = synced = ""
     if state is not None:
-        parts.insert(1, f"{DECLARATION_VALID.name} {'1.0' if state.valid else '0.0'}\n")
+        valid = f"{DECLARATION_VALID.name} {'1.0' if state.valid else '0.0'}\n"
     if state is not None and state.synced_at is not None:
-        parts.append(
-            f"{DECLARATION_SYNCED.name} {exposition.number(state.synced_at.timestamp())}\n"
-        )
-    return parts
+        synced = f"{DECLARATION_SYNCED.name} {exposition.number(state.synced_at.timestamp())}\n"
+    return [DECLARATION_VALID.header(), valid, DECLARATION_SYNCED.header(), synced]
 
 
 def _uptimes(rows: list[tuple[Any, ...]]) -> list[str]:

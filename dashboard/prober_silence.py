@@ -42,3 +42,12 @@ def measure(
     if newest is not None and now - newest <= limit:
         return None
     return Silence(newest, now - newest if newest else None, limit)
+
+
+def stale(
+    newest: datetime | None, shortest_interval: timedelta | None, now: datetime
+) -> Silence | None:
+    """The silence, when the states shown are the prober's last and it has gone quiet since;
+    None before anything was recorded (every status says unknown then: nothing frozen can
+    pass for current)."""
+    return None if newest is None else measure(newest, shortest_interval, now)

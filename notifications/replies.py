@@ -4,13 +4,12 @@ when), or dead at once. The same for every channel type."""
 from __future__ import annotations
 
 import random
-import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 
 import httpx
 
+from probes import http_peers
 from probes.classify import classify_network_error
 from probes.excerpts import shorten
 
@@ -20,7 +19,6 @@ RETRIED_STATUSES = {408, 429}
 BODY_READ = 1024
 # The longest Retry-After honoured as given: a day is past any message's give_up_after.
 LONGEST_RETRY_AFTER = 86400.0
-SECONDS = re.compile(r"[0-9]{1,20}")
 
 
 @dataclass(frozen=True)
@@ -80,21 +78,8 @@ def from_error(exc: BaseException) -> Reply:
 
 
 def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header: a number of seconds, or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    # ASCII digits alone: str.isdigit() takes "²" too, which float() refuses.
-    if SECONDS.fullmatch(value):
-        return min(float(value), LONGEST_RETRY_AFTER)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    seconds = (when - (now or datetime.now(UTC))).total_seconds()
-    return min(max(seconds, 0.0), LONGEST_RETRY_AFTER)
+    """Seconds from a Retry-After header (seconds, or an HTTP date), at most a day."""
+    return http_peers.retry_after(value, now, LONGEST_RETRY_AFTER)
 
 
 def backoff(attempts: int, first: float, longest: float) -> float:

@@ -120,32 +120,36 @@ def refusal(
     if error_class is ErrorClass.RATE_LIMITED:
         wait = retry_after(headers.get("retry-after"))
         if wait is not None:
+            wait = round(wait, 3)
             observations["retry_after_seconds"] = wait
             detail = f"{detail} (retry after {wait:g}s)"
     return ProbeError(error_class, detail, observations)
 
 
-# Past this, a Retry-After is read as this: a peer must not stop a monitor probing it.
+# Past this, a peer's Retry-After is read as this: a peer must not stop a monitor probing it.
 LONGEST_RETRY_AFTER = 3600.0
+_SECONDS = re.compile(r"[0-9]{1,20}")
 
 
-def retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Retry-After's wait in seconds (RFC 9110: seconds, or an HTTP date), at most an hour;
-    None when absent or unreadable."""
+def retry_after(
+    value: str | None, now: datetime | None = None, longest: float = LONGEST_RETRY_AFTER
+) -> float | None:
+    """Retry-After's wait in seconds (RFC 9110: seconds, or an HTTP date), at most
+    `longest`; None when absent or unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        seconds = float(value)
-    else:
-        try:
-            moment = parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        seconds = (moment - (now or datetime.now(UTC))).total_seconds()
-    return round(min(max(seconds, 0.0), LONGEST_RETRY_AFTER), 3)
+    # ASCII digits alone: str.isdigit() takes "²" too, which float() refuses.
+    if _SECONDS.fullmatch(value):
+        return min(float(value), longest)
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = (moment - (now or datetime.now(UTC))).total_seconds()
+    return min(max(seconds, 0.0), longest)
 
 
 def classify_httpx_error(exc: Exception) -> ProbeError:

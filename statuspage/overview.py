@@ -122,8 +122,7 @@ def build(now: datetime | None = None) -> Overview:
         maintenance=_maintenance(windows.windows, rows, now),
         now=now,
         checked_at=checked_at,
-        stale=checked_at is not None
-        and prober_silence.measure(checked_at, shortest, now) is not None,
+        stale=prober_silence.stale(checked_at, shortest, now) is not None,
     )
 
 

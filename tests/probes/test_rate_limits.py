@@ -121,6 +121,7 @@ class TestEachHTTPKind:
         ("86400", LONGEST_RETRY_AFTER),
         ("-5", None),
         ("soon", None),
+        ("\u00b2", None),  # a digit to str.isdigit(), not to float()
         ("", None),
         (None, None),
     ],
