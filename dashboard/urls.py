@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
 from dashboard import acknowledgements, health, incidents, metrics, reports, views
-from probes.declarations import NAME
+from probes.fields import NAME
 
 
 class DependencyName:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,10 +20,10 @@ from django.db import models
 from notifications.declaration import NotificationsSpec, parse_notifications
 from probes import depends_on, json_values, located_yaml, slo
 from probes.breaker import Policy
-from probes.dependency_spec import DECLARED_AS, HTTP_KINDS, RATE_LIMITED_IS, DependencySpec
+from probes.dependency_spec import DECLARED_AS, RATE_LIMITED_IS, DependencySpec
 from probes.excerpts import excerpt
-from probes.fields import Fields, Problem, text_problem
-from probes.kinds import KINDS
+from probes.fields import NAME, NAME_HELP, Fields, Problem, text_problem
+from probes.kinds import KINDS, rpc_pool
 from probes.kinds import kind as kind_module
 from probes.maintenance import Window
 from probes.maintenance_declaration import parse_maintenance
@@ -32,13 +31,18 @@ from probes.models import Dependency
 
 log = logging.getLogger(__name__)
 
-NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
 # The fields every entry may have, as dependencies.yaml names them.
 COMMON_FIELDS = tuple(
     DECLARED_AS.get(field.name, field.name)
     for field in dataclasses.fields(DependencySpec)
     if field.name != "target"
 )
+# The common fields only some kinds have (rate_limited_is: the HTTP kinds), by their kinds.
+KIND_BOUND = {
+    field.name: field.metadata["kinds"]
+    for field in dataclasses.fields(DependencySpec)
+    if "kinds" in field.metadata
+}
 TOP_LEVEL = ("defaults", "dependencies", "notifications", "maintenance")
 SHORTEST_INTERVAL = 1.0
 GROUP_MAX_LENGTH = Dependency._meta.get_field("group").max_length
@@ -146,6 +150,9 @@ def parse_document(text: str, source: str) -> Declaration:
     # What refers to other entries is checked only when every entry was read.
     if not problems:
         depends_on.check(specs, lambda name: _located(*located[name]), source, problems)
+        rpc_pool.check_declaration(
+            specs, lambda name, field: _located(*located[name], field), source, problems
+        )
     known = None if problems else specs
     notifications = parse_notifications(top.section("notifications"), known)
     windows = parse_maintenance(top.value("maintenance", None), top, known)
@@ -232,7 +239,7 @@ def _parse_entry(
             merged[section] = {**defaults[section], **entry[section]}
     fields = Fields(located_yaml.Mapping.like(entry, merged), source, where, problems)
 
-    name = fields.string("name", pattern=NAME, pattern_help=_NAME_HELP)
+    name = fields.string("name", pattern=NAME, pattern_help=NAME_HELP)
     if isinstance(fields.string("kind"), str) and kind is None:
         known = ", ".join(KINDS)
         fields.problem("kind", f"unknown kind {excerpt(kind_name)} (known kinds: {known})")
@@ -243,8 +250,9 @@ def _parse_entry(
         # Without a known kind, the kind is the mistake: a field some kind has is not unknown.
         if kind or key not in known:
             fields.unknown(key, known)
-    if "rate_limited_is" in entry and kind and kind_name not in HTTP_KINDS:
-        fields.problem("rate_limited_is", f"only for the kinds {', '.join(HTTP_KINDS)}")
+    for field, kinds in KIND_BOUND.items():
+        if field in entry and kind and kind_name not in kinds:
+            fields.problem(field, f"only for the kind{'s' * (len(kinds) > 1)} {', '.join(kinds)}")
     if len(problems) > before:
         return None
     spec = DependencySpec(name=name, kind=kind_name, target=target, **common)
@@ -253,9 +261,7 @@ def _parse_entry(
     return None if len(problems) > before else spec
 
 
-_NAME_HELP = (
-    "is not a name: use lowercase letters, digits, '-' and '_', starting with a letter or digit"
-)
+_POOL_HELP = NAME_HELP.replace("a name", "a pool's name")
 
 
 def _read_common(fields: Fields) -> dict[str, Any]:
@@ -291,6 +297,7 @@ def _read_common(fields: Fields) -> dict[str, Any]:
         "rate_limited_is": fields.string(
             "rate_limited_is", _DEFAULTS.rate_limited_is, choices=RATE_LIMITED_IS
         ),
+        "pool": fields.string("pool", _DEFAULTS.pool, pattern=NAME, pattern_help=_POOL_HELP),
     }
 
 
@@ -332,8 +339,8 @@ def _where(index: int, entry: Any) -> str:
     return f"entry {index} " + (f"'{name}'" if not text_problem(name, 100) else excerpt(name))
 
 
-def _located(index: int, entry: Any) -> tuple[str, int | None]:
-    return _where(index, entry), _line(entry, "depends_on")
+def _located(index: int, entry: Any, field: str = "depends_on") -> tuple[str, int | None]:
+    return _where(index, entry), _line(entry, field)
 
 
 def _line(entry: Any, field: str | None = None) -> int | None:

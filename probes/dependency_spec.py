@@ -33,6 +33,7 @@ HTTP_KINDS = ("http", "rpc", "s3")
 RATE_LIMITED_IS = ("degraded", "down")
 # Declared, and shown on the page, only for the HTTP kinds.
 HTTP_ONLY = {"kinds": HTTP_KINDS}
+RPC_ONLY = {"kinds": ("rpc",)}
 BREAKER = Policy()
 # A value of its own kept whole in a JSON column (stored(), from_stored(), declared()).
 JSON_VALUE = {"json_value": True}
@@ -67,6 +68,9 @@ class DependencySpec:
     # What a rate-limited answer (429, SlowDown, JSON-RPC -32005) makes it: `degraded` (the
     # peer is there, and asks for less), or `down` where being throttled is an outage.
     rate_limited_is: str = field(default="degraded", metadata=HTTP_ONLY)
+    # RPC nodes of one chain declared together (probes/kinds/rpc_pool.py): probed at once,
+    # each judged against the others' heads.
+    pool: str = field(default="", metadata=RPC_ONLY)
 
     # The Dependency columns it is stored in (set below, from the fields).
     COLUMNS: ClassVar[tuple[str, ...]]

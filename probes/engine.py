@@ -12,9 +12,10 @@ import logging
 import os
 import time
 import traceback
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from probes import kinds, leftovers, placeholders, tls
 from probes.context import ProbeContext, open_batch
@@ -24,6 +25,13 @@ from probes.outcomes import ErrorClass, Outcome, ProbeError
 from probes.redaction import Secrets
 
 log = logging.getLogger(__name__)
+
+
+# A call on a peer, as a probe is: (the kind's Spec, resolved; the context) -> Outcome.
+Call = Callable[[Any, ProbeContext], Awaitable[Outcome]]
+# How a pool's judge asks a member more: that call run on it, as the engine runs probes.
+Ask = Callable[["Job", Call], Awaitable[Outcome]]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -48,14 +56,44 @@ async def run_batch(
         kinds.prepare(kind)
     async with open_batch(max_connections=len(jobs)) as batch:
         batch.prepare({job.spec.ca_file or None for job in jobs})
-        outcomes = await asyncio.gather(
-            *(
-                run_one(
-                    job, batch.probe_context(job.spec.ca_file or None, job.spec.timeout), environ
-                )
-                for job in jobs
-            )
-        )
+
+        def context(job: Job) -> ProbeContext:
+            return batch.probe_context(job.spec.ca_file or None, job.spec.timeout)
+
+        done = await asyncio.gather(*(run_unit(unit, context, environ) for unit in units(jobs)))
+    return [pair for unit in done for pair in unit]
+
+
+def units(items: Iterable[T], declared: Callable[[T], Any] = lambda job: job.spec) -> list[list[T]]:
+    """The items cut into what is probed together: a pool's members (kinds.pool_judge), or a
+    job alone; in the order each unit first appears. `declared(item)` has its kind and pool
+    (a Job's spec, or a Dependency row)."""
+    found: dict[Any, list[T]] = {}
+    for item in items:
+        spec = declared(item)
+        key = (spec.kind, spec.pool) if spec.pool else id(item)
+        found.setdefault(key, []).append(item)
+    return list(found.values())
+
+
+async def run_unit(
+    jobs: Sequence[Job], context: Callable[[Job], ProbeContext], environ: Mapping[str, str]
+) -> list[tuple[Job, Outcome]]:
+    """A unit's outcomes (units()): its probes at once, each under its own deadline; then,
+    for a pool, each member judged against the others (the kind's judge_pool, which may ask
+    the members more, each again under its deadline)."""
+    outcomes = list(await asyncio.gather(*(run_one(job, context(job), environ) for job in jobs)))
+    spec = jobs[0].spec
+    judge = kinds.pool_judge(spec.kind) if spec.pool and spec.kind in kinds.KINDS else None
+    if judge is not None:
+
+        def ask(job: Job, call: Call) -> Awaitable[Outcome]:
+            return run_one(job, context(job), environ, call)
+
+        try:
+            outcomes = await judge(jobs, outcomes, ask)
+        except Exception:
+            log.exception("judging the pool %s crashed (a bug in seahealth)", spec.pool)
     return list(zip(jobs, outcomes, strict=True))
 
 
@@ -73,8 +111,11 @@ def run_batch_sync(
     return asyncio.run(run())
 
 
-async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Outcome:
-    """The job's outcome, the probe started when the job says."""
+async def run_one(
+    job: Job, ctx: ProbeContext, environ: Mapping[str, str], call: Call | None = None
+) -> Outcome:
+    """The job's outcome, the probe started when the job says; with `call`, the outcome of
+    that call on the job's peer instead of its kind's probe (a pool's second round)."""
     if job.start_at is not None:
         delay = (job.start_at - datetime.now(UTC)).total_seconds()
         if delay > 0:
@@ -91,7 +132,7 @@ async def run_one(job: Job, ctx: ProbeContext, environ: Mapping[str, str]) -> Ou
         # The deadline is enforced here, outside the probe: a peer that never answers costs
         # this probe its timeout and no other probe anything.
         async with asyncio.timeout(declared.timeout):
-            outcome = await kind.probe(spec, ctx)
+            outcome = await (call or kind.probe)(spec, ctx)
     except TimeoutError:
         hung = [step.name for step in ctx.steps if not step.ok]
         outcome = Outcome(

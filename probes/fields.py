@@ -15,6 +15,12 @@ from probes.durations import parse_duration
 from probes.excerpts import excerpt
 from probes.placeholders import holds_placeholder
 
+# A dependency's (or a pool's) name: a slug, as URLs and labels take it.
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
+NAME_HELP = (
+    "is not a name: use lowercase letters, digits, '-' and '_', starting with a letter or digit"
+)
+
 
 @dataclass(frozen=True)
 class Problem:

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta
 
 from django.db import connection, models
 from django.db.models import Q
 
-from probes.breaker import Breaker, Policy, State
-from probes.outcomes import Result
+from probes.breaker import Breaker, Policy, State, next_trial_at
+from probes.outcomes import ErrorClass, Result
 from probes.statuses import Status
 
 # How many checks a row keeps in `recent` (and the status page's check bar shows).
@@ -47,6 +48,7 @@ class Dependency(models.Model):
     public = models.BooleanField(default=False)
     display_name = models.CharField(max_length=100, blank=True)
     rate_limited_is = models.CharField(max_length=10, default="degraded")
+    pool = models.CharField(max_length=100, blank=True, default="")  # rpc nodes probed together
     declared_at = models.DateTimeField(auto_now_add=True)
     # Set when the entry leaves the file: no longer probed, history kept.
     archived_at = models.DateTimeField(null=True, blank=True)
@@ -105,7 +107,13 @@ class Dependency(models.Model):
                 fields=["next_due_at"],
                 condition=Q(archived_at__isnull=True),
                 name="probes_dep_due_idx",
-            )
+            ),
+            # A claim's other question: who else is in the pools it claimed?
+            models.Index(
+                fields=["pool"],
+                condition=Q(archived_at__isnull=True) & ~Q(pool=""),
+                name="probes_dep_pool_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -134,6 +142,15 @@ class Dependency(models.Model):
         self.breaker_failures = value.failures
         self.breaker_successes = value.successes
         self.breaker_opened_at = value.opened_at
+
+    def held_until(self) -> datetime | None:
+        """The earliest it may be probed again, whatever its schedule: its open breaker's
+        trial, or when a peer that rate-limited it said to come back (http_peers bounds it)."""
+        held = [next_trial_at(self.breaker, self.policy)]
+        wait = (self.last_observations or {}).get("retry_after_seconds")
+        if self.last_error_class == ErrorClass.RATE_LIMITED and isinstance(wait, int | float):
+            held.append(self.last_checked_at + timedelta(seconds=wait))
+        return max((at for at in held if at is not None), default=None)
 
 
 class ProbeResult(models.Model):

@@ -30,8 +30,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from probes import kinds, leftovers
-from probes.context import Batch
-from probes.engine import Job, run_one
+from probes.context import Batch, ProbeContext
+from probes.engine import Job, run_unit, units
 from probes.outcomes import Outcome
 
 log = logging.getLogger(__name__)
@@ -160,7 +160,7 @@ class _Child:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.batch = Batch(MAX_CONNECTIONS)
-        self.waiting: dict[asyncio.Task[None], int] = {}  # until due: task -> job number
+        self.waiting: dict[asyncio.Task[None], list[int]] = {}  # until due: its job numbers
         self.running: set[asyncio.Task[None]] = set()
         self.done: Outcomes = []
         self.stopped = asyncio.Event()
@@ -180,7 +180,7 @@ class _Child:
             # A probe not yet due is not started at all: the parent gives its claim back.
             for task in self.waiting:
                 task.cancel()
-            self.outbox.put((UNSTARTED, list(self.waiting.values())))
+            self.outbox.put((UNSTARTED, [n for numbers in self.waiting.values() for n in numbers]))
             if self.running:
                 _, late = await asyncio.wait(self.running, timeout=self.grace)
                 for task in late:
@@ -216,22 +216,27 @@ class _Child:
                 kinds.prepare(kind)  # a slow import, before these probes' clocks start
             self.prepared.add(kind)
         self.batch.prepare({job.spec.ca_file or None for _, job in jobs})
-        for number, job in jobs:
-            task = asyncio.create_task(self._probe(number, job))
-            self.waiting[task] = number
+        # A pool's members are probed together (engine.units), each other job alone.
+        for unit in units(jobs, lambda numbered: numbered[1].spec):
+            task = asyncio.create_task(self._probe(unit))
+            self.waiting[task] = [number for number, _ in unit]
             task.add_done_callback(self.running.discard)
 
-    async def _probe(self, number: int, job: Job) -> None:
+    async def _probe(self, unit: Numbered) -> None:
         task = asyncio.current_task()
-        delay = (job.start_at - datetime.now(UTC)).total_seconds() if job.start_at else 0.0
+        start_at = min((job.start_at for _, job in unit if job.start_at), default=None)
+        delay = (start_at - datetime.now(UTC)).total_seconds() if start_at else 0.0
         if delay > 0:
             await asyncio.sleep(delay)
         del self.waiting[task]
         self.running.add(task)
-        ctx = self.batch.probe_context(job.spec.ca_file or None, job.spec.timeout)
-        outcome = await run_one(job, ctx, os.environ)
-        # Not `self.done.append(await ...)`: that would append to the list sent meanwhile.
-        self.done.append((number, outcome))
+        done = await run_unit([job for _, job in unit], self._context, os.environ)
+        # Not `self.done.extend(await ...)`: that would extend the list sent meanwhile.
+        numbers = [number for number, _ in unit]
+        self.done += [(number, outcome) for number, (_, outcome) in zip(numbers, done, strict=True)]
+
+    def _context(self, job: Job) -> ProbeContext:
+        return self.batch.probe_context(job.spec.ca_file or None, job.spec.timeout)
 
     async def _send_every(self) -> None:
         while True:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -25,7 +24,7 @@ from probes.models import (
     StateVersion,
     StatusTransition,
 )
-from probes.outcomes import ErrorClass, Outcome, Result
+from probes.outcomes import Outcome, Result
 from probes.row_updates import update_rows
 from probes.statuses import dependency_status
 
@@ -185,14 +184,11 @@ def _current_state(row: Dependency, outcome: Outcome, state: breaker.Breaker) ->
     row.last_error = outcome.error[:500]
     row.last_warnings = list(outcome.warnings)
     row.last_observations = dict(outcome.observations)
-    trial_at = breaker.next_trial_at(state, row.policy)
-    if trial_at is not None:
-        # An open breaker is not probed until its trial is due.
-        row.next_due_at = max(row.next_due_at, trial_at)
-    wait = outcome.observations.get("retry_after_seconds")
-    if outcome.error_class is ErrorClass.RATE_LIMITED and isinstance(wait, int | float):
-        # A peer that said when to come back is not asked sooner (http_peers bounds the wait).
-        row.next_due_at = max(row.next_due_at, now + timedelta(seconds=wait))
+    # An open breaker is not probed until its trial is due, nor a peer that said when to
+    # come back before then.
+    held = row.held_until()
+    if held is not None:
+        row.next_due_at = max(row.next_due_at, held)
 
 
 def recent_checks(recent: list[list[Any]], outcome: Outcome) -> list[list[Any]]:

@@ -20,20 +20,26 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from itertools import islice
-from typing import TypeVar
 
 from django.db import transaction
 from django.utils import timezone
 
 from probes.dependency_spec import DependencySpec
-from probes.engine import Job
+from probes.engine import Job, units
 from probes.models import Dependency
 from probes.row_updates import update_rows
 
-T = TypeVar("T")
 # What a claim reads: the declaration, and the schedule.
 _JOB_FIELDS = ("id", *DependencySpec.COLUMNS, "next_due_at", "last_checked_at")
+# What says whether a pool's member is held back (Dependency.held_until).
+_HOLD_FIELDS = (
+    "breaker_state",
+    "breaker_failures",
+    "breaker_successes",
+    "breaker_opened_at",
+    "last_error_class",
+    "last_observations",
+)
 
 
 def next_due_at(
@@ -55,21 +61,45 @@ def claim_due(limit: int, now: datetime | None = None, ahead: float = 0.0) -> li
     Job starts when its dependency is due (at once if it is overdue)."""
     now = now or timezone.now()
     with transaction.atomic():
+        horizon = now + timedelta(seconds=ahead)
         rows = list(
             Dependency.objects.active()
-            .filter(next_due_at__lte=now + timedelta(seconds=ahead))
+            .filter(next_due_at__lte=horizon)
             .order_by("next_due_at")
             .select_for_update(skip_locked=True)
             .only(*_JOB_FIELDS)[:limit]
         )
+        rows += _pool_members(rows, horizon)
         jobs = []
-        for row in rows:
-            jobs.append(job_for(row, start_at=max(row.next_due_at, now)))
-            row.next_due_at = next_due_at(
-                row.interval, row.next_due_at, row.last_checked_at is None, now
-            )
+        for unit in units(rows, lambda row: row):
+            # A pool's members start together, when the first of them is due, and keep one
+            # phase at the shortest of their intervals.
+            lead = min(unit, key=lambda row: row.next_due_at)
+            start_at = max(lead.next_due_at, now)
+            interval = min(row.interval for row in unit)
+            due = next_due_at(interval, lead.next_due_at, lead.last_checked_at is None, now)
+            for row in unit:
+                jobs.append(job_for(row, start_at))
+                row.next_due_at = due
         update_rows(Dependency, rows, ["next_due_at"])
     return jobs
+
+
+def _pool_members(rows: list[Dependency], horizon: datetime) -> list[Dependency]:
+    """The other members of the pools among `rows`, to be probed with them (rpc_pool.py);
+    but for those held back (an open breaker, a peer's Retry-After), which come when due."""
+    pools = {row.pool for row in rows if row.pool}
+    if not pools:
+        return []
+    others = (
+        Dependency.objects.active()
+        .filter(pool__in=pools)
+        .exclude(id__in=[row.id for row in rows])
+        .order_by("id")
+        .select_for_update(skip_locked=True)
+        .only(*_JOB_FIELDS, *_HOLD_FIELDS)
+    )
+    return [row for row in others if (row.held_until() or horizon) <= horizon]
 
 
 def unclaim(jobs: Iterable[Job]) -> None:
@@ -89,7 +119,14 @@ def job_for(row: Dependency, start_at: datetime | None = None) -> Job:
     return Job(row.id, DependencySpec.from_row(row), start_at)
 
 
-def batches(items: Sequence[T], size: int) -> Iterator[list[T]]:
-    iterator = iter(items)
-    while batch := list(islice(iterator, size)):
+def batches(jobs: Sequence[Job], size: int) -> Iterator[list[Job]]:
+    """The jobs in batches of about `size`; a pool's members in one batch (engine.units), so
+    a batch holds more when a pool would straddle two."""
+    batch: list[Job] = []
+    for unit in units(jobs):
+        batch += unit
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
         yield batch

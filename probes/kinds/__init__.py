@@ -12,6 +12,10 @@ read through the functions below:
                              apply only when it may
   COMPONENT_TYPE             its checks' componentType in application/health+json
                              ("component" unless said)
+  judge_pool(jobs, outcomes, ask) -> list[Outcome]
+                             its dependencies declared in one `pool`, probed at once, judged
+                             against each other (rpc: lag, forks); `ask(job, call)` runs
+                             another call on a member as the engine runs a probe
   METRIC_FAMILIES            families of /metrics of its own (exposition.Family), and
   metric_samples(name, observations) -> list[str]
                              a block of sample lines per family, from the last observations
@@ -68,6 +72,11 @@ def prepare(name: str) -> None:
 def speaks_tls(name: str, spec: Any) -> bool | None:
     found = getattr(kind(name), "speaks_tls", None)
     return found(spec) if found is not None else None
+
+
+def pool_judge(name: str) -> Any:
+    """The kind's judge_pool, or None when its pools are not judged."""
+    return getattr(kind(name), "judge_pool", None)
 
 
 def component_type(name: str) -> str:

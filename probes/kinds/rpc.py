@@ -10,20 +10,26 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from probes import exposition
 from probes.context import ProbeContext
 from probes.durations import format_duration
 from probes.excerpts import shorten
 from probes.exposition import Family
-from probes.fields import Fields
+from probes.fields import NAME, NAME_HELP, Fields
 from probes.http_peers import check_url, read_headers
 from probes.http_peers import speaks_tls as url_speaks_tls
+from probes.kinds import rpc_pool
 from probes.outcomes import ErrorClass, Outcome, ProbeError
 from probes.redaction import redact_url
+
+if TYPE_CHECKING:
+    from probes import engine
+    from probes.engine import Job
 
 # EIP-2294's bound on chain ids, within what a JSON number keeps exactly.
 LARGEST_CHAIN_ID = 2**53 - 1
@@ -39,6 +45,12 @@ class Spec:
     max_block_age: float | None = field(default=None, metadata={"duration": True})
     # A block whose state the node must still serve (an archive node): a pruned one fails.
     archive_block: int | None = None
+    # In a pool (the entry's `pool`; rpc_pool.py): the node to compare with instead of the
+    # pool's best head, and how far behind it or the pool a node may be before it is degraded.
+    reference: str = ""
+    max_lag_blocks: int | None = None  # None: DEFAULT_MAX_LAG_BLOCKS
+    max_lag: float | None = field(default=None, metadata={"duration": True})
+    max_finality_lag: int | None = None  # blocks of finalized head behind the pool's
 
 
 def parse(fields: Fields) -> Spec:
@@ -48,32 +60,60 @@ def parse(fields: Fields) -> Spec:
         chain_id=fields.integer("chain_id", None, minimum=1, maximum=LARGEST_CHAIN_ID),
         max_block_age=fields.duration("max_block_age", None),
         archive_block=fields.integer("archive_block", None, minimum=0, maximum=LARGEST_BLOCK),
+        reference=fields.string("reference", "", pattern=NAME, pattern_help=NAME_HELP),
+        max_lag_blocks=fields.integer("max_lag_blocks", None, minimum=0, maximum=LARGEST_BLOCK),
+        max_lag=fields.duration("max_lag", None),
+        max_finality_lag=fields.integer("max_finality_lag", None, minimum=0, maximum=LARGEST_BLOCK),
     )
 
 
-METRIC_FAMILIES = (
-    Family(
-        "seahealth_rpc_block_age_seconds",
-        "gauge",
-        "The age of the node's latest block when last probed.",
+# Each family and the observation its sample comes from (absent when not observed).
+_METRICS = (
+    (
+        Family(
+            "seahealth_rpc_block_age_seconds",
+            "gauge",
+            "The age of the node's latest block when last probed.",
+        ),
+        "block_age_seconds",
     ),
-    Family(
-        "seahealth_rpc_block_number",
-        "gauge",
-        "The node's latest block number when last probed.",
+    (
+        Family(
+            "seahealth_rpc_block_number",
+            "gauge",
+            "The node's latest block number when last probed.",
+        ),
+        "block_number",
+    ),
+    (
+        Family(
+            "seahealth_rpc_lag_blocks",
+            "gauge",
+            "Blocks the node's head was behind its pool's best head (or its reference's).",
+        ),
+        "lag_blocks",
+    ),
+    (
+        Family(
+            "seahealth_rpc_finalized_lag_blocks",
+            "gauge",
+            "Blocks the node's finalized block was behind its pool's best finalized block.",
+        ),
+        "finalized_lag_blocks",
     ),
 )
+METRIC_FAMILIES = tuple(family for family, _ in _METRICS)
 
 
 def metric_samples(dependency: str, observations: Mapping[str, Any]) -> list[str]:
-    """The node's block age and number, from its last observations."""
-    if "block_number" not in observations:
-        return ["", ""]
-    age, number = METRIC_FAMILIES
+    """The node's block age and number, and its lags in a pool, from its last observations:
+    a family's block is empty when its figure was not observed (a node that did not answer)."""
     label = f'{{dependency="{dependency}"}}'
     return [
-        f"{age.name}{label} {exposition.number(observations['block_age_seconds'])}\n",
-        f"{number.name}{label} {exposition.number(observations['block_number'])}\n",
+        f"{family.name}{label} {exposition.number(observations[key])}\n"
+        if isinstance(observations.get(key), int | float)
+        else ""
+        for family, key in _METRICS
     ]
 
 
@@ -103,7 +143,40 @@ async def probe(spec: Spec, ctx: ProbeContext) -> Outcome:
     answers = await rpc_web3.ask(spec.url, spec.headers, ctx, observations, spec.archive_block)
     if answers.client_version:
         observations["client_version"] = shorten(answers.client_version, 120)
+    if _is_block_number(answers.finalized):
+        observations["finalized_block"] = answers.finalized
     return _verdict(spec, answers.chain_id, answers.block, answers.syncing, observations)
+
+
+async def block_at(spec: Spec, ctx: ProbeContext, number: int) -> Outcome:
+    """The node's block hash at `number`, for its pool's fork check (rpc_pool.py)."""
+    from probes.kinds import rpc_web3
+
+    observations: dict[str, Any] = {}
+    found = await rpc_web3.block_hash(spec.url, spec.headers, ctx, observations, number)
+    if _hex(found) is None:
+        raise _wrong_shape(f"eth_getBlockByNumber({number})", found, observations)
+    return Outcome(observations={"block_hash": _hex(found)})
+
+
+async def judge_pool(
+    jobs: Sequence[Job], outcomes: Sequence[Outcome], ask: engine.Ask
+) -> list[Outcome]:
+    """Each node of a pool judged against the others (rpc_pool.py)."""
+    return await rpc_pool.judge(
+        jobs, outcomes, lambda job, number: ask(job, partial(block_at, number=number))
+    )
+
+
+def _is_block_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= LARGEST_BLOCK
+
+
+def _hex(value: Any) -> str | None:
+    """A block hash as text (web3 gives bytes): `0xab...`; None for anything else."""
+    if isinstance(value, bytes) and len(value) == 32:
+        return "0x" + value.hex()
+    return None
 
 
 def _verdict(spec: Spec, chain_id: Any, block: Any, syncing: Any, observations: dict) -> Outcome:
@@ -117,9 +190,12 @@ def _verdict(spec: Spec, chain_id: Any, block: Any, syncing: Any, observations: 
     if not isinstance(syncing, bool) and not hasattr(syncing, "get"):
         raise _wrong_shape("eth_syncing", syncing, observations)
     age = max(0.0, time.time() - timestamp)
+    block_hash = _hex(block.get("hash"))
     observations |= {
         "chain_id": chain_id,
         "block_number": number,
+        **({"block_hash": block_hash} if block_hash else {}),
+        "block_timestamp": timestamp,
         "block_age_seconds": round(age, 1),
         "syncing": bool(syncing),
     }

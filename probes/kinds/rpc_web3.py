@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from web3 import AsyncWeb3, WebSocketProvider
 from web3.exceptions import BadResponseFormat, ProviderConnectionError, Web3RPCError
@@ -34,6 +34,7 @@ from probes.http_peers import (
 )
 from probes.outcomes import ErrorClass, ProbeError
 
+T = TypeVar("T")
 # A JSON-RPC answer to these calls is a few kilobytes; more is not an answer to them.
 MAX_ANSWER_SIZE = 1024 * 1024
 # JSON-RPC errors that providers answer when a caller asks too often: EIP-1474's "limit
@@ -46,6 +47,8 @@ MIDDLEWARE = [ExtraDataToPOAMiddleware]
 
 # The calls that say whether the node follows its chain: the node's latency is theirs.
 HEAD_METHODS = {"eth_chainId", "eth_getBlockByNumber", "eth_syncing"}
+# How a finalized block is asked for, and its latency named.
+FINALIZED = "eth_getBlockByNumber(finalized)"
 # Whose balance an archive read asks for: any address has one at every block.
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 
@@ -58,6 +61,7 @@ class Answers:
     block: Any
     syncing: Any
     client_version: str | None  # None: the node does not say (web3_clientVersion refused)
+    finalized: Any  # its finalized block's number; None: it does not say
 
 
 async def ask(
@@ -69,10 +73,23 @@ async def ask(
 ) -> Answers:
     """eth_chainId, the latest block, eth_syncing and web3_clientVersion at once; and, with
     `archive_block`, a balance at that block (a pruned node refuses it)."""
+    return await _with_node(
+        url, headers, ctx, observations, lambda w3: _ask(w3, ctx, observations, archive_block)
+    )
+
+
+async def _with_node(
+    url: str,
+    headers: dict[str, str],
+    ctx: ProbeContext,
+    observations: dict[str, Any],
+    ask: Callable[[AsyncWeb3], Awaitable[T]],
+) -> T:
+    """`ask` the node at `url`: over HTTP(S) through the batch's client, over a websocket
+    through a connection of its own, closed after."""
     if not url.lower().startswith(("ws://", "wss://")):
         provider = SharedClientProvider(url, headers, ctx, observations)
-        w3 = AsyncWeb3(provider, middleware=MIDDLEWARE)
-        return await _ask(w3, ctx, observations, archive_block)
+        return await ask(AsyncWeb3(provider, middleware=MIDDLEWARE))
     options: dict[str, Any] = {"additional_headers": headers or None}
     if url.lower().startswith("wss://"):
         options["ssl"] = ctx.ssl_context
@@ -81,7 +98,7 @@ async def ask(
     try:
         async with AsyncWeb3(provider, middleware=MIDDLEWARE) as w3:
             observations.update(_websocket_tls(provider))
-            return await _ask(w3, ctx, observations, archive_block)
+            return await ask(w3)
     except (OSError, ProviderConnectionError, asyncio.IncompleteReadError) as exc:
         raise _websocket_failure(exc) from exc
 
@@ -124,7 +141,8 @@ async def _ask(
             lambda: w3.eth.get_block("latest"),
         ),
         call("eth_syncing", "eth_syncing", lambda: w3.eth.syncing),
-        _client_version(w3, observations),
+        _optional(w3.client_version, "web3_clientVersion", observations),
+        _optional(w3.eth.get_block("finalized"), FINALIZED, observations),
     ]
     if archive_block is not None:
         calls.append(
@@ -136,19 +154,26 @@ async def _ask(
         )
     tasks = [asyncio.ensure_future(each) for each in calls]
     try:
-        chain_id, block, syncing, version, *_ = await asyncio.gather(*tasks)
+        chain_id, block, syncing, version, finalized, *_ = await asyncio.gather(*tasks)
     finally:
         for task in tasks:
             task.cancel()  # the first failure is the answer: the others need not finish
-    return Answers(chain_id, block, syncing, version)
+    return Answers(
+        chain_id,
+        block,
+        syncing,
+        version if isinstance(version, str) else None,
+        getattr(finalized, "get", lambda _: None)("number"),
+    )
 
 
-async def _client_version(w3: AsyncWeb3, observations: dict[str, Any]) -> str | None:
-    """The node's software and version (`Geth/v1.14.11-stable/linux-amd64/go1.23`), when it
-    says: a node that refuses to is no less healthy."""
+async def _optional(call: Awaitable[Any], method: str, observations: dict[str, Any]) -> Any:
+    """What the node says to a question it need not answer (its version: `Geth/v1.14.11...`;
+    its finalized block, which a chain without finality has not): a node that refuses is no
+    less healthy, so a refusal is None."""
     started = time.perf_counter()
     try:
-        version = await w3.client_version
+        answer = await call
     except (
         ProbeError,
         Web3RPCError,
@@ -158,8 +183,26 @@ async def _client_version(w3: AsyncWeb3, observations: dict[str, Any]) -> str | 
         ValueError,
     ):
         return None
-    _method_latency(observations, "web3_clientVersion", started)
-    return version if isinstance(version, str) else None
+    _method_latency(observations, method, started)
+    return answer
+
+
+async def block_hash(
+    url: str, headers: dict[str, str], ctx: ProbeContext, observations: dict[str, Any], number: int
+) -> Any:
+    """The hash of the node's block `number` (a pool's fork check), as web3 formats it."""
+
+    async def ask(w3: AsyncWeb3) -> Any:
+        block = await _call(
+            ctx,
+            f"eth_getBlockByNumber({number})",
+            "eth_getBlockByNumber",
+            lambda: w3.eth.get_block(number),
+            observations,
+        )
+        return block.get("hash") if hasattr(block, "get") else None
+
+    return await _with_node(url, headers, ctx, observations, ask)
 
 
 def _method_latency(observations: dict[str, Any], method: str, started: float) -> None:
@@ -238,6 +281,8 @@ class SharedClientProvider(AsyncJSONBaseProvider):
         except HTTPX_ERRORS as exc:
             raise classify_httpx_error(exc) from exc
         if timer.ms is not None:
+            if method == "eth_getBlockByNumber" and params and params[0] == "finalized":
+                method = FINALIZED  # not the latest block's: a question of its own
             self.observations.setdefault("method_latency_ms", {})[method] = timer.ms
             if method in HEAD_METHODS:
                 # The calls go at once: the node's latency is the slowest one's wait (not an

@@ -11,7 +11,8 @@ from freezegun import freeze_time
 from probes.kinds import http
 from probes.models import Dependency
 from probes.scheduler import batches, claim_due, next_due_at, unclaim
-from tests.factories import T0, make_dependency
+from probes.engine import Job
+from tests.factories import T0, make_dependency, make_job
 
 INTERVAL = timedelta(seconds=30)
 
@@ -121,9 +122,80 @@ class TestNextDueAt:
         assert tenths == set(range(10))
 
 
+def _node(name: str, **fields: object) -> Dependency:
+    """An rpc row of the pool `main`, checked an interval ago, due at T0 (unless said)."""
+    values = {
+        "kind": "rpc",
+        "spec": {"url": f"http://{name}"},
+        "pool": "main",
+        "last_checked_at": T0 - INTERVAL,
+    }
+    return make_dependency(name, **(values | fields))
+
+
+@pytest.mark.django_db
+class TestPools:
+    def test_a_due_member_brings_its_pool_and_they_start_and_stay_together(self) -> None:
+        _node("a", next_due_at=T0 - timedelta(seconds=2))
+        _node("b", next_due_at=T0 + timedelta(seconds=20))
+        _node("c", next_due_at=T0 + timedelta(seconds=9), interval=timedelta(seconds=10))
+        make_dependency("alone", next_due_at=T0 + timedelta(seconds=5))
+        jobs = claim_due(limit=10, now=T0)
+        assert sorted(job.spec.name for job in jobs) == ["a", "b", "c"]
+        # At once, when the first was due; their next time is one, at the shortest interval.
+        assert {job.start_at for job in jobs} == {T0}
+        due = set(Dependency.objects.filter(pool="main").values_list("next_due_at", flat=True))
+        assert due == {T0 - timedelta(seconds=2) + timedelta(seconds=10)}
+
+    def test_a_member_held_back_by_its_breaker_or_a_retry_after_is_left_to_its_time(self) -> None:
+        _node("due", next_due_at=T0)
+        # Opened 10 s ago, with 60 s before its trial.
+        _node(
+            "open",
+            next_due_at=T0 + timedelta(seconds=50),
+            breaker_state="open",
+            breaker_opened_at=T0 - timedelta(seconds=10),
+        )
+        # Told 40 s ago to come back in 120 s.
+        _node(
+            "throttled",
+            next_due_at=T0 + timedelta(seconds=80),
+            last_checked_at=T0 - timedelta(seconds=40),
+            last_error_class="rate_limited",
+            last_observations={"retry_after_seconds": 120},
+        )
+        # Throttled before, and free again.
+        _node(
+            "free",
+            next_due_at=T0 + timedelta(seconds=80),
+            last_checked_at=T0 - timedelta(seconds=200),
+            last_error_class="rate_limited",
+            last_observations={"retry_after_seconds": 120},
+        )
+        assert sorted(job.spec.name for job in claim_due(limit=10, now=T0)) == ["due", "free"]
+
+    def test_another_pool_and_archived_members_stay_out(self) -> None:
+        _node("a", next_due_at=T0)
+        _node("gone", next_due_at=T0 + timedelta(seconds=5), archived_at=T0)
+        _node("other", next_due_at=T0 + timedelta(seconds=5), pool="polygon")
+        assert [job.spec.name for job in claim_due(limit=10, now=T0)] == ["a"]
+
+
 def test_batches_cut_in_order() -> None:
-    assert list(batches([1, 2, 3, 4, 5], 2)) == [[1, 2], [3, 4], [5]]
+    jobs = [make_job("http", {"url": "http://x"}, number=n) for n in range(1, 6)]
+    numbers = [[job.dependency_id for job in batch] for batch in batches(jobs, 2)]
+    assert numbers == [[1, 2], [3, 4], [5]]
     assert list(batches([], 2)) == []
+
+
+def test_a_pools_members_stay_in_one_batch() -> None:
+    def node(number: int, pool: str = "") -> Job:
+        return make_job("rpc", {"url": "http://n"}, name=f"n{number}", number=number, pool=pool)
+
+    jobs = [node(1), node(2, "main"), node(3), node(4, "main"), node(5, "main"), node(6)]
+    numbers = [[job.dependency_id for job in batch] for batch in batches(jobs, 2)]
+    # The pool goes where its first member is, whole: that batch is larger than the size.
+    assert numbers == [[1, 2, 4, 5], [3, 6]]
 
 
 def _race(claimers: int, limit: int) -> list[list[str]]:

@@ -6,27 +6,23 @@ import asyncio
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
 import pytest
 
 from probes.declarations import DeclarationError, parse_declaration
 from probes.engine import run_batch
 from probes.outcomes import ErrorClass, Outcome, Result
 from tests.certificates import self_signed, server_context
-from tests.conftest import missing
 from tests.factories import make_job
+from tests.ganache import CHAIN_ID, running
 from tests.servers import LocalHTTPServer, Route, TLSProxy, unused_port
 
 pytestmark = pytest.mark.no_database
-
-GANACHE = Path(__file__).resolve().parents[3] / "node_modules" / ".bin" / "ganache"
-CHAIN_ID = 1337
 
 
 def probe(spec: dict, timeout: float = 5.0, **job: object) -> Outcome:
@@ -37,31 +33,8 @@ def probe(spec: dict, timeout: float = 5.0, **job: object) -> Outcome:
 
 @pytest.fixture(scope="module")
 def ganache() -> Iterator[str]:
-    """A ganache node on loopback (installed by make test: npm ci); yields its HTTP URL."""
-    if not GANACHE.exists():
-        missing(f"ganache is not installed at {GANACHE} (make test runs npm ci)")
-    port = unused_port()
-    arguments = ["--host", "127.0.0.1", "--port", str(port), "--chain.chainId", str(CHAIN_ID)]
-    process = subprocess.Popen(
-        [str(GANACHE), *arguments, "--logging.quiet"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"})
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"ganache did not start: {process.stderr.read()}") from None
-                time.sleep(0.2)
+    with running(genesis=None) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def json_rpc(answers: dict[str, object]) -> Route:
@@ -119,11 +92,16 @@ class TestAgainstGanache:
             "eth_getBlockByNumber",
             "eth_syncing",
             "web3_clientVersion",
+            "eth_getBlockByNumber(finalized)",
         }
         assert outcome.latency_ms == max(
             latencies[method] for method in ("eth_chainId", "eth_getBlockByNumber", "eth_syncing")
         )
         assert observations["client_version"].startswith("Ganache/")
+        # Its head, and its finalized block (ganache finalizes each block as it mines it).
+        assert re.fullmatch("0x[0-9a-f]{64}", observations["block_hash"])
+        assert isinstance(observations["block_timestamp"], int)
+        assert observations["finalized_block"] == observations["block_number"]
 
     def test_an_archive_read_at_a_past_block_passes_on_an_archive_node(self, ganache) -> None:
         outcome = probe({"url": ganache, "archive_block": 0})
