@@ -231,8 +231,13 @@ def _parse_entry(
     kind_name = entry.get("kind", defaults.get("kind"))
     kind = kind_module(kind_name) if isinstance(kind_name, str) and kind_name in KINDS else None
     own = _spec_fields(kind) if kind else ()
-    # Defaults reach an entry only for fields its kind has: `method` is not an smtp field.
-    merged = {key: value for key, value in defaults.items() if key in COMMON_FIELDS + own}
+    # Defaults reach an entry only for fields its kind has: `method` is not an smtp field, nor
+    # `pool` an http one.
+    merged = {
+        key: value
+        for key, value in defaults.items()
+        if key in COMMON_FIELDS + own and kind_name in KIND_BOUND.get(key, (kind_name,))
+    }
     merged.update(entry)
     for section in ("breaker", "slo"):  # a section's fields each come from one or the other
         if isinstance(defaults.get(section), Mapping) and isinstance(entry.get(section), Mapping):
