@@ -7,9 +7,12 @@ import asyncio
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from probes.declarations import DeclarationError, parse_declaration
 from probes.engine import run_batch
+from probes.kinds import rpc_pool
 from probes.outcomes import ErrorClass, Outcome, Result
 from tests.factories import make_job
 from tests.ganache import GENESIS_TIMESTAMP, head, mine, reverted, running
@@ -241,3 +244,58 @@ class TestDeclaration:
         with pytest.raises(DeclarationError) as refused:
             declare(*entries)
         assert any(problem in str(p) for p in refused.value.problems), refused.value
+
+
+def _hash(height: int, branch: int) -> str:
+    """Block `height`'s hash on `branch`: branches share blocks up to FORKED_AT."""
+    return f"0x{height:060x}{branch if height > FORKED_AT else 0:04x}"
+
+
+FORKED_AT = 50
+
+
+@given(
+    heads=st.lists(
+        st.tuples(st.integers(0, 200), st.integers(0, 2)),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_judgement_of_any_pool(heads: list[tuple[int, int]]) -> None:
+    """Nodes at any heads, on up to three branches of one chain: the best head lags by 0,
+    each node by its distance from it, more than 5 is degraded; a node on a branch other
+    than the majority's, once the pool's lowest head is past the fork, fails."""
+    jobs = [
+        make_job("rpc", {"url": "http://n"}, name=f"n{i}", number=i, pool="p")
+        for i in range(len(heads))
+    ]
+    outcomes = [
+        Outcome(
+            observations={
+                "chain_id": 1,
+                "block_number": number,
+                "block_hash": _hash(number, branch),
+                "block_timestamp": number * 12,
+            }
+        )
+        for number, branch in heads
+    ]
+
+    async def ask(job, height: int) -> Outcome:
+        return Outcome(observations={"block_hash": _hash(height, heads[job.dependency_id][1])})
+
+    judged = asyncio.run(rpc_pool.judge(jobs, outcomes, ask))
+    top = max(number for number, _ in heads)
+    lowest = min(number for number, _ in heads)
+    branches = [branch if lowest > FORKED_AT else 0 for _, branch in heads]
+    majority = next((b for b in branches if branches.count(b) * 2 > len(branches)), None)
+    for (number, _), branch, outcome in zip(heads, branches, judged, strict=True):
+        assert outcome.observations["lag_blocks"] == top - number
+        assert outcome.observations["lag_seconds"] == (top - number) * 12
+        if majority is not None and branch != majority:
+            assert outcome.result is Result.FAILURE
+            assert outcome.detail.startswith(f"fork: block {lowest} hash ")
+        elif top - number > 5 or (majority is None and len(set(branches)) > 1):
+            assert outcome.result is Result.DEGRADED
+        else:
+            assert outcome.result is Result.SUCCESS, outcome.warnings
