@@ -4,6 +4,7 @@ another), their heads moved apart with evm_mine, their chains forked from one ge
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +15,7 @@ from probes.declarations import DeclarationError, parse_declaration
 from probes.engine import run_batch
 from probes.kinds import rpc_pool
 from probes.outcomes import ErrorClass, Outcome, Result
+from tests.conftest import ROOT
 from tests.factories import make_job
 from tests.ganache import GENESIS_TIMESTAMP, head, mine, reverted, running
 from tests.servers import unused_port
@@ -189,6 +191,13 @@ class TestDeclaration:
         )
         assert b.declaration()["pool"] == "main"
         assert b.declaration()["max_lag"] == "30s"
+
+    def test_the_readmes_example_is_a_pool_with_a_reference(self) -> None:
+        readme = (ROOT / "README.md").read_text()
+        example = re.search(r"\*\*Pools\.\*\*.*?```yaml\n(.*?)```", readme, re.DOTALL)[1]
+        specs = parse_declaration(example, "README.md")
+        assert {spec.pool for spec in specs} == {"mainnet"}
+        assert {spec.target.reference for spec in specs} == {"", "own-node"}
 
     def test_a_default_pool_reaches_only_rpc_entries(self) -> None:
         node, api = declare(
