@@ -4,8 +4,9 @@
   /crm/health       up for 40 s, then 503 for 20 s, on a loop: a breaker opens and closes
   /search/health    200, but takes 50 ms to 1.5 s
   /ledger/health    accepts and never answers: a timeout
-  /rpc              a JSON-RPC node (chain 1337) that mines a block every 2 s, but stalls
-                    for 30 s in every 90: a stale node
+  /rpc              a JSON-RPC node (chain 1337, a block every 2 s) that stalls for 30 s
+                    in every 90: a stale node, up to 15 blocks behind
+  /rpc/backup       another node of that chain, which never stalls: its pool's best head
   /hooks/demo       a webhook receiver: prints each notification seahealth sends it
 and, one port up each:
   :8901             an SMTP relay (aiosmtpd) that takes no mail
@@ -38,29 +39,42 @@ def crm_is_up(now: float | None = None) -> bool:
     return elapsed % (CYCLE_UP + CYCLE_DOWN) < CYCLE_UP
 
 
-def latest_block(now: float | None = None) -> tuple[int, float]:
-    """The demo chain's latest block number and timestamp: a block every BLOCK_TIME while
-    mining, none during the stall at the end of each cycle."""
-    cycle, into = divmod((now if now is not None else time.time()) - STARTED_AT, RPC_CYCLE)
-    per_cycle = int((RPC_CYCLE - RPC_STALL) // BLOCK_TIME)
-    index = int(into // BLOCK_TIME) if into < RPC_CYCLE - RPC_STALL else per_cycle - 1
-    return int(cycle) * per_cycle + index, STARTED_AT + cycle * RPC_CYCLE + index * BLOCK_TIME
+def latest_block(now: float | None = None, stalls: bool = True) -> int:
+    """The demo chain's latest block number as a node sees it: a block every BLOCK_TIME; the
+    node that stalls keeps the block it had when the stall at the end of each cycle began."""
+    elapsed = (now if now is not None else time.time()) - STARTED_AT
+    cycle, into = divmod(elapsed, RPC_CYCLE)
+    if stalls and into >= RPC_CYCLE - RPC_STALL:
+        elapsed = cycle * RPC_CYCLE + RPC_CYCLE - RPC_STALL
+    return int(elapsed // BLOCK_TIME)
 
 
-def json_rpc(method: str) -> object:
+def block(number: int) -> dict[str, object]:
+    """Block `number` of the demo chain: the same block whichever node serves it."""
+    return {
+        "number": hex(number),
+        "timestamp": hex(int(STARTED_AT + number * BLOCK_TIME)),
+        "hash": "0x" + f"{number:064x}",
+        "parentHash": "0x" + f"{max(number - 1, 0):064x}",
+        "transactions": [],
+    }
+
+
+def json_rpc(method: str, params: list, stalls: bool = True) -> object:
     if method == "eth_chainId":
         return hex(1337)
     if method == "eth_syncing":
         return False
     if method == "eth_getBlockByNumber":
-        number, timestamp = latest_block()
-        return {
-            "number": hex(number),
-            "timestamp": hex(int(timestamp)),
-            "hash": "0x" + f"{number:064x}",
-            "parentHash": "0x" + f"{max(number - 1, 0):064x}",
-            "transactions": [],
-        }
+        head = latest_block(stalls=stalls)
+        tag = params[0] if params else "latest"
+        # Finality two blocks behind the head, as a chain with finality has it (further).
+        number = {"latest": head, "safe": head - 1, "finalized": head - 2}.get(tag)
+        if number is None:
+            number = int(tag, 16) if isinstance(tag, str) and tag.startswith("0x") else -1
+            if not 0 <= number <= head:
+                return None
+        return block(max(number, 0))
     raise KeyError(method)
 
 
@@ -85,12 +99,13 @@ class DemoHandler(BaseHTTPRequestHandler):
         if self.path == "/hooks/demo":
             self._print_notification()
             return
-        if self.path != "/rpc":
+        if self.path not in ("/rpc", "/rpc/backup"):
             self._json(404, {"error": "no such demo endpoint"})
             return
         call = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
         try:
-            answer = {"result": json_rpc(call.get("method"))}
+            stalls = self.path == "/rpc"
+            answer = {"result": json_rpc(call.get("method"), call.get("params") or [], stalls)}
         except KeyError:
             answer = {"error": {"code": -32601, "message": "the method does not exist"}}
         self._json(200, {"jsonrpc": "2.0", "id": call.get("id"), **answer})
