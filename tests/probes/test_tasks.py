@@ -15,6 +15,7 @@ from freezegun import freeze_time
 
 from probes import tasks
 from probes.backlog import BacklogWarnings
+from probes.models import Dependency
 from tests.factories import T0
 
 pytestmark = pytest.mark.django_db
@@ -68,3 +69,21 @@ def test_dispatch_due_says_nothing_while_it_keeps_up(sent, caplog) -> None:
             clock.tick(5)  # less than an interval in all: none is due twice
     assert [len(batch) for batch in sent] == [3]
     assert caplog.records == []
+
+
+def test_dispatch_due_sends_a_pool_in_one_batch(sent, settings, declaration: Path) -> None:
+    declaration.write_text(
+        DECLARATION
+        + "".join(
+            f'  - {{name: node-{n}, kind: rpc, pool: main, url: "http://127.0.0.1:9/"}}\n'
+            for n in range(3)
+        )
+    )
+    settings.SEAHEALTH_BATCH_SIZE = 2
+    with freeze_time(T0):
+        assert tasks.dispatch_due() == 6
+    pool = set(Dependency.objects.filter(pool="main").values_list("id", flat=True))
+    assert [pool <= set(batch) for batch in sent].count(True) == 1
+    assert sorted(id for batch in sent for id in batch) == sorted(
+        Dependency.objects.values_list("id", flat=True)
+    )
