@@ -84,6 +84,6 @@ def test_dispatch_due_sends_a_pool_in_one_batch(sent, settings, declaration: Pat
         assert tasks.dispatch_due() == 6
     pool = set(Dependency.objects.filter(pool="main").values_list("id", flat=True))
     assert [pool <= set(batch) for batch in sent].count(True) == 1
-    assert sorted(id for batch in sent for id in batch) == sorted(
+    assert sorted(pk for batch in sent for pk in batch) == sorted(
         Dependency.objects.values_list("id", flat=True)
     )
