@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
-from django.db import models
 
 from notifications.declaration import NotificationsSpec, parse_notifications
-from probes import depends_on, json_values, located_yaml, slo
+from probes import depends_on, located_yaml, slo
 from probes.breaker import Policy
 from probes.dependency_spec import DECLARED_AS, RATE_LIMITED_IS, DependencySpec
 from probes.excerpts import excerpt
@@ -28,6 +26,7 @@ from probes.kinds import kind as kind_module
 from probes.maintenance import Window
 from probes.maintenance_declaration import parse_maintenance
 from probes.models import Dependency
+from probes.storable import unstorable
 
 log = logging.getLogger(__name__)
 
@@ -249,6 +248,11 @@ def _parse_entry(
         known = ", ".join(KINDS)
         fields.problem("kind", f"unknown kind {excerpt(kind_name)} (known kinds: {known})")
     common = _read_common(fields)
+    breaker = merged.get("breaker")
+    declared = breaker if isinstance(breaker, Mapping) else {}
+    if getattr(kind, "PASSIVE", False) and "failure_threshold" not in declared:
+        # What reports in says it is down once: no second report is coming to confirm it.
+        common["policy"] = dataclasses.replace(common["policy"], failure_threshold=1)
     target = kind.parse(fields) if kind else None
     known = COMMON_FIELDS + (own if kind else _all_kind_fields())
     for key in fields.unread():
@@ -351,49 +355,3 @@ def _located(index: int, entry: Any, field: str = "depends_on") -> tuple[str, in
 def _line(entry: Any, field: str | None = None) -> int | None:
     lines = getattr(entry, "lines", {})
     return lines.get(field) or getattr(entry, "line", None)
-
-
-# What the database's columns hold: PostgreSQL's integer, and JSON numbers Python writes back
-# exactly. No text column or JSON string holds NUL (PostgreSQL refuses it).
-_COLUMN_INTEGERS = range(0, 2**31)
-_JSON_INTEGERS = range(-(2**63), 2**63)
-
-
-def unstorable(values: dict[str, Any]) -> list[tuple[str, str]]:
-    """(field, why) for each value the Dependency columns could not hold.
-
-    The fields' own checks refuse all of these first, with better words; this is the last
-    guard between a declaration and a sync that the database would fail, which would
-    otherwise stop every probe (DataError) or the prober (OverflowError)."""
-    problems = []
-    for name, value in values.items():
-        column = Dependency._meta.get_field(name)
-        if isinstance(column, models.CharField) and len(value) > column.max_length:
-            problems.append((name, f"longer than {column.max_length} characters"))
-        elif isinstance(column, models.IntegerField) and value not in _COLUMN_INTEGERS:
-            problems.append(
-                (name, f"outside {_COLUMN_INTEGERS.start}..{_COLUMN_INTEGERS.stop - 1}")
-            )
-        elif isinstance(column, models.JSONField):
-            problem = _json_problem(value)
-            if problem:
-                problems.append((name, problem))
-        if isinstance(value, str) and "\x00" in value:
-            problems.append((name, "holds a NUL character"))
-    return problems
-
-
-def _json_problem(value: Any) -> str | None:
-    """Why `value` is not JSON that both databases store and give back as it was, or None."""
-    for _, item in json_values.walk(value):
-        if isinstance(item, dict) and any("\x00" in str(key) for key in item):
-            return "holds a NUL character"
-        if isinstance(item, str) and "\x00" in item:
-            return "holds a NUL character"
-        if isinstance(item, int) and not isinstance(item, bool) and item not in _JSON_INTEGERS:
-            return "holds an integer outside 64 bits"
-        if isinstance(item, float) and not math.isfinite(item):
-            return "holds a number that is not finite"
-        if not isinstance(item, dict | list | tuple | str | int | float | bool | type(None)):
-            return f"holds a {type(item).__name__}, which JSON has not"
-    return None

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from asgiref.sync import sync_to_async
 from django.db import DatabaseError, close_old_connections, connections
 
+from inbound import applying as reports_in
 from notifications import sender
 from probes import error_budgets, retention, rollups
 from probes.backlog import BacklogWarnings
@@ -148,6 +149,7 @@ class EmbeddedProber:
     def _sync_and_claim(self, room: int, ahead: float) -> list[Job]:
         close_old_connections()
         self.watcher.sync_if_changed()
+        reports_in.tick()  # heartbeats and webhooks: applied and judged here, never probed
         # Before the claim, and whether or not there is room: no room is when it is behind.
         self.backlog_warnings.check()
         return claim_due(limit=room, ahead=ahead) if room > 0 else []

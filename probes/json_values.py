@@ -7,6 +7,7 @@ the mapping entry a value sits in (a list item keeps its list's name: the header
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -48,3 +49,21 @@ def at(value: Any, path: Path) -> Any:
 def key_of(path: Path) -> str:
     """The name of the mapping entry at the end of `path` ('' at the top)."""
     return next((str(step) for step in reversed(path) if not isinstance(step, int)), "")
+
+
+# A dotted path into a JSON document: `data.items.0.status` (a list's items by index).
+DOTTED_PATH = re.compile(r"[^.\s]+(\.[^.\s]+)*")
+ABSENT = object()  # what json_path finds where the document has nothing
+
+
+def json_path(document: Any, path: str) -> Any:
+    """The value at a dotted path (`data.items.0.status`), or ABSENT."""
+    value = document
+    for key in path.split("."):
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
+            value = value[int(key)]
+        else:
+            return ABSENT
+    return value

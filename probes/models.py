@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
 
 from django.db import connection, models
 from django.db.models import Q
 
-from probes.breaker import Breaker, Policy, State, next_trial_at
-from probes.outcomes import ErrorClass, Result
+from probes.breaker import Breaker, Policy, State
+from probes.outcomes import Result
 from probes.statuses import Status
 
 # How many checks a row keeps in `recent` (and the status page's check bar shows).
@@ -102,13 +101,13 @@ class Dependency(models.Model):
         ordering = ["name"]
         permissions = [("acknowledge_dependency", "Can acknowledge a dependency that is down")]
         indexes = [
-            # The scheduler's question: which active dependencies are due?
+            # The scheduler's questions: which active dependencies are due? Who else is in
+            # the pools it claimed?
             models.Index(
                 fields=["next_due_at"],
                 condition=Q(archived_at__isnull=True),
                 name="probes_dep_due_idx",
             ),
-            # A claim's other question: who else is in the pools it claimed?
             models.Index(
                 fields=["pool"],
                 condition=Q(archived_at__isnull=True) & ~Q(pool=""),
@@ -142,15 +141,6 @@ class Dependency(models.Model):
         self.breaker_failures = value.failures
         self.breaker_successes = value.successes
         self.breaker_opened_at = value.opened_at
-
-    def held_until(self) -> datetime | None:
-        """The earliest it may be probed again, whatever its schedule: its open breaker's
-        trial, or when a peer that rate-limited it said to come back (http_peers bounds it)."""
-        held = [next_trial_at(self.breaker, self.policy)]
-        wait = (self.last_observations or {}).get("retry_after_seconds")
-        if self.last_error_class == ErrorClass.RATE_LIMITED and isinstance(wait, int | float):
-            held.append(self.last_checked_at + timedelta(seconds=wait))
-        return max((at for at in held if at is not None), default=None)
 
 
 class ProbeResult(models.Model):

@@ -26,6 +26,7 @@ from probes.models import (
 )
 from probes.outcomes import Outcome, Result
 from probes.row_updates import update_rows
+from probes.scheduler import held_until
 from probes.statuses import dependency_status
 
 log = logging.getLogger(__name__)
@@ -186,7 +187,7 @@ def _current_state(row: Dependency, outcome: Outcome, state: breaker.Breaker) ->
     row.last_observations = dict(outcome.observations)
     # An open breaker is not probed until its trial is due, nor a peer that said when to
     # come back before then.
-    held = row.held_until()
+    held = held_until(row)
     if held is not None:
         row.next_due_at = max(row.next_due_at, held)
 

@@ -7,6 +7,8 @@ SEAHEALTH_ROLLUP_RETENTION. No kind of row is ever kept for less than the longes
 read from it, so pruning never changes an uptime figure or a chart. Breaker transitions
 are kept: one row per change of state, the dependency page's timeline. Incidents and
 status transitions (the public feed's) are kept as long as the hour and day rollups.
+Heartbeats' pings go an hour after they are applied; webhooks' events after 25 hours, past
+the longest tolerance of a replay (a day).
 Notifications sent, dead or cancelled are kept for SEAHEALTH_NOTIFICATION_RETENTION; one
 still to be sent or reminded of, however old, is not pruned.
 
@@ -23,6 +25,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from inbound.models import Signal
 from notifications.models import UNFINISHED, Event, Message, MessageState
 from probes import rollups, slo
 from probes.models import Incident, Period, ProbeResult, Rollup, StatusTransition
@@ -46,6 +49,10 @@ def kept() -> dict[str, timedelta]:
         "status_transitions": rolled_up,
         "notification_messages": settings.SEAHEALTH_NOTIFICATION_RETENTION,
         "notification_events": settings.SEAHEALTH_NOTIFICATION_RETENTION,
+        # Applied pings are in the heartbeat's state and history: an hour is for reading.
+        "pings": timedelta(hours=1),
+        # An event's id is how a replay is known: kept past the longest tolerance (a day).
+        "webhook_events": timedelta(hours=25),
     }
 
 
@@ -86,6 +93,14 @@ def expired(now: datetime | None = None) -> dict[str, models.QuerySet]:
         Event.objects.filter(created_at__lt=now - keep["notification_events"])
         .exclude(deliveries__state__in=UNFINISHED)
         .exclude(deliveries__remind_at__isnull=False)
+    )
+    rows["pings"] = Signal.objects.exclude(what=Signal.What.EVENT).filter(
+        applied_at__lt=now - keep["pings"]
+    )
+    rows["webhook_events"] = Signal.objects.filter(
+        what=Signal.What.EVENT,
+        applied_at__isnull=False,
+        received_at__lt=now - keep["webhook_events"],
     )
     return rows
 

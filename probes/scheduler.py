@@ -24,15 +24,18 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from probes import breaker
 from probes.dependency_spec import DependencySpec
 from probes.engine import Job, units
+from probes.kinds import PASSIVE_KINDS
 from probes.models import Dependency
+from probes.outcomes import ErrorClass
 from probes.row_updates import update_rows
 
 # What a claim reads: the declaration, and the schedule.
-_JOB_FIELDS = ("id", *DependencySpec.COLUMNS, "next_due_at", "last_checked_at")
-# What says whether a pool's member is held back (Dependency.held_until).
-_HOLD_FIELDS = (
+JOB_FIELDS = ("id", *DependencySpec.COLUMNS, "next_due_at", "last_checked_at")
+# What says whether a pool's member is held back (held_until).
+HOLD_FIELDS = (
     "breaker_state",
     "breaker_failures",
     "breaker_successes",
@@ -65,9 +68,10 @@ def claim_due(limit: int, now: datetime | None = None, ahead: float = 0.0) -> li
         rows = list(
             Dependency.objects.active()
             .filter(next_due_at__lte=horizon)
+            .exclude(kind__in=PASSIVE_KINDS)  # they report in: inbound/applying.py
             .order_by("next_due_at")
             .select_for_update(skip_locked=True)
-            .only(*_JOB_FIELDS)[:limit]
+            .only(*JOB_FIELDS)[:limit]
         )
         rows += _pool_members(rows, horizon)
         jobs = []
@@ -97,9 +101,19 @@ def _pool_members(rows: list[Dependency], horizon: datetime) -> list[Dependency]
         .exclude(id__in=[row.id for row in rows])
         .order_by("id")
         .select_for_update(skip_locked=True)
-        .only(*_JOB_FIELDS, *_HOLD_FIELDS)
+        .only(*JOB_FIELDS, *HOLD_FIELDS)
     )
-    return [row for row in others if (row.held_until() or horizon) <= horizon]
+    return [row for row in others if (held_until(row) or horizon) <= horizon]
+
+
+def held_until(row: Dependency) -> datetime | None:
+    """The earliest it may be probed again, whatever its schedule: its open breaker's trial,
+    or when a peer that rate-limited it said to come back (http_peers bounds the wait)."""
+    held = [breaker.next_trial_at(row.breaker, row.policy)]
+    wait = (row.last_observations or {}).get("retry_after_seconds")
+    if row.last_error_class == ErrorClass.RATE_LIMITED and isinstance(wait, int | float):
+        held.append(row.last_checked_at + timedelta(seconds=wait))
+    return max((at for at in held if at is not None), default=None)
 
 
 def unclaim(jobs: Iterable[Job]) -> None:
@@ -111,7 +125,7 @@ def unclaim(jobs: Iterable[Job]) -> None:
 
 def load_jobs(ids: Iterable[int]) -> list[Job]:
     """The jobs for dependencies claimed elsewhere (a Celery task carries only their ids)."""
-    rows = Dependency.objects.active().filter(id__in=list(ids)).only(*_JOB_FIELDS)
+    rows = Dependency.objects.active().filter(id__in=list(ids)).only(*JOB_FIELDS)
     return [job_for(row) for row in rows]
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from inbound import tokens
 from notifications.sync import sync_notifications
 from probes.declarations import Declaration
 from probes.dependency_spec import DependencySpec
@@ -150,6 +151,9 @@ def sync(specs: list[DependencySpec], now: datetime | None = None) -> SyncReport
         Dependency.objects.filter(name__in=archived).update(archived_at=now)
         if created or updated or restored or archived:
             StateVersion.bump()
+        # The heartbeats' ${VAR} tokens, hashed from this environment: a rotated one is taken
+        # at the next sync (a restart, or any change to the file).
+        tokens.store_declared(specs)
     return SyncReport(
         created=tuple(created),
         updated=tuple(updated),

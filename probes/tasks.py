@@ -11,6 +11,7 @@ from celery import shared_task
 from django.conf import settings
 from kombu.exceptions import ChannelError
 
+from inbound import applying as reports_in
 from probes import error_budgets, retention, rollups
 from probes.backlog import BacklogWarnings
 from probes.declaration_watcher import DeclarationWatcher
@@ -36,6 +37,7 @@ def dispatch_due() -> int:
     """Sync a changed declaration, claim what is due, send it out in batches; warn of what
     is left due past its time."""
     _declarations().sync_if_changed()
+    reports_in.tick()  # heartbeats and webhooks: applied and judged here, never probed
     # Batches still waiting count against the claim: claims keep the workers' pace, and what
     # they cannot keep up with stays unclaimed, overdue and seen (the backlog), rather than
     # claimed, queued and expired unprobed.

@@ -93,6 +93,7 @@ INSTALLED_APPS = [
     "notifications",
     "api",
     "statuspage",
+    "inbound",
 ]
 
 MIDDLEWARE = [

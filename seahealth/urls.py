@@ -8,5 +8,6 @@ urlpatterns = [
     path("", include("notifications.urls")),
     path("", include("api.urls")),
     path("", include("statuspage.urls")),
+    path("", include("inbound.urls")),
     path("admin/", admin.site.urls),
 ]

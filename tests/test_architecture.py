@@ -12,7 +12,7 @@ import pytest
 from probes.kinds import KINDS
 from tests.conftest import ROOT
 
-PACKAGES = ("probes", "dashboard", "notifications", "api", "statuspage")
+PACKAGES = ("probes", "dashboard", "notifications", "api", "statuspage", "inbound")
 LONGEST_MODULE = 400
 LONGEST_FUNCTION = 60
 

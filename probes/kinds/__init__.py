@@ -7,6 +7,9 @@ read through the functions below:
 
   prepare()                  one-time work (a slow import) before a batch's probes start, so
                              that no probe's latency pays for it
+  PASSIVE, judge(spec, reported, now) -> Outcome | None
+                             for a kind that reports in (PASSIVE_KINDS): nothing is probed,
+                             and inbound/applying.py judges what it last reported
   speaks_tls(spec)           whether it speaks TLS (True/False), or None when the environment
                              will tell (a URL from ${VAR}): the fields about certificates
                              apply only when it may
@@ -39,7 +42,12 @@ KINDS: dict[str, Any] = {
     "rpc": "probes.kinds.rpc",
     "smtp": "probes.kinds.smtp",
     "s3": "probes.kinds.s3",
+    "heartbeat": "probes.kinds.heartbeat",
+    "webhook": "probes.kinds.webhook",
 }
+# The kinds that report in rather than being probed (their module says PASSIVE = True): the
+# scheduler leaves them to inbound/applying.py, which judges what they last reported.
+PASSIVE_KINDS = ("heartbeat", "webhook")
 
 
 class Kind(Protocol):

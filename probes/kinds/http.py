@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +25,7 @@ from probes.http_peers import (
 from probes.http_peers import (
     speaks_tls as url_speaks_tls,
 )
+from probes.json_values import ABSENT, DOTTED_PATH, json_path
 from probes.outcomes import ErrorClass, Outcome, ProbeError, Step
 from probes.redaction import redact_url
 
@@ -34,7 +34,6 @@ LONGEST_BODY = 64 * 1024
 LONGEST_JSON_PATH = 200
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 MAX_REDIRECTS = 5
-_JSON_PATH = re.compile(r"[^.\s]+(\.[^.\s]+)*")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,7 +96,7 @@ def _read_expect_json(fields: Fields) -> dict[str, Any] | None:
     if not isinstance(expect_json, dict) or not all(
         isinstance(path, str)
         and not text_problem(path, LONGEST_JSON_PATH)
-        and _JSON_PATH.fullmatch(path)
+        and DOTTED_PATH.fullmatch(path)
         for path in expect_json
     ):
         fields.problem("expect_json", "expected a mapping of dotted paths to values (status: ok)")
@@ -225,7 +224,7 @@ def _check_json(spec: Spec, body: bytes, truncated: bool, observations: dict[str
         ) from exc
     for path, wanted in (spec.expect_json or {}).items():
         found = json_path(document, path)
-        if found is _ABSENT:
+        if found is ABSENT:
             detail = f"JSON has no {path}"
         elif _same(found, wanted):
             continue
@@ -239,22 +238,6 @@ def _same(found: Any, wanted: Any) -> bool:
     if isinstance(found, bool) or isinstance(wanted, bool):
         return found is wanted
     return found == wanted
-
-
-_ABSENT = object()
-
-
-def json_path(document: Any, path: str) -> Any:
-    """The value at a dotted path (`data.items.0.status`), or _ABSENT."""
-    value = document
-    for key in path.split("."):
-        if isinstance(value, dict) and key in value:
-            value = value[key]
-        elif isinstance(value, list) and key.isdigit() and int(key) < len(value):
-            value = value[int(key)]
-        else:
-            return _ABSENT
-    return value
 
 
 class Phases:

@@ -89,6 +89,12 @@ PLAUSIBLE = {
     "port": st.integers(1, 65535),
     "bucket": st.sampled_from(["docs", "sea-documents"]),
     "chain_id": st.integers(1, 2**53 - 1),
+    "pool": st.sampled_from(["main", "polygon"]),
+    "grace": st.sampled_from(["10m", "1h"]),
+    "schedule": st.sampled_from(["0 3 * * *", "*/5 * * * *"]),
+    "timezone": st.sampled_from(["UTC", "Europe/Paris"]),
+    "up": st.lists(st.sampled_from(["operational", "ok"]), max_size=2, unique=True),
+    "status_path": st.sampled_from(["status", "component.status"]),
     "expect_json": st.dictionaries(
         st.sampled_from(["status", "a.b"]), st.none() | st.integers() | printable, max_size=2
     ),
@@ -98,6 +104,15 @@ REQUIRED = {
     "rpc": {"url": PLAUSIBLE["url"]},
     "smtp": {"host": PLAUSIBLE["host"]},
     "s3": {"bucket": PLAUSIBLE["bucket"]},
+    "heartbeat": {"expect_every": st.sampled_from(["1h", "24h"])},
+    "webhook": {
+        "signature": st.sampled_from(
+            [
+                {"scheme": "standard-webhooks", "secret": "${HOOK_SECRET}"},
+                {"scheme": "hmac-sha256", "header": "X-Sig", "secret": "${HOOK_SECRET}"},
+            ]
+        )
+    },
 }
 
 

@@ -25,12 +25,12 @@ from probes.declarations import (
     DeclarationError,
     load_declaration,
     parse_declaration,
-    unstorable,
 )
 from probes.dependency_spec import DependencySpec
 from probes.kinds import http
 from probes.models import Dependency, ProbeResult
 from probes.scheduler import claim_due
+from probes.storable import unstorable
 from probes.sync import sync
 from tests.conftest import ROOT, wait_for
 from tests.databases import subprocess_env

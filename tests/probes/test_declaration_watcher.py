@@ -142,7 +142,7 @@ def test_a_refusal_is_recorded_with_each_problem_and_the_declaration_still_probe
         f"{declaration}:2: defaults, field 'interval': must be longer than zero and at most "
         "365 days",
         f"{declaration}:5: entry 1 'payments-api', field 'kind': unknown kind 'htp' "
-        "(known kinds: http, rpc, smtp, s3)",
+        "(known kinds: http, rpc, smtp, s3, heartbeat, webhook)",
     ]
     assert state.synced_at == T0  # the declaration still probed
     assert state.refused_at == T0 + timedelta(minutes=5)

@@ -153,6 +153,8 @@ class TestPrune:
             "status_transitions": 0,
             "notification_messages": 0,
             "notification_events": 0,
+            "pings": 0,
+            "webhook_events": 0,
         }
         assert sorted(ProbeResult.objects.values_list("id", flat=True)) == sorted(kept)
 
@@ -206,12 +208,14 @@ class TestPrune:
             "status_transitions": 0,
             "notification_messages": 0,
             "notification_events": 0,
+            "pings": 0,
+            "webhook_events": 0,
         }
         assert list(ProbeResult.objects.values_list("id", flat=True)) == [young.id]
         # One savepoint (the test's transaction holds the real one) around each batch.
         batches = [sql for sql in statements if sql.startswith("SAVEPOINT")]
         # Results (3, 3, 1), minute rollups (3, 3, 0), one empty batch for each other kind.
-        assert len(batches) == 3 + 3 + 1 + 1 + 1 + 1 + 1 + 1
+        assert len(batches) == 3 + 3 + 1 + 1 + 1 + 1 + 1 + 1 + 1 + 1
 
     def test_breaker_transitions_are_kept(self) -> None:
         row = make_dependency()
@@ -243,6 +247,8 @@ def test_minute_rollups_outlive_a_raw_retention_shorter_than_the_24h_chart(setti
         "status_transitions": timedelta(days=400),
         "notification_messages": timedelta(days=30),
         "notification_events": timedelta(days=30),
+        "pings": timedelta(hours=1),
+        "webhook_events": timedelta(hours=25),
     }
 
 
@@ -324,6 +330,8 @@ def test_the_command_prints_what_it_deleted() -> None:
         "deleted 0 status transitions older than 400d",
         "deleted 0 notification messages older than 30d",
         "deleted 0 notification events older than 30d",
+        "deleted 0 pings older than 1h",
+        "deleted 0 webhook events older than 25h",
     ]
     assert ProbeResult.objects.count() == 1
 
@@ -347,6 +355,8 @@ def test_the_task_prunes() -> None:
         "status_transitions": 0,
         "notification_messages": 0,
         "notification_events": 0,
+        "pings": 0,
+        "webhook_events": 0,
     }
     assert ProbeResult.objects.count() == 1
 

@@ -8,10 +8,10 @@ import pytest
 from django.db import connection
 from freezegun import freeze_time
 
+from probes.engine import Job
 from probes.kinds import http
 from probes.models import Dependency
 from probes.scheduler import batches, claim_due, next_due_at, unclaim
-from probes.engine import Job
 from tests.factories import T0, make_dependency, make_job
 
 INTERVAL = timedelta(seconds=30)
