@@ -40,7 +40,7 @@ _STATE_FIELDS = [
 
 
 def tick(now: datetime | None = None) -> int:
-    """Apply what came, judge what is due; how many outcomes were recorded. The database
+    """Apply what came, judge what is due; how many were judged. The database
     away is the caller's to handle; a bug here is logged, and the probes go on."""
     now = now or timezone.now()
     try:
@@ -115,7 +115,8 @@ def apply(signal: Signal, spec: object, state: InboundState) -> None:
 
 
 def judge_due(now: datetime) -> int:
-    """Judge the heartbeats and webhooks due, record the outcomes; how many."""
+    """Judge the heartbeats and webhooks due (BATCH at most), record the outcomes of those
+    that reported something; how many were judged."""
     with transaction.atomic():
         rows = list(
             Dependency.objects.active()
@@ -135,7 +136,9 @@ def judge_due(now: datetime) -> int:
         outcome = judged(row, states.get(row.id), now)
         if outcome is not None:
             outcomes.append((job_for(row), outcome))
-    return record(outcomes).results if outcomes else 0
+    if outcomes:
+        record(outcomes)
+    return len(rows)
 
 
 def judged(row: Dependency, state: InboundState | None, now: datetime):
