@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from freezegun import freeze_time
 
+from inbound.models import Signal
 from probes import tasks
 from probes.backlog import BacklogWarnings
 from probes.models import Dependency
@@ -87,3 +88,17 @@ def test_dispatch_due_sends_a_pool_in_one_batch(sent, settings, declaration: Pat
     assert sorted(pk for batch in sent for pk in batch) == sorted(
         Dependency.objects.values_list("id", flat=True)
     )
+
+
+def test_dispatch_due_applies_what_reported_in_and_judges_it(sent, declaration: Path) -> None:
+    declaration.write_text(DECLARATION + "  - {name: nightly, kind: heartbeat, expect_every: 1h}\n")
+    with freeze_time(T0):
+        tasks.dispatch_due()
+        nightly = Dependency.objects.get(name="nightly")
+        Signal.objects.create(dependency=nightly, received_at=T0, what=Signal.What.FAIL)
+    with freeze_time(T0 + timedelta(seconds=1)):
+        tasks.dispatch_due()
+    nightly.refresh_from_db()
+    assert (nightly.status, nightly.last_error_class) == ("down", "unexpected_response")
+    # Never sent to a worker to be probed: it reports in.
+    assert nightly.id not in {pk for batch in sent for pk in batch}
