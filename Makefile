@@ -69,9 +69,9 @@ run: install
 	@echo "  probing $(RUN_DEPENDENCIES); Ctrl-C stops everything"
 	@echo
 	@export SEAHEALTH_DEPENDENCIES=$(RUN_DEPENDENCIES) DEMO_S3_KEY_ID=demo DEMO_S3_SECRET=demo \
-	  DEMO_HOOK_SECRET=demo-hook-secret; \
+	  DEMO_HOOK_SECRET=demo-hook-secret DEMO_PING_TOKEN=demo-ping-token; \
 	trap 'kill $$(jobs -p) 2>/dev/null || true; wait' EXIT; \
-	$(PY) -m demo.peers & \
+	$(PY) -m demo.peers --ping http://$(HOST):$(PORT)/ping/demo-ping-token & \
 	$(PY) manage.py runprobes & \
 	$(PY) manage.py runserver --noreload $(HOST):$(PORT) & \
 	wait -n

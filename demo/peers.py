@@ -8,17 +8,20 @@
                     in every 90: a stale node, up to 15 blocks behind
   /rpc/backup       another node of that chain, which never stalls: its pool's best head
   /hooks/demo       a webhook receiver: prints each notification seahealth sends it
+a job that reports in (with --ping URL): every JOB_EVERY s it pings URL/start, runs for
+                    a second or two, and pings URL (every fifth run: URL/fail, with its log)
 and, one port up each:
   :8901             an SMTP relay (aiosmtpd) that takes no mail
   :8902             an S3-compatible store (moto) holding the bucket `demo-documents`
 
-python -m demo.peers [--port 8900]
+python -m demo.peers [--port 8900] [--ping http://127.0.0.1:8000/ping/<token>]
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import logging
 import random
@@ -30,6 +33,7 @@ CYCLE_UP = 40.0
 CYCLE_DOWN = 20.0
 BLOCK_TIME = 2.0
 RPC_CYCLE, RPC_STALL = 90.0, 30.0
+JOB_EVERY = 15.0
 STARTED = time.monotonic()
 STARTED_AT = time.time()
 
@@ -131,6 +135,7 @@ class DemoHandler(BaseHTTPRequestHandler):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8900)
+    parser.add_argument("--ping", help="a heartbeat's ping URL, for the demo job to report in")
     args = parser.parse_args()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), DemoHandler)
     server.daemon_threads = True
@@ -139,8 +144,27 @@ def main() -> None:
     )
     start_mail_relay(args.port + 1)
     start_object_store(args.port + 2)
+    if args.ping:
+        threading.Thread(target=run_job, args=(args.ping,), daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
         server.serve_forever()
+
+
+def run_job(ping: str) -> None:
+    """A job run every JOB_EVERY s, as cron would, that reports in: its start, then its end
+    (its run time is its heartbeat's latency); every fifth run fails, with its log."""
+    import httpx
+
+    for run in itertools.count(1):
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(f"{ping}/start", timeout=5)
+            time.sleep(random.uniform(0.5, 2.0))
+            if run % 5:
+                httpx.post(ping, timeout=5)
+            else:
+                log = f"demo job run {run}: backup failed: disk full\n"
+                httpx.post(f"{ping}/fail", content=log.encode(), timeout=5)
+        time.sleep(JOB_EVERY)
 
 
 def start_mail_relay(port: int) -> None:
