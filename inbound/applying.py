@@ -24,6 +24,7 @@ from probes import kinds
 from probes.dependency_spec import target_of
 from probes.kinds import PASSIVE_KINDS, webhook
 from probes.models import Dependency
+from probes.outcomes import ErrorClass, Outcome
 from probes.recording import record
 from probes.row_updates import update_rows
 from probes.scheduler import HOLD_FIELDS, JOB_FIELDS, held_until, job_for
@@ -133,7 +134,15 @@ def judge_due(now: datetime) -> int:
     states = {s.dependency_id: s for s in InboundState.objects.filter(dependency__in=rows)}
     outcomes = []
     for row in rows:
-        outcome = judged(row, states.get(row.id), now)
+        try:
+            outcome = judged(row, states.get(row.id), now)
+        except Exception:
+            log.exception("judging %s crashed (a bug in seahealth)", row.name)
+            outcome = Outcome(
+                error_class=ErrorClass.INTERNAL,
+                detail="judging it crashed; see the prober's log",
+                checked_at=now,
+            )
         if outcome is not None:
             outcomes.append((job_for(row), outcome))
     if outcomes:

@@ -248,6 +248,8 @@ def _parse_entry(
         known = ", ".join(KINDS)
         fields.problem("kind", f"unknown kind {excerpt(kind_name)} (known kinds: {known})")
     common = _read_common(fields)
+    if common["pool"] and not common["group"]:
+        common["group"] = common["pool"]  # a pool is shown as a group unless grouped otherwise
     breaker = merged.get("breaker")
     declared = breaker if isinstance(breaker, Mapping) else {}
     if getattr(kind, "PASSIVE", False) and "failure_threshold" not in declared:

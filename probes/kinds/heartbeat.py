@@ -66,8 +66,8 @@ def parse(fields: Fields) -> Spec:
         zone = None
     if schedule and zone is not None:
         try:
-            CronSim(schedule, datetime.now(zone))
-        except CronSimError as exc:
+            next(CronSim(schedule, datetime.now(zone)))  # some errors show at the first run
+        except (CronSimError, StopIteration) as exc:
             fields.problem("schedule", f"not a cron expression ({exc}): '0 3 * * *' is 03:00")
     return Spec(
         token=token,

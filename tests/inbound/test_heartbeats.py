@@ -213,3 +213,34 @@ def test_heartbeat_token_refuses_a_declared_token_and_other_kinds(heartbeat) -> 
 def test_the_readme_shows_the_crontab_line() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     assert "curl -fsS -m 10 --retry 3 https://" in readme
+
+
+@pytest.mark.django_db
+def test_a_heartbeat_whose_judgement_crashes_fails_alone(monkeypatch, client) -> None:
+    from probes.kinds import heartbeat as kind
+
+    with freeze_time(T0):
+        sync(
+            parse_declaration(
+                "dependencies:\n"
+                "  - {name: good, kind: heartbeat, token: '${GOOD}', expect_every: 1h}\n"
+                "  - {name: buggy, kind: heartbeat, token: '${BUGGY}', expect_every: 2h}\n",
+                "deps.yaml",
+            )
+        )
+    for name in ("good", "buggy"):
+        tokens.store(Dependency.objects.get(name=name), f"token-of-{name}")
+    judge = kind.judge
+
+    def crashing(spec, reported, now):
+        if spec.expect_every == 7200:
+            raise RuntimeError("a bug")
+        return judge(spec, reported, now)
+
+    monkeypatch.setattr(kind, "judge", crashing)
+    with freeze_time(T0):
+        client.get("/ping/token-of-good")
+        client.get("/ping/token-of-buggy")
+        applying.tick()
+    statuses = dict(Dependency.objects.values_list("name", "last_error_class"))
+    assert statuses == {"good": "", "buggy": "internal"}

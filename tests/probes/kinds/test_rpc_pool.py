@@ -206,6 +206,8 @@ class TestDeclaration:
             defaults="{pool: main}",
         )
         assert (node.pool, api.pool) == ("main", "")
+        # Shown as a group of its own, unless declared in another.
+        assert node.group == "main"
         assert "pool" not in api.declaration()
 
     @pytest.mark.parametrize(
