@@ -47,7 +47,12 @@ EXAMPLE = ROOT / "dependencies.example.yaml"
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 WIDTH, HEIGHT = 1440, 900
 DEMO_PORT = 8900  # the example's, and its SMTP relay and S3 store one and two up
-DEMO_ENV = {"DEMO_S3_KEY_ID": "demo", "DEMO_S3_SECRET": "demo", "DEMO_HOOK_SECRET": "demo-hook"}
+DEMO_ENV = {
+    "DEMO_S3_KEY_ID": "demo",
+    "DEMO_S3_SECRET": "demo",
+    "DEMO_HOOK_SECRET": "demo-hook",
+    "DEMO_PING_TOKEN": "demo-ping-token",
+}
 # Every demo entry checked twice: the slowest is probed every 10 s, at a random first phase.
 # For the README's picture, demo-crm's bar full too (40 checks, 2 s apart).
 UPDATE = os.environ.get("SEAHEALTH_UPDATE_SCREENSHOT") == "1"
@@ -96,8 +101,9 @@ def demo_declaration(directory: Path, port: int) -> tuple[Path, list[str]]:
     return path, [entry["name"] for entry in entries]
 
 
-def start_demo_peers(start_process: StartProcess, port: int) -> Process:
-    command = [sys.executable, "-m", "demo.peers", "--port", str(port)]
+def start_demo_peers(start_process: StartProcess, port: int, ping: str) -> Process:
+    """The demo peers, their job reporting in at `ping`."""
+    command = [sys.executable, "-m", "demo.peers", "--port", str(port), "--ping", ping]
     peers = start_process("demo-peers", command, env=subprocess_env())
     # It answers HTTP once its SMTP relay and S3 store are up.
     deadline = time.monotonic() + 30
@@ -147,7 +153,7 @@ def test_the_readme_screenshot_shows_the_example_declaration(
 ) -> None:
     port = free_ports(3)
     declaration, names = demo_declaration(tmp_path, port)
-    start_demo_peers(start_process, port)
+    start_demo_peers(start_process, port, f"{site.url}/ping/{DEMO_ENV['DEMO_PING_TOKEN']}")
     site.start(declaration, **DEMO_ENV)
     wait_until_checked(names, site)
 
