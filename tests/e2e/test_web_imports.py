@@ -23,6 +23,8 @@ SPECS = {
     "rpc": {"url": "https://node.example.com", "chain_id": 1, "max_block_age": 60.0},
     "smtp": {"host": "mail.example.com", "port": 587, "tls": "starttls"},
     "s3": {"bucket": "documents", "region": "eu-west-1"},
+    "heartbeat": {"token": "${TOKEN}", "expect_every": 3600.0},
+    "webhook": {"signature": {"scheme": "standard-webhooks", "secret": "${S}"}, "up": ["ok"]},
 }
 SERVE = """
 import json, sys
