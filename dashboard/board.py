@@ -1,7 +1,11 @@
 """The status page's content: every dependency, filtered, grouped, problems first; or, on
-request (`?sort=budget`), in one list by the error budget left, lowest first.
+request (`?sort=budget`), in one list by the error budget left, lowest first. A group of more
+than COLLAPSE_OVER rows shows its problems and sums up the rest in a line ("930 up"), with a
+link to them all (`?group=<name>&expand=1`): at 10,000 dependencies a browser lays out the
+problems, not 10,000 rows, and the server reads and writes only those.
 
-Five queries whatever the number of dependencies: the rows (their current state, recent
+Six queries whatever the number of dependencies: which rows the filters leave and whether
+each is a problem (a few small columns), the rows shown (their current state, recent
 checks and uptime windows ride on them), the counts by status, kind and group (the banner,
 the filter choices, and the newest check: whether the prober went quiet), the prober's
 backlog (the banner's line when it is behind), the declaration's state (a banner when the
@@ -15,8 +19,9 @@ import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from itertools import groupby
+from urllib.parse import urlencode
 
 from django import forms
 from django.db.models import Count, Max, Min, QuerySet
@@ -25,6 +30,7 @@ from django.utils.safestring import SafeString
 
 from dashboard import history_bars, prober_silence
 from dashboard.error_budgets import remaining
+from dashboard.formatting import duration_changes_in
 from probes import backlog, breaker, declaration_state, maintenance_reader
 from probes.kinds import KINDS
 from probes.maintenance import Active
@@ -35,6 +41,8 @@ from probes.statuses import ServiceStatus, Status, service_status
 STATUS_ORDER = {Status.DOWN: 0, Status.DEGRADED: 1, Status.UNKNOWN: 2, Status.UP: 3}
 # What the status page does not read of a row: the large columns.
 UNREAD_FIELDS = ("spec", "last_observations", "totals", "metrics_text")
+# A group of more rows than this shows its problems alone, and the number of the others.
+COLLAPSE_OVER = 50
 BY_BUDGET = "budget"
 BY_BUDGET_CAPTION = "all groups, lowest error budget first"
 
@@ -51,6 +59,8 @@ class FilterForm(forms.Form):
         required=False,
         label="Order",
     )
+    # Every row of each group, the healthy ones too (a collapsed group's link sets it).
+    expand = forms.BooleanField(required=False)
 
 
 @dataclass
@@ -74,11 +84,20 @@ class Row:
 class Group:
     name: str
     rows: list[Row]
-    history: list[history_bars.Day] = field(default_factory=list)  # of the rows shown
+    history: list[history_bars.Day] = field(default_factory=list)  # of all its members
+    collapsed: int = 0  # members up, and left out of `rows`
+    expand_url: str = ""  # the page of this group alone, every row shown
+
+    @property
+    def size(self) -> int:
+        return len(self.rows) + self.collapsed
 
     @property
     def worst(self) -> int:
-        return min(STATUS_ORDER[Status(row.dependency.status)] for row in self.rows)
+        return min(
+            (STATUS_ORDER[Status(row.dependency.status)] for row in self.rows),
+            default=STATUS_ORDER[Status.UP],
+        )
 
     @property
     def history_bar(self) -> SafeString | str:
@@ -103,10 +122,13 @@ class Board:
     by_budget: bool
     silence: prober_silence.Silence | None  # the prober recorded nothing for too long
     declaration: DeclarationState | None  # as the prober last read dependencies.yaml
+    # When what the page shows changes though no state does: a maintenance window starts or
+    # ends, or the prober's silence begins or its age reads differently.
+    expires: datetime
     shown: int = field(init=False)
 
     def __post_init__(self) -> None:
-        self.shown = sum(len(group.rows) for group in self.groups)
+        self.shown = sum(group.size for group in self.groups)
 
 
 def _down_among(names: set[str]) -> set[str]:
@@ -118,6 +140,7 @@ def _down_among(names: set[str]) -> set[str]:
 
 
 def build(filters: dict[str, str]) -> Board:
+    now = timezone.now()
     active = Dependency.objects.active()
     summary = list(
         active.values("status", "critical", "kind", "group").annotate(
@@ -137,20 +160,23 @@ def build(filters: dict[str, str]) -> Board:
         rows = rows.filter(group=filters["group"])
     if filters.get("q"):
         rows = rows.filter(name__icontains=filters["q"])
-    filtered = any(value for name, value in filters.items() if name != "sort")
-    dependencies = list(rows)
-    down = _down_among({parent for d in dependencies for parent in d.depends_on})
+    filtered = any(value for name, value in filters.items() if name not in ("sort", "expand"))
     windows = maintenance_reader.now_in_effect()
+    by_budget = filters.get("sort") == BY_BUDGET
+    # One list by budget reads every row: its order needs each one's figures.
+    collapse = not (by_budget or filters.get("expand"))
+    shown, collapsed = _shown(rows, windows) if collapse else (rows, Counter())
+    dependencies = list(shown)
+    down = _down_among({parent for d in dependencies for parent in d.depends_on})
 
     def row(d: Dependency) -> Row:
         return Row(d, [p for p in d.depends_on if p in down], maintenance=windows.of(d))
 
-    by_budget = filters.get("sort") == BY_BUDGET
     if by_budget:
         ordered = sorted(dependencies, key=_budget_order)
         groups = [Group(BY_BUDGET_CAPTION, [row(d) for d in ordered])] if ordered else []
     else:
-        groups = _grouped(dependencies, row)
+        groups = _grouped(dependencies, row, collapsed, filters)
     _add_history(groups, rows, by_budget)
     return Board(
         status=service_status((Status(line["status"]), line["critical"]) for line in summary),
@@ -163,30 +189,92 @@ def build(filters: dict[str, str]) -> Board:
         behind=backlog.measure(),
         budgets=any(d.slo for d in dependencies),
         by_budget=by_budget,
-        silence=_silence(summary),
+        silence=_silence(summary, now),
         declaration=declaration_state.current(),
+        expires=min(filter(None, (windows.expires, _silence_changes(summary, now)))),
     )
 
 
-def _silence(summary: list[dict]) -> prober_silence.Silence | None:
+def _shown(
+    rows: QuerySet[Dependency], windows: maintenance_reader.InEffect
+) -> tuple[QuerySet[Dependency], Counter[str]]:
+    """The rows to show, and per group the number of those left out: every member of a group
+    of COLLAPSE_OVER or fewer, the problems alone of a larger one (not up, acknowledged, or
+    in a maintenance window). Decided on a few small columns, so that the rows left out are
+    never read whole."""
+    members = list(rows.values_list("id", "group", "name", "critical", "status", "acknowledged_at"))
+    sizes = Counter(group for _, group, *_ in members)
+    quiet = [
+        (pk, group)
+        for pk, group, name, critical, status, acknowledged_at in members
+        if sizes[group] > COLLAPSE_OVER
+        and status == Status.UP
+        and acknowledged_at is None
+        and not windows.of({"group": group, "name": name, "critical": critical})
+    ]
+    if not quiet:
+        return rows, Counter()
+    left_out = {pk for pk, _ in quiet}
+    shown = [pk for pk, *_ in members if pk not in left_out]
+    return rows.filter(id__in=shown), Counter(group for _, group in quiet)
+
+
+def _silence(summary: list[dict], now: datetime) -> prober_silence.Silence | None:
     """The prober's silence, when it has recorded something and then nothing for too long."""
+    newest, shortest = _newest_and_shortest(summary)
+    return prober_silence.stale(newest, shortest, now)
+
+
+def _silence_changes(summary: list[dict], now: datetime) -> datetime | None:
+    """When the silence banner next reads differently: it appears, or its age ("for 40 s",
+    "for 3 min") moves on; None when the prober has recorded nothing yet."""
+    newest, shortest = _newest_and_shortest(summary)
+    if newest is None:
+        return None
+    starts = newest + prober_silence.max_age(shortest)
+    if now < starts:
+        return starts
+    return now + duration_changes_in(now - newest)
+
+
+def _newest_and_shortest(summary: list[dict]) -> tuple[datetime | None, timedelta | None]:
     newest = max((line["newest"] for line in summary if line["newest"]), default=None)
     shortest = min((line["shortest"] for line in summary), default=None)
-    return prober_silence.stale(newest, shortest, timezone.now())
+    return newest, shortest
 
 
-def _grouped(dependencies: list[Dependency], row: Callable[[Dependency], Row]) -> list[Group]:
+def _grouped(
+    dependencies: list[Dependency],
+    row: Callable[[Dependency], Row],
+    collapsed: Counter[str],
+    filters: dict[str, str],
+) -> list[Group]:
     """By group, the groups with the worst status first, problems first within each."""
 
     def order(d: Dependency) -> tuple:
         return (d.group, STATUS_ORDER[Status(d.status)], d.name)
 
-    groups = [
-        Group(name, [row(d) for d in members])
+    shown = {
+        name: [row(d) for d in members]
         for name, members in groupby(sorted(dependencies, key=order), key=lambda d: d.group)
+    }
+    groups = [
+        Group(
+            name,
+            shown.get(name, []),
+            collapsed=collapsed[name],
+            expand_url=_expand_url(filters, name) if collapsed[name] else "",
+        )
+        for name in sorted(shown.keys() | collapsed.keys())
     ]
     groups.sort(key=lambda group: (group.worst, group.name))
     return groups
+
+
+def _expand_url(filters: dict[str, str], group: str) -> str:
+    """The page of `group` alone with every row, the other filters kept."""
+    query = {**filters, "group": group, "expand": "1"}
+    return "?" + urlencode({name: value for name, value in query.items() if value})
 
 
 def _add_history(groups: list[Group], rows: QuerySet[Dependency], by_budget: bool) -> None:

@@ -15,12 +15,12 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from dashboard import board, charts, error_budgets, history_bars, timeline
+from dashboard import board, charts, error_budgets, history_bars, live_state, timeline
 from dashboard.access import viewer_required
 from dashboard.formatting import NO_VALUE, uptimes
 from probes import maintenance_reader, rollups, tls
 from probes.dependency_spec import DependencySpec
-from probes.models import Dependency, Period, Rollup
+from probes.models import Dependency, Period, Rollup, StateVersion
 
 RESULTS_PER_PAGE = 50
 INCIDENTS_SHOWN = 20
@@ -29,11 +29,22 @@ INCIDENTS_SHOWN = 20
 @require_safe
 @viewer_required
 def status(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    shown = request.headers.get(live_state.HEADER)
+    if request.htmx and shown and live_state.unchanged(shown, now):
+        # A poll of a live part still true: nothing to swap (dashboard/live_state.py).
+        response = HttpResponse(status=204)
+        response["Cache-Control"] = "no-store"
+        return response
     form = board.FilterForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(f"bad filter: {_errors(form)}", content_type="text/plain")
+    # Read before the board: a state written while it is built shows at the next poll.
+    token = StateVersion.current()
+    built = board.build(form.cleaned_data)
     context = {
-        "board": board.build(form.cleaned_data),
+        "board": built,
+        "shown": live_state.stamp(token, built, now),
         "form": form,
         "refresh": settings.SEAHEALTH_REFRESH_SECONDS,
         # The budget column's header: a link to the other order, the filters kept.

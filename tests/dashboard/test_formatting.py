@@ -29,7 +29,8 @@ def test_relative_times(seconds, text) -> None:
 @freeze_time(NOW)
 def test_when_gives_the_exact_utc_time_on_hover() -> None:
     assert when(NOW - timedelta(minutes=3)) == (
-        '<time datetime="2026-11-23T09:57:00Z" title="2026-11-23 09:57:00 UTC">3 min ago</time>'
+        '<time datetime="2026-11-23T09:57:00Z" title="2026-11-23 09:57:00 UTC"'
+        " data-relative>3 min ago</time>"
     )
     assert when(None) == "never"
 
