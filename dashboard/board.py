@@ -210,13 +210,20 @@ def _shown(
         if sizes[group] > COLLAPSE_OVER
         and status == Status.UP
         and acknowledged_at is None
-        and not windows.of({"group": group, "name": name, "critical": critical})
+        and not (
+            windows.effective and windows.of({"group": group, "name": name, "critical": critical})
+        )
     ]
     if not quiet:
         return rows, Counter()
     left_out = {pk for pk, _ in quiet}
     shown = [pk for pk, *_ in members if pk not in left_out]
-    return rows.filter(id__in=shown), Counter(group for _, group in quiet)
+    # The shorter list of ids in the query: SQLite takes 32,766 parameters at most.
+    if len(shown) <= len(left_out):
+        rows = rows.filter(id__in=shown)
+    else:
+        rows = rows.exclude(id__in=left_out)
+    return rows, Counter(group for _, group in quiet)
 
 
 def _silence(summary: list[dict], now: datetime) -> prober_silence.Silence | None:

@@ -548,6 +548,12 @@ class TestLargeGroups:
         ) in page
         assert page.count('class="collapsed"') == 1  # the small group shows every row
 
+    def test_a_group_mostly_down_shows_its_problems_alone_too(self, viewer) -> None:
+        self.group_of(60, down=40)
+        page = viewer.get("/").content.decode()
+        assert names_in_order(page) == [f"payments-{n:03}" for n in range(40)]
+        assert "20 up, not shown: show all 60" in page
+
     def test_its_link_shows_every_row_the_filters_kept(self, viewer) -> None:
         self.group_of(60, down=3)
         page = viewer.get("/?kind=http&q=pay").content.decode()
