@@ -8,8 +8,10 @@ no network. Per page it prints the median and p95 server time, the queries and t
 size, then a table of the goals: `/` and its htmx partial under 100 ms at 1,000 dependencies
 (under 400 ms at 10,000), a poll of an unchanged live part (`/ (poll, unchanged)`: the
 stamp of a partial just rendered sent back, answered 204) under 5 ms, and a search by name
-under 100 ms. Then it splits the time of `/` into the database, building the board and
-rendering the template; --profile adds a cProfile of `/`.
+under 100 ms. `/ (poll, shared)` is a poll after a change that another viewer's poll of
+the same view rendered a moment before (dashboard/live_state.py): what the tenth tab on a
+wall costs while the prober runs. Then it splits the time of `/` into the database,
+building the board and rendering the template; --profile adds a cProfile of `/`.
 
 History is loaded as the product keeps it: hour and day rollups for all D days (every uptime
 figure and the 7d and 30d charts come from them), and minute rollups and raw results (one
@@ -177,21 +179,22 @@ def measure(name: str) -> None:
     client.force_login(user)
     htmx = {"HX-Request": "true"}
     pages = [
-        ("/", "/", {}),
-        ("/ (htmx partial)", "/", htmx),
-        ("/ (poll, unchanged)", "/", htmx),
-        (f"/?q={SEARCH}", f"/?q={SEARCH}", {}),
-        ("/?status=down", "/?status=down", {}),
-        ("/?kind=http", "/?kind=http", {}),
-        ("dependency 24h", f"/dependencies/{name}/", {}),
-        ("dependency 30d", f"/dependencies/{name}/?window=30d", {}),
+        ("/", "/", {}, "render"),
+        ("/ (htmx partial)", "/", htmx, "render"),
+        ("/ (poll, unchanged)", "/", htmx, "unchanged"),
+        ("/ (poll, shared)", "/", htmx, "shared"),
+        (f"/?q={SEARCH}", f"/?q={SEARCH}", {}, "render"),
+        ("/?status=down", "/?status=down", {}, "render"),
+        ("/?kind=http", "/?kind=http", {}, "render"),
+        ("/?sort=budget", "/?sort=budget", {}, "render"),
+        ("dependency 24h", f"/dependencies/{name}/", {}, "render"),
+        ("dependency 30d", f"/dependencies/{name}/?window=30d", {}, "render"),
     ]
     print(f"\n{ARGS.requests} timed requests per page after 3 to warm up; server time in ms:")
     print(f"{'page':<22} {'median':>8} {'p95':>8} {'min':>8} {'queries':>8} {'size':>9}")
     medians = {}
-    for label, path, headers in pages:
-        unchanged = label == "/ (poll, unchanged)"
-        times, queries, size = time_page(client, path, headers, unchanged)
+    for label, path, headers, kind in pages:
+        times, queries, size = time_page(client, path, headers, kind)
         medians[label] = statistics.median(times)
         print(
             f"{label:<22} {medians[label]:8.1f} {percentile(times, 0.95):8.1f} "
@@ -215,18 +218,28 @@ def measure(name: str) -> None:
 
 
 def time_page(
-    client: Client, path: str, headers: dict, unchanged: bool = False
+    client: Client, path: str, headers: dict, kind: str = "render"
 ) -> tuple[list[float], int, int]:
-    """With `unchanged`, each request is a poll sending the stamp of a partial rendered just
-    before it (untimed): a stamp expires within a minute, sooner while the prober is silent."""
-    expected = 204 if unchanged else 200
+    """`kind`: "render" (each request builds and renders: no render of before is shared),
+    "unchanged" (a poll sending the stamp of a partial rendered just before it, untimed:
+    answered 204), or "shared" (a poll with an old stamp just after another viewer's render
+    of the same view, untimed: answered with that render). Stamps are fresh for each: one
+    expires within a minute, and every second while the prober's silence is under one."""
+    expected = 204 if kind == "unchanged" else 200
+
+    def prepare() -> dict:
+        live_state.forget()
+        if kind == "render":
+            return headers
+        shown = stamp(client, path)  # rendered, and kept for the other viewers
+        return {**headers, live_state.HEADER: shown if kind == "unchanged" else "0.0"}
 
     def get() -> HttpResponse:
-        sent = {**headers, live_state.HEADER: stamp(client, path)} if unchanged else headers
+        sent = prepare()
         started = time.perf_counter()
         response = client.get(path, headers=sent)
         times.append(since(started) * 1000)
-        assert response.status_code == expected, (path, response.status_code)
+        assert response.status_code == expected, (path, kind, response.status_code)
         return response
 
     times: list[float] = []
@@ -235,24 +248,15 @@ def time_page(
     times.clear()
     for _ in range(ARGS.requests):
         get()
-    timed = times.copy()
-    if unchanged:  # the poll's queries alone, not those of the partial it got its stamp from
-        return timed, poll_queries(client, path, headers), 0
-    with CaptureQueriesContext(connection) as queries:
-        response = get()
-    return timed, len(queries), len(response.content)
+    sent = prepare()
+    with CaptureQueriesContext(connection) as queries:  # the timed request's alone
+        response = client.get(path, headers=sent)
+    return times, len(queries), len(response.content)
 
 
 def stamp(client: Client, path: str) -> str:
     page = client.get(path, headers={"HX-Request": "true"}).content.decode()
     return re.search(r'"X-Seahealth-Shown": "([0-9.]+)"', page).group(1)
-
-
-def poll_queries(client: Client, path: str, headers: dict) -> int:
-    sent = {**headers, live_state.HEADER: stamp(client, path)}
-    with CaptureQueriesContext(connection) as queries:
-        assert client.get(path, headers=sent).status_code == 204
-    return len(queries)
 
 
 def percentile(values: list[float], q: float) -> float:

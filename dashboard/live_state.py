@@ -9,12 +9,22 @@ reads differently: Board.expires), a minute ahead at most. A poll sends the stam
 while the token has not moved and the moment has not passed, the view answers 204 (htmx
 swaps nothing) after one small query, without building or rendering the board. Relative
 times ("25 s ago") age meanwhile in the browser: static/seahealth/relative-times.js. A
-filter change is not a poll: it sends no stamp, and is always rendered.
+filter change is not a poll: it sends no stamp, and is never answered 204.
+
+While the prober runs, the token moves with every batch it records, and most polls find a
+change. Then every viewer of the same view (the same path: filters are in the URL) shares
+one render for half the refresh period: the process keeps the live part it rendered last
+per path, and answers from it (or 204, to the tab that has it). Ten tabs on a wall cost a
+render every half period, not ten; each shows a state at most half a period older.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+
+from django.conf import settings
 
 from dashboard.board import Board
 from probes.models import StateVersion
@@ -23,6 +33,8 @@ HEADER = "X-Seahealth-Shown"
 # What the live part shows that ages without a token moving (the prober's backlog, uptimes
 # refreshed, a breaker's trial due) is rendered again at least this often.
 RENDERED_AT_MOST = timedelta(minutes=1)
+# Paths whose last render a process keeps (a filter each); all are dropped past this.
+KEPT_AT_MOST = 32
 
 
 def stamp(token: int | None, board: Board, now: datetime) -> str:
@@ -41,3 +53,34 @@ def unchanged(shown: str, now: datetime) -> bool:
     if not (token.isdigit() and until.isdigit()) or now.timestamp() >= int(until):
         return False
     return StateVersion.current() == int(token)
+
+
+@dataclass(frozen=True)
+class Render:
+    """A live part as rendered for a path, to share with its other viewers for a moment."""
+
+    at: float  # time.monotonic()
+    stamp: str
+    content: bytes
+
+
+_renders: dict[str, Render] = {}
+
+
+def shared(path: str) -> Render | None:
+    """The live part rendered for `path` less than half a refresh period ago, if any."""
+    render = _renders.get(path)
+    if render is None or time.monotonic() - render.at >= settings.SEAHEALTH_REFRESH_SECONDS / 2:
+        return None
+    return render
+
+
+def keep(path: str, stamp: str, content: bytes) -> None:
+    if len(_renders) >= KEPT_AT_MOST and path not in _renders:
+        _renders.clear()
+    _renders[path] = Render(time.monotonic(), stamp, content)
+
+
+def forget() -> None:
+    """Drop this process's renders (tests start each from the database)."""
+    _renders.clear()

@@ -30,12 +30,16 @@ INCIDENTS_SHOWN = 20
 @viewer_required
 def status(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    shown = request.headers.get(live_state.HEADER)
-    if request.htmx and shown and live_state.unchanged(shown, now):
-        # A poll of a live part still true: nothing to swap (dashboard/live_state.py).
-        response = HttpResponse(status=204)
-        response["Cache-Control"] = "no-store"
-        return response
+    path = request.get_full_path()
+    if request.htmx:
+        shown = request.headers.get(live_state.HEADER, "")
+        if shown and live_state.unchanged(shown, now):
+            # A poll of a live part still true: nothing to swap (dashboard/live_state.py).
+            return _nothing_to_swap()
+        shared = live_state.shared(path)
+        if shared is not None:
+            # Rendered for another viewer of this view a moment ago: theirs, or nothing new.
+            return _nothing_to_swap() if shared.stamp == shown else HttpResponse(shared.content)
     form = board.FilterForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(f"bad filter: {_errors(form)}", content_type="text/plain")
@@ -51,9 +55,18 @@ def status(request: HttpRequest) -> HttpResponse:
         "by_budget_url": _sorted(request, board.BY_BUDGET),
         "problems_first_url": _sorted(request, ""),
     }
+    if not request.htmx:
+        return render(request, "dashboard/status.html", context)
     # htmx asks for the live part alone: on every poll, and when a filter changes.
-    template = "dashboard/status-live.html" if request.htmx else "dashboard/status.html"
-    return render(request, template, context)
+    response = render(request, "dashboard/status-live.html", context)
+    live_state.keep(path, context["shown"], response.content)
+    return response
+
+
+def _nothing_to_swap() -> HttpResponse:
+    response = HttpResponse(status=204)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_safe

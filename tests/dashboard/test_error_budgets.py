@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from freezegun import freeze_time
 
+from dashboard import live_state
 from dashboard.formatting import NO_VALUE
 from probes import error_budgets, maintenance_reader, rollups
 from probes.models import Dependency
@@ -311,6 +312,7 @@ class TestStatusPage:
                 declare(f"dep-{count}-{n}", slo=DAILY_99 if n % 2 else None, group=f"g{n % 3}")
             error_budgets.refresh()
             maintenance_reader.forget()  # each reads the windows in effect afresh
+            live_state.forget()  # and renders the live part, not shares the last render
             with CaptureQueriesContext(connection) as captured:
                 assert viewer.get("/?sort=budget", **headers).status_code == 200
             return len(captured)

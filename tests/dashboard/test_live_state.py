@@ -1,5 +1,6 @@
 """The status page's polls: an unchanged live part costs one query and swaps nothing; a
-change, or the moment what it shows ages, renders it again."""
+change, or the moment what it shows ages, renders it again, once for every viewer of the
+same view for half a refresh period."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from tests.factories import T0, make_dependency
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
+# How long a render is shared with the other viewers of its view, at the default refresh.
+SHARED = timedelta(seconds=2.5)
 
 
 def stamp_of(page: str) -> str:
@@ -60,17 +63,40 @@ def test_the_whole_page_and_the_partial_carry_the_same_stamp(public) -> None:
     )
 
 
-@freeze_time(T0)
 def test_a_state_written_since_renders_the_live_part(public) -> None:
-    make_dependency("api", status="up", last_checked_at=T0)
-    stamp = stamp_of(public.get("/", **HTMX).content.decode())
-    make_dependency("mailer", status="down", last_checked_at=T0)  # bumps the token
-    answer = poll(public, stamp)
+    with freeze_time(T0):
+        make_dependency("api", status="up", last_checked_at=T0)
+        stamp = stamp_of(public.get("/", **HTMX).content.decode())
+        make_dependency("mailer", status="down", last_checked_at=T0)  # bumps the token
+    with freeze_time(T0 + SHARED):
+        answer = poll(public, stamp)
     assert answer.status_code == 200
     page = answer.content.decode()
     assert "mailer" in page
     assert stamp_of(page) != stamp
-    assert poll(public, stamp_of(page)).status_code == 204
+    with freeze_time(T0 + SHARED * 2):
+        assert poll(public, stamp_of(page)).status_code == 204
+
+
+def test_viewers_of_one_view_share_a_render_for_half_a_refresh_period(public, settings) -> None:
+    settings.SEAHEALTH_REFRESH_SECONDS = 4
+    with freeze_time(T0):
+        make_dependency("api", status="up", last_checked_at=T0)
+        first = public.get("/", **HTMX).content
+        make_dependency("mailer", status="down", last_checked_at=T0)
+    with freeze_time(T0 + timedelta(seconds=1.9)):
+        with CaptureQueriesContext(connection) as captured:
+            answer = poll(public, "1.1")  # another tab's stamp, long expired
+        assert (answer.status_code, answer.content) == (200, first)
+        assert len(captured) == 0  # no board built
+        # The tab that rendered it has it already.
+        assert poll(public, stamp_of(first.decode())).status_code == 204
+        # Another view is rendered for itself.
+        assert "mailer" in public.get("/?kind=http", **HTMX).content.decode()
+    with freeze_time(T0 + timedelta(seconds=2)):
+        answer = poll(public, stamp_of(first.decode()))
+        assert answer.status_code == 200
+        assert "mailer" in answer.content.decode()
 
 
 def test_a_live_part_is_rendered_again_a_minute_on_at_the_latest(public) -> None:
@@ -96,10 +122,12 @@ def test_the_prober_falling_silent_renders_its_banner_though_nothing_was_written
         answer = poll(public, stamp)
         assert answer.status_code == 200
         assert "The prober has recorded nothing for 21 s" in answer.content.decode()
-        # Its age reads differently every second while under a minute.
-        assert poll(public, stamp_of(answer.content.decode())).status_code == 204
-    with freeze_time(T0 + timedelta(seconds=22)):
-        assert poll(public, stamp_of(answer.content.decode())).status_code == 200
+    # Its age reads differently every second while under a minute (rendered again once
+    # the render is no longer shared).
+    with freeze_time(T0 + timedelta(seconds=21) + SHARED):
+        answer = poll(public, stamp_of(answer.content.decode()))
+        assert answer.status_code == 200
+        assert "The prober has recorded nothing for 23 s" in answer.content.decode()
 
 
 def test_a_maintenance_window_starting_renders_the_live_part(public) -> None:
@@ -125,12 +153,13 @@ def test_a_maintenance_window_starting_renders_the_live_part(public) -> None:
         assert "in maintenance until" in answer.content.decode()
 
 
-@freeze_time(T0)
 def test_a_refused_declaration_renders_its_banner(public) -> None:
-    make_dependency("api", status="up", last_checked_at=T0)
-    stamp = stamp_of(public.get("/", **HTMX).content.decode())
-    declaration_state.refused(["deps.yaml:4: entry 1 'api', field 'kind': unknown kind"], T0)
-    answer = poll(public, stamp)
+    with freeze_time(T0):
+        make_dependency("api", status="up", last_checked_at=T0)
+        stamp = stamp_of(public.get("/", **HTMX).content.decode())
+        declaration_state.refused(["deps.yaml:4: entry 1 'api', field 'kind': unknown kind"], T0)
+    with freeze_time(T0 + SHARED):
+        answer = poll(public, stamp)
     assert answer.status_code == 200
     assert "dependencies.yaml was refused" in answer.content.decode()
 

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from freezegun import freeze_time
 
-from dashboard import history_bars
+from dashboard import history_bars, live_state
 from dashboard.formatting import NO_VALUE
 from probes import maintenance_reader, rollups
 from probes.models import (
@@ -323,6 +323,7 @@ class TestStatusPage:
                 day_bucket(row, bucket_start(timezone.now(), Period.DAY) - timedelta(days=n % 90))
             maintenance_reader.forget()  # each reads the windows in effect afresh
             history_bars.forget()  # and the groups' days before today
+            live_state.forget()  # and renders the live part, not shares the last render
             with CaptureQueriesContext(connection) as captured:
                 assert viewer.get("/", **headers).status_code == 200
             return len(captured)
@@ -592,6 +593,7 @@ class TestLargeGroups:
                 dependency(f"dep-{count}-{n}", "down" if n % 7 == 0 else "up", group=f"g{n % 2}")
             maintenance_reader.forget()
             history_bars.forget()
+            live_state.forget()
             with CaptureQueriesContext(connection) as captured:
                 page = viewer.get("/", **headers).content.decode()
             assert ('class="collapsed"' in page) == (count > 100)
