@@ -4,13 +4,14 @@ than COLLAPSE_OVER rows shows its problems and sums up the rest in a line ("930 
 link to them all (`?group=<name>&expand=1`): at 10,000 dependencies a browser lays out the
 problems, not 10,000 rows, and the server reads and writes only those.
 
-Six queries whatever the number of dependencies: which rows the filters leave and whether
-each is a problem (a few small columns), the rows shown (their current state, recent
-checks and uptime windows ride on them), the counts by status, kind and group (the banner,
-the filter choices, and the newest check: whether the prober went quiet), the prober's
-backlog (the banner's line when it is behind), the declaration's state (a banner when the
-file was refused) and each group's 90 days (summed in the database, a row per group and
-day); and the maintenance windows in effect, when this process's copy of them is read again.
+Six queries whatever the number of dependencies: how many rows of each group the filters
+leave and how many of those are not problems (a line per group), the rows shown (their
+current state, recent checks and uptime windows ride on them), the counts by status, kind
+and group (the banner, the filter choices, and the newest check: whether the prober went
+quiet), the prober's backlog (the banner's line when it is behind), the declaration's state
+(a banner when the file was refused) and each group's 90 days (summed in the database, a row
+per group and day); and the maintenance windows in effect, when this process's copy of them
+is read again.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from itertools import groupby
 from urllib.parse import urlencode
 
 from django import forms
-from django.db.models import Count, Max, Min, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
@@ -200,30 +201,33 @@ def _shown(
 ) -> tuple[QuerySet[Dependency], Counter[str]]:
     """The rows to show, and per group the number of those left out: every member of a group
     of COLLAPSE_OVER or fewer, the problems alone of a larger one (not up, acknowledged, or
-    in a maintenance window). Decided on a few small columns, so that the rows left out are
-    never read whole."""
-    members = list(rows.values_list("id", "group", "name", "critical", "status", "acknowledged_at"))
-    sizes = Counter(group for _, group, *_ in members)
-    quiet = [
-        (pk, group)
-        for pk, group, name, critical, status, acknowledged_at in members
-        if sizes[group] > COLLAPSE_OVER
-        and status == Status.UP
-        and acknowledged_at is None
-        and not (
-            windows.effective and windows.of({"group": group, "name": name, "critical": critical})
-        )
-    ]
-    if not quiet:
-        return rows, Counter()
-    left_out = {pk for pk, _ in quiet}
-    shown = [pk for pk, *_ in members if pk not in left_out]
-    # The shorter list of ids in the query: SQLite takes 32,766 parameters at most.
-    if len(shown) <= len(left_out):
-        rows = rows.filter(id__in=shown)
-    else:
-        rows = rows.exclude(id__in=left_out)
-    return rows, Counter(group for _, group in quiet)
+    in a maintenance window). Counted in the database, a line per group: the rows left out
+    are never read."""
+    quiet = Q(status=Status.UP, acknowledged_at__isnull=True)
+    if windows.effective:
+        quiet &= ~_in_maintenance(windows)
+    counts = rows.values("group").annotate(n=Count("id"), quiet=Count("id", filter=quiet))
+    large = {line["group"]: line["quiet"] for line in counts if line["n"] > COLLAPSE_OVER}
+    collapsed = Counter({group: n for group, n in large.items() if n})
+    if not collapsed:
+        return rows, collapsed
+    return rows.exclude(quiet & Q(group__in=collapsed.keys())), collapsed
+
+
+def _in_maintenance(windows: maintenance_reader.InEffect) -> Q:
+    """The rows some window in effect matches, as a condition: probes.maintenance.matches
+    in SQL."""
+    matched = Q(pk__in=[])  # none, until a window matches some
+    for window, _ in windows.effective:
+        match = window.match
+        condition = Q()
+        if "critical" in match:
+            condition &= Q(critical=match["critical"])
+        for key in ("group", "name"):
+            if key in match:
+                condition &= Q(**{f"{key}__in": match[key]})
+        matched |= condition
+    return matched
 
 
 def _silence(summary: list[dict], now: datetime) -> prober_silence.Silence | None:

@@ -586,6 +586,32 @@ class TestLargeGroups:
         assert sorted(names_in_order(page)) == ["payments-001", "payments-acked"]
         assert "59 up, not shown: show all 61" in page
 
+    @pytest.mark.parametrize(
+        ("match", "shown"),
+        [
+            ({"name": ["payments-002", "payments-004"]}, ["payments-002", "payments-004"]),
+            ({"critical": True}, ["payments-000", "payments-003"]),
+            ({"critical": False, "name": ["payments-000", "payments-001"]}, ["payments-001"]),
+            ({"group": ["mail"]}, []),
+            ({"group": ["payments"], "name": ["payments-005"]}, ["payments-005"]),
+        ],
+    )
+    def test_a_window_shows_the_rows_it_matches_as_maintenance_reads_them(
+        self, viewer, match, shown
+    ) -> None:
+        for n in range(60):
+            dependency(f"payments-{n:03}", group="payments", critical=n in (0, 3))
+        now = timezone.now()
+        MaintenanceWindow.objects.create(
+            name="upgrade",
+            source=WindowSource.API,
+            match=match,
+            start=now - timedelta(minutes=1),
+            end=now + timedelta(hours=1),
+        )
+        maintenance_reader.forget()
+        assert sorted(names_in_order(viewer.get("/").content.decode())) == shown
+
     @pytest.mark.parametrize("headers", [{}, HTMX])
     def test_the_query_count_is_the_same_collapsed_or_not(self, viewer, headers) -> None:
         def queries_with(count: int) -> int:
