@@ -86,8 +86,9 @@ class Group:
     name: str
     rows: list[Row]
     history: list[history_bars.Day] = field(default_factory=list)  # of all its members
-    collapsed: int = 0  # members up, and left out of `rows`
-    expand_url: str = ""  # the page of this group alone, every row shown
+    collapsed: int = 0  # members left out of `rows`: up, or (by budget) further down the list
+    collapsed_are: str = "up"
+    expand_url: str = ""  # the page of every row of this group (or list)
 
     @property
     def size(self) -> int:
@@ -164,9 +165,12 @@ def build(filters: dict[str, str]) -> Board:
     filtered = any(value for name, value in filters.items() if name not in ("sort", "expand"))
     windows = maintenance_reader.now_in_effect()
     by_budget = filters.get("sort") == BY_BUDGET
-    # One list by budget reads every row: its order needs each one's figures.
-    collapse = not (by_budget or filters.get("expand"))
-    shown, collapsed = _shown(rows, windows) if collapse else (rows, Counter())
+    if filters.get("expand"):
+        shown, collapsed = rows, Counter()
+    elif by_budget:
+        shown, collapsed = _lowest_budgets(rows)
+    else:
+        shown, collapsed = _shown(rows, windows)
     dependencies = list(shown)
     down = _down_among({parent for d in dependencies for parent in d.depends_on})
 
@@ -175,7 +179,17 @@ def build(filters: dict[str, str]) -> Board:
 
     if by_budget:
         ordered = sorted(dependencies, key=_budget_order)
-        groups = [Group(BY_BUDGET_CAPTION, [row(d) for d in ordered])] if ordered else []
+        rest = collapsed[BY_BUDGET_CAPTION]
+        groups = [
+            Group(
+                BY_BUDGET_CAPTION,
+                [row(d) for d in ordered],
+                collapsed=rest,
+                collapsed_are="more",
+                expand_url=_expand_url(filters) if rest else "",
+            )
+        ]
+        groups = groups if ordered else []
     else:
         groups = _grouped(dependencies, row, collapsed, filters)
     _add_history(groups, rows, by_budget)
@@ -282,9 +296,11 @@ def _grouped(
     return groups
 
 
-def _expand_url(filters: dict[str, str], group: str) -> str:
-    """The page of `group` alone with every row, the other filters kept."""
-    query = {**filters, "group": group, "expand": "1"}
+def _expand_url(filters: dict[str, str], group: str | None = None) -> str:
+    """The page of `group` alone (or of every group) with every row, the filters kept."""
+    query = (
+        {**filters, "expand": "1"} if group is None else {**filters, "group": group, "expand": "1"}
+    )
     return "?" + urlencode({name: value for name, value in query.items() if value})
 
 
@@ -302,9 +318,28 @@ def _add_history(groups: list[Group], rows: QuerySet[Dependency], by_budget: boo
         group.history = days[group.name]
 
 
+def _lowest_budgets(rows: QuerySet[Dependency]) -> tuple[QuerySet[Dependency], Counter[str]]:
+    """The first COLLAPSE_OVER rows in budget order, and how many come after them: the order
+    decided on the few columns it needs, the rows after never read whole."""
+    lines = list(rows.values_list("id", "slo", "slo_figures", "status", "name"))
+    if len(lines) <= COLLAPSE_OVER:
+        return rows, Counter()
+
+    def order(line: tuple) -> tuple:
+        _, slo, figures, status, name = line
+        return _budget_key((figures or {}).get("remaining") if slo else None, slo, status, name)
+
+    first = sorted(lines, key=order)[:COLLAPSE_OVER]
+    rest = Counter({BY_BUDGET_CAPTION: len(lines) - len(first)})
+    return rows.filter(id__in=[line[0] for line in first]), rest
+
+
 def _budget_order(d: Dependency) -> tuple:
+    return _budget_key(remaining(d), d.slo, d.status, d.name)
+
+
+def _budget_key(left: float | None, slo: dict | None, status: str, name: str) -> tuple:
     """Lowest budget left first; then SLOs with no figures yet, then rows without an SLO,
     problems first among equals."""
-    left = remaining(d)
-    rank = 0 if left is not None else 1 if d.slo else 2
-    return (rank, left or 0.0, STATUS_ORDER[Status(d.status)], d.name)
+    rank = 0 if left is not None else 1 if slo else 2
+    return (rank, left or 0.0, STATUS_ORDER[Status(status)], name)
