@@ -39,7 +39,8 @@ def status(request: HttpRequest) -> HttpResponse:
         shared = live_state.shared(path)
         if shared is not None:
             # Rendered for another viewer of this view a moment ago: theirs, or nothing new.
-            return _nothing_to_swap() if shared.stamp == shown else HttpResponse(shared.content)
+            mine = shown and shared.stamp == shown
+            return _nothing_to_swap() if mine else HttpResponse(shared.content)
     form = board.FilterForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(f"bad filter: {_errors(form)}", content_type="text/plain")

@@ -194,3 +194,6 @@ def test_an_unchanged_poll_still_asks_for_a_login(client) -> None:
 def test_before_any_state_every_poll_renders(public) -> None:
     page = public.get("/", **HTMX).content.decode()
     assert "X-Seahealth-Shown" not in page
+    # Shared with the next viewer, stampless as it is: never a 204 for want of a stamp.
+    answer = public.get("/", **HTMX)
+    assert (answer.status_code, answer.content.decode()) == (200, page)
