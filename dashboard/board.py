@@ -153,15 +153,7 @@ def build(filters: dict[str, str]) -> Board:
     for line in summary:
         counts[line["status"]] += line["n"]
 
-    rows = active.defer(*UNREAD_FIELDS)
-    if filters.get("status"):
-        rows = rows.filter(status=filters["status"])
-    if filters.get("kind"):
-        rows = rows.filter(kind=filters["kind"])
-    if filters.get("group"):
-        rows = rows.filter(group=filters["group"])
-    if filters.get("q"):
-        rows = rows.filter(name__icontains=filters["q"])
+    rows = _filtered(active.defer(*UNREAD_FIELDS), filters)
     filtered = any(value for name, value in filters.items() if name not in ("sort", "expand"))
     windows = maintenance_reader.now_in_effect()
     by_budget = filters.get("sort") == BY_BUDGET
@@ -178,18 +170,7 @@ def build(filters: dict[str, str]) -> Board:
         return Row(d, [p for p in d.depends_on if p in down], maintenance=windows.of(d))
 
     if by_budget:
-        ordered = sorted(dependencies, key=_budget_order)
-        rest = collapsed[BY_BUDGET_CAPTION]
-        groups = [
-            Group(
-                BY_BUDGET_CAPTION,
-                [row(d) for d in ordered],
-                collapsed=rest,
-                collapsed_are="more",
-                expand_url=_expand_url(filters) if rest else "",
-            )
-        ]
-        groups = groups if ordered else []
+        groups = _by_budget(dependencies, row, collapsed[BY_BUDGET_CAPTION], filters)
     else:
         groups = _grouped(dependencies, row, collapsed, filters)
     _add_history(groups, rows, by_budget)
@@ -208,6 +189,18 @@ def build(filters: dict[str, str]) -> Board:
         declaration=declaration_state.current(),
         expires=min(filter(None, (windows.expires, _silence_changes(summary, now)))),
     )
+
+
+def _filtered(rows: QuerySet[Dependency], filters: dict[str, str]) -> QuerySet[Dependency]:
+    if filters.get("status"):
+        rows = rows.filter(status=filters["status"])
+    if filters.get("kind"):
+        rows = rows.filter(kind=filters["kind"])
+    if filters.get("group"):
+        rows = rows.filter(group=filters["group"])
+    if filters.get("q"):
+        rows = rows.filter(name__icontains=filters["q"])
+    return rows
 
 
 def _shown(
@@ -294,6 +287,23 @@ def _grouped(
     ]
     groups.sort(key=lambda group: (group.worst, group.name))
     return groups
+
+
+def _by_budget(
+    dependencies: list[Dependency],
+    row: Callable[[Dependency], Row],
+    rest: int,
+    filters: dict[str, str],
+) -> list[Group]:
+    """One list, lowest budget first, with the number of rows further down left out."""
+    if not dependencies:
+        return []
+    ordered = sorted(dependencies, key=_budget_order)
+    expand_url = _expand_url(filters) if rest else ""
+    rows = [row(d) for d in ordered]
+    return [
+        Group(BY_BUDGET_CAPTION, rows, collapsed=rest, collapsed_are="more", expand_url=expand_url)
+    ]
 
 
 def _expand_url(filters: dict[str, str], group: str | None = None) -> str:
