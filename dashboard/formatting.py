@@ -38,15 +38,16 @@ def relative(moment: datetime, now: datetime) -> str:
 def when(
     moment: datetime | None, empty: str = "never", now: datetime | None = None
 ) -> SafeString | str:
-    """<time> with the relative time, and the exact UTC time as its title."""
+    """<time> with the relative time, and the exact UTC time as its title; `data-relative`:
+    static/seahealth/relative-times.js keeps its text true between renders."""
     if moment is None:
         return empty
     exact = moment.astimezone(UTC)
     # Plain formatting, not format_html: every part is a date we wrote, and the status page
     # writes a thousand of these per poll.
     return mark_safe(  # noqa: S308 - dates formatted here only
-        f'<time datetime="{exact:%Y-%m-%dT%H:%M:%SZ}" title="{exact:%Y-%m-%d %H:%M:%S} UTC">'
-        f"{relative(moment, now or timezone.now())}</time>"
+        f'<time datetime="{exact:%Y-%m-%dT%H:%M:%SZ}" title="{exact:%Y-%m-%d %H:%M:%S} UTC"'
+        f" data-relative>{relative(moment, now or timezone.now())}</time>"
     )
 
 
@@ -66,6 +67,14 @@ def clock(moment: datetime, now: datetime | None = None, seconds: bool = False) 
 def duration(span: timedelta | None) -> str:
     """A length of time as people say it: "3 min", "2 h"."""
     return NO_VALUE if span is None else rough_duration(max(span.total_seconds(), 0.0))
+
+
+def duration_changes_in(span: timedelta) -> timedelta:
+    """How long until duration(span) reads differently, `span` going on: "40 s" next
+    second, "3 min" at the next whole minute."""
+    seconds = max(span.total_seconds(), 0.0)
+    unit = next((size for size in (86400, 3600, 60) if seconds >= size), 1)
+    return timedelta(seconds=unit - seconds % unit)
 
 
 def lasted(start: datetime, end: datetime | None, now: datetime | None = None) -> str:

@@ -15,12 +15,12 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_safe
 
-from dashboard import board, charts, error_budgets, history_bars, timeline
+from dashboard import board, charts, error_budgets, history_bars, live_state, timeline
 from dashboard.access import viewer_required
 from dashboard.formatting import NO_VALUE, uptimes
 from probes import maintenance_reader, rollups, tls
 from probes.dependency_spec import DependencySpec
-from probes.models import Dependency, Period, Rollup
+from probes.models import Dependency, Period, Rollup, StateVersion
 
 RESULTS_PER_PAGE = 50
 INCIDENTS_SHOWN = 20
@@ -29,20 +29,45 @@ INCIDENTS_SHOWN = 20
 @require_safe
 @viewer_required
 def status(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    path = request.get_full_path()
+    if request.htmx:
+        shown = request.headers.get(live_state.HEADER, "")
+        if shown and live_state.unchanged(shown, now):
+            # A poll of a live part still true: nothing to swap (dashboard/live_state.py).
+            return _nothing_to_swap()
+        shared = live_state.shared(path)
+        if shared is not None:
+            # Rendered for another viewer of this view a moment ago: theirs, or nothing new.
+            mine = shown and shared.stamp == shown
+            return _nothing_to_swap() if mine else HttpResponse(shared.content)
     form = board.FilterForm(request.GET)
     if not form.is_valid():
         return HttpResponseBadRequest(f"bad filter: {_errors(form)}", content_type="text/plain")
+    # Read before the board: a state written while it is built shows at the next poll.
+    token = StateVersion.current()
+    built = board.build(form.cleaned_data)
     context = {
-        "board": board.build(form.cleaned_data),
+        "board": built,
+        "shown": live_state.stamp(token, built, now),
         "form": form,
         "refresh": settings.SEAHEALTH_REFRESH_SECONDS,
         # The budget column's header: a link to the other order, the filters kept.
         "by_budget_url": _sorted(request, board.BY_BUDGET),
         "problems_first_url": _sorted(request, ""),
     }
+    if not request.htmx:
+        return render(request, "dashboard/status.html", context)
     # htmx asks for the live part alone: on every poll, and when a filter changes.
-    template = "dashboard/status-live.html" if request.htmx else "dashboard/status.html"
-    return render(request, template, context)
+    response = render(request, "dashboard/status-live.html", context)
+    live_state.keep(path, context["shown"], response.content)
+    return response
+
+
+def _nothing_to_swap() -> HttpResponse:
+    response = HttpResponse(status=204)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_safe

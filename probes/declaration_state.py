@@ -13,7 +13,7 @@ from datetime import datetime
 
 from django.db import DatabaseError
 
-from probes.models import DeclarationState
+from probes.models import DeclarationState, StateVersion
 
 log = logging.getLogger(__name__)
 
@@ -53,5 +53,6 @@ def _read() -> DeclarationState | None:
 def _write(**values: object) -> None:
     try:
         DeclarationState.objects.update_or_create(pk=DeclarationState.ROW_ID, defaults=values)
+        StateVersion.bump()  # the status page's banner shows it: a poll renders it at once
     except DatabaseError as exc:
         log.warning("could not record the declaration's state (%s): the next change will", exc)

@@ -177,7 +177,7 @@ def _urls_imported_before_time_is_frozen() -> None:
 @pytest.fixture(autouse=True)
 def _health_snapshot_forgotten() -> None:
     """/health/* keeps the state it read for a moment: each test reads its own database."""
-    from dashboard import database_failures, history_bars
+    from dashboard import database_failures, history_bars, live_state
     from dashboard.health import forget_snapshot  # after Django is set up
     from probes import maintenance_reader
 
@@ -185,6 +185,7 @@ def _health_snapshot_forgotten() -> None:
     maintenance_reader.forget()
     database_failures.forget()
     history_bars.forget()
+    live_state.forget()
 
 
 @pytest.fixture

@@ -60,6 +60,8 @@
   document.addEventListener("htmx:responseError", (event) =>
     failed(event, "updates failing (the server answered " + event.detail.xhr.status + ")"),
   );
+  // A 204 (the status page's poll when nothing changed: dashboard/live_state.py) swaps
+  // nothing, and is a success like any other: what is shown was confirmed current.
   document.addEventListener("htmx:afterRequest", (event) => {
     if (!event.detail.successful || !isRead(event)) return;
     lastUpdate = new Date();

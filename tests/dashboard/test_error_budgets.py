@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from freezegun import freeze_time
 
+from dashboard import live_state
 from dashboard.formatting import NO_VALUE
 from probes import error_budgets, maintenance_reader, rollups
 from probes.models import Dependency
@@ -291,6 +292,23 @@ class TestStatusPage:
         assert page.lstrip().startswith('<section id="live" hx-get="/?kind=http&amp;sort=budget"')
         assert names_in_order(page)[0] == "broken"
 
+    def test_a_long_list_by_budget_shows_its_lowest_and_links_to_every_row(
+        self, viewer, four_budgets
+    ) -> None:
+        for n in range(50):
+            declare(f"quiet-{n:02}", slo=None, group="c", status="up")
+        with freeze_time(T0 + HALF_HOUR):
+            page = viewer.get("/?kind=http&sort=budget").content.decode()
+            everything = viewer.get("/?kind=http&sort=budget&expand=1").content.decode()
+
+        shown = names_in_order(page)
+        assert shown[:5] == ["broken", "flaky", "healthy", "fresh", "plain"]
+        assert shown[5:] == [f"quiet-{n:02}" for n in range(45)]
+        assert (
+            '<a href="?kind=http&amp;sort=budget&amp;expand=1">5 more, not shown: show all 55</a>'
+        ) in page
+        assert names_in_order(everything) == [*shown, *(f"quiet-{n:02}" for n in range(45, 50))]
+
     def test_no_budget_column_when_no_dependency_has_an_slo(self, viewer) -> None:
         declare("plain", slo=None)
         page = viewer.get("/").content.decode()
@@ -311,6 +329,7 @@ class TestStatusPage:
                 declare(f"dep-{count}-{n}", slo=DAILY_99 if n % 2 else None, group=f"g{n % 3}")
             error_budgets.refresh()
             maintenance_reader.forget()  # each reads the windows in effect afresh
+            live_state.forget()  # and renders the live part, not shares the last render
             with CaptureQueriesContext(connection) as captured:
                 assert viewer.get("/?sort=budget", **headers).status_code == 200
             return len(captured)

@@ -5,7 +5,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from freezegun import freeze_time
 
-from dashboard.formatting import NO_VALUE, badge, burn_rate, ms, percent, relative, uptime, when
+from dashboard.formatting import (
+    NO_VALUE,
+    badge,
+    burn_rate,
+    duration,
+    duration_changes_in,
+    ms,
+    percent,
+    relative,
+    uptime,
+    when,
+)
 
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
@@ -29,7 +40,8 @@ def test_relative_times(seconds, text) -> None:
 @freeze_time(NOW)
 def test_when_gives_the_exact_utc_time_on_hover() -> None:
     assert when(NOW - timedelta(minutes=3)) == (
-        '<time datetime="2026-11-23T09:57:00Z" title="2026-11-23 09:57:00 UTC">3 min ago</time>'
+        '<time datetime="2026-11-23T09:57:00Z" title="2026-11-23 09:57:00 UTC"'
+        " data-relative>3 min ago</time>"
     )
     assert when(None) == "never"
 
@@ -96,3 +108,12 @@ TIMES = "\N{MULTIPLICATION SIGN}"
 )
 def test_burn_rates(rate, text) -> None:
     assert burn_rate(rate) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "changes_in"),
+    [(0, 1), (40.25, 0.75), (60, 60), (185, 55), (3600, 3600), (7300, 3500), (90000, 82800)],
+)
+def test_a_duration_reads_differently_at_its_next_whole_unit(seconds, changes_in) -> None:
+    assert duration_changes_in(timedelta(seconds=seconds)) == timedelta(seconds=changes_in)
+    assert duration(timedelta(seconds=seconds)) != duration(timedelta(seconds=seconds + changes_in))

@@ -9,10 +9,18 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from freezegun import freeze_time
 
-from dashboard import history_bars
+from dashboard import history_bars, live_state
 from dashboard.formatting import NO_VALUE
 from probes import maintenance_reader, rollups
-from probes.models import BreakerTransition, DeclarationState, Period, ProbeResult, Rollup
+from probes.models import (
+    BreakerTransition,
+    DeclarationState,
+    MaintenanceWindow,
+    Period,
+    ProbeResult,
+    Rollup,
+    WindowSource,
+)
 from probes.rollups import bucket_start
 from tests.factories import T0, make_dependency
 from tests.probes import simulation
@@ -109,7 +117,9 @@ class TestStatusPage:
         dependency("mailer", "down")
         page = viewer.get("/").content.decode()
         assert "connect: connection refused" in page
-        assert re.search(r'since <time datetime="[^"]+Z" title="[^"]+ UTC">3 min ago</time>', page)
+        assert re.search(
+            r'since <time datetime="[^"]+Z" title="[^"]+ UTC" data-relative>3 min ago</time>', page
+        )
         assert "trial <time" in page
 
     def test_text_from_a_peer_is_escaped(self, viewer) -> None:
@@ -313,6 +323,7 @@ class TestStatusPage:
                 day_bucket(row, bucket_start(timezone.now(), Period.DAY) - timedelta(days=n % 90))
             maintenance_reader.forget()  # each reads the windows in effect afresh
             history_bars.forget()  # and the groups' days before today
+            live_state.forget()  # and renders the live part, not shares the last render
             with CaptureQueriesContext(connection) as captured:
                 assert viewer.get("/", **headers).status_code == 200
             return len(captured)
@@ -510,3 +521,108 @@ class TestDependencyPage:
         third = viewer.get("/dependencies/api/?page=3").content.decode()
         assert "page 3 of 3" in third
         assert third.count('class="result-success"') == 20
+
+
+class TestLargeGroups:
+    """A group of more than board.COLLAPSE_OVER rows shows its problems and a line for the
+    rest, with a link (no JavaScript needed) to every row."""
+
+    @staticmethod
+    def group_of(size: int, down: int = 0, group: str = "payments") -> None:
+        for n in range(size):
+            dependency(f"{group}-{n:03}", "down" if n < down else "up", group=group)
+
+    def test_a_large_group_shows_its_problems_and_counts_the_rest(self, viewer) -> None:
+        self.group_of(60, down=3)
+        self.group_of(5, group="mail")
+        page = viewer.get("/").content.decode()
+        assert names_in_order(page) == [
+            "payments-000",
+            "payments-001",
+            "payments-002",
+            *(f"mail-{n:03}" for n in range(5)),
+        ]
+        assert "payments <small>60</small>" in page
+        assert (
+            '<tbody class="collapsed"><tr><td colspan="8">'
+            '<a href="?group=payments&amp;expand=1">57 up, not shown: show all 60</a>'
+        ) in page
+        assert page.count('class="collapsed"') == 1  # the small group shows every row
+
+    def test_a_group_mostly_down_shows_its_problems_alone_too(self, viewer) -> None:
+        self.group_of(60, down=40)
+        page = viewer.get("/").content.decode()
+        assert names_in_order(page) == [f"payments-{n:03}" for n in range(40)]
+        assert "20 up, not shown: show all 60" in page
+
+    def test_its_link_shows_every_row_the_filters_kept(self, viewer) -> None:
+        self.group_of(60, down=3)
+        page = viewer.get("/?kind=http&q=pay").content.decode()
+        assert '<a href="?kind=http&amp;group=payments&amp;q=pay&amp;expand=1">' in page
+        page = viewer.get("/?kind=http&group=payments&q=pay&expand=1").content.decode()
+        assert len(names_in_order(page)) == 60
+        assert 'class="collapsed"' not in page
+
+    def test_a_group_all_up_is_one_line(self, viewer) -> None:
+        self.group_of(60)
+        page = viewer.get("/", **HTMX).content.decode()
+        assert names_in_order(page) == []
+        assert '<a href="?group=payments&amp;expand=1">60 up: show all 60</a>' in page
+        assert "No dependency matches" not in page
+
+    def test_acknowledged_and_in_maintenance_rows_stay_shown(self, viewer) -> None:
+        self.group_of(60)
+        now = timezone.now()
+        dependency("payments-acked", group="payments", acknowledged_at=now, acknowledged_by="ops")
+        MaintenanceWindow.objects.create(
+            name="upgrade",
+            source=WindowSource.API,
+            match={"name": ["payments-001"]},
+            start=now - timedelta(minutes=1),
+            end=now + timedelta(hours=1),
+        )
+        maintenance_reader.forget()
+        page = viewer.get("/").content.decode()
+        assert sorted(names_in_order(page)) == ["payments-001", "payments-acked"]
+        assert "59 up, not shown: show all 61" in page
+
+    @pytest.mark.parametrize(
+        ("match", "shown"),
+        [
+            ({"name": ["payments-002", "payments-004"]}, ["payments-002", "payments-004"]),
+            ({"critical": True}, ["payments-000", "payments-003"]),
+            ({"critical": False, "name": ["payments-000", "payments-001"]}, ["payments-001"]),
+            ({"group": ["mail"]}, []),
+            ({"group": ["payments"], "name": ["payments-005"]}, ["payments-005"]),
+        ],
+    )
+    def test_a_window_shows_the_rows_it_matches_as_maintenance_reads_them(
+        self, viewer, match, shown
+    ) -> None:
+        for n in range(60):
+            dependency(f"payments-{n:03}", group="payments", critical=n in (0, 3))
+        now = timezone.now()
+        MaintenanceWindow.objects.create(
+            name="upgrade",
+            source=WindowSource.API,
+            match=match,
+            start=now - timedelta(minutes=1),
+            end=now + timedelta(hours=1),
+        )
+        maintenance_reader.forget()
+        assert sorted(names_in_order(viewer.get("/").content.decode())) == shown
+
+    @pytest.mark.parametrize("headers", [{}, HTMX])
+    def test_the_query_count_is_the_same_collapsed_or_not(self, viewer, headers) -> None:
+        def queries_with(count: int) -> int:
+            for n in range(count):
+                dependency(f"dep-{count}-{n}", "down" if n % 7 == 0 else "up", group=f"g{n % 2}")
+            maintenance_reader.forget()
+            history_bars.forget()
+            live_state.forget()
+            with CaptureQueriesContext(connection) as captured:
+                page = viewer.get("/", **headers).content.decode()
+            assert ('class="collapsed"' in page) == (count > 100)
+            return len(captured)
+
+        assert queries_with(10) == queries_with(200)

@@ -209,8 +209,10 @@ def test_the_columns_line_up_across_groups_whatever_the_rows_hold(
     page.goto(f"{site.url}/?group=mail")
     expect(page.locator("#live table.dependencies")).to_have_count(1)
     assert cell_edges(page) == [mail]
-    # And a poll's swap moves nothing either.
-    page.evaluate("document.getElementById('live').dataset.before = 'poll'")
+    # And a swap of the live part (what a poll brings after a change) moves nothing either.
+    # Nothing changes here, so polls swap nothing: the part is asked for as a filter does.
+    page.evaluate("document.getElementById('live').dataset.before = 'swap'")
+    page.evaluate("htmx.ajax('GET', location.href, {target: '#live', swap: 'outerHTML'})")
     expect(page.locator("#live[data-before]")).to_have_count(0, timeout=WAIT_MS)
     assert cell_edges(page) == [mail]
     traffic.assert_clean(site)
@@ -229,3 +231,34 @@ def test_axe_finds_no_wcag_a_or_aa_violation_in_light_or_dark(
         for name, page in open_pages(chromium, site, width, color_scheme=scheme):
             found[f"{name}, {scheme}"] = axe_violations(page)
     assert found == {page: [] for page in found}
+
+
+@pytest.mark.parametrize("width", [PHONE, DESKTOP])
+def test_a_large_group_is_its_problems_and_a_line_that_links_to_the_rest(
+    site: Site, chromium: Chromium, account: None, width: int
+) -> None:
+    now = timezone.now()
+    for n in range(60):
+        make_dependency(
+            f"fleet-{n:02}",
+            group="fleet",
+            status="down" if n < 2 else "up",
+            last_checked_at=now,
+            status_since=now - timedelta(minutes=5),
+            next_due_at=now + timedelta(minutes=1),
+        )
+    site.start()
+    page, traffic = chromium.new_page(viewport={"width": width, "height": HEIGHT})
+    log_in(page, site)
+    expect(page.locator("#live table.dependencies tbody:not(.collapsed) tr")).to_have_count(2)
+    line = page.get_by_role("link", name="58 up, not shown: show all 60")
+    expect(line).to_be_visible()
+    assert sideways(page) == 0
+    screenshot(page, f"status-collapsed-{width}.png")
+    if AXE.exists():
+        assert axe_violations(page) == []
+    # Before leaving: a poll in flight as the link is followed is cancelled, not failed.
+    traffic.assert_clean(site)
+    line.click()
+    expect(page).to_have_url(f"{site.url}/?group=fleet&expand=1")
+    expect(page.locator("#live table.dependencies tbody tr")).to_have_count(60)
