@@ -77,8 +77,9 @@ def keep(path: str, stamp: str, content: bytes) -> None:
     """Keeps a render to share; those no longer shared are dropped (at 10,000 dependencies
     a live part is 1.6 MB)."""
     now = time.monotonic()
-    for old in [kept for kept, render in _renders.items() if not _fresh(render, now)]:
-        del _renders[old]
+    # pop, not del: a gunicorn thread may be dropping the same one.
+    for old in [kept for kept, render in list(_renders.items()) if not _fresh(render, now)]:
+        _renders.pop(old, None)
     if len(_renders) >= KEPT_AT_MOST:
         _renders.clear()
     _renders[path] = Render(now, stamp, content)
