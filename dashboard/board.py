@@ -26,6 +26,7 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.db.models import Count, Max, Min, Q, QuerySet
+from django.db.models.fields.json import KT
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
@@ -45,6 +46,12 @@ UNREAD_FIELDS = ("spec", "last_observations", "totals", "metrics_text")
 # A group of more rows than this shows its problems alone, and the number of the others.
 COLLAPSE_OVER = 50
 BY_BUDGET = "budget"
+# What a pool's node shows of its last observations (the rest is not read): its lag, and
+# the pool's best head (probes/kinds/rpc_pool.py).
+POOL_FIGURES = {
+    "pool_lag": KT("last_observations__lag_blocks"),
+    "pool_head": KT("last_observations__pool_head"),
+}
 BY_BUDGET_CAPTION = "all groups, lowest error budget first"
 
 
@@ -80,6 +87,12 @@ class Row:
     def next_trial_at(self) -> datetime | None:
         return breaker.next_trial_at(self.dependency.breaker, self.dependency.policy)
 
+    @property
+    def pool_lag(self) -> int | None:
+        """Blocks behind its pool's best head when last probed; None out of a pool, or when
+        it did not answer."""
+        return _number(getattr(self.dependency, "pool_lag", None))
+
 
 @dataclass
 class Group:
@@ -100,6 +113,17 @@ class Group:
             (STATUS_ORDER[Status(row.dependency.status)] for row in self.rows),
             default=STATUS_ORDER[Status.UP],
         )
+
+    @property
+    def pool_heads(self) -> list[tuple[str, int]]:
+        """Each pool among its rows, with the best head its nodes last saw."""
+        heads: dict[str, int] = {}
+        for row in self.rows:
+            d = row.dependency
+            head = _number(getattr(d, "pool_head", None))
+            if d.pool and head is not None:
+                heads[d.pool] = max(head, heads.get(d.pool, head))
+        return sorted(heads.items())
 
     @property
     def history_bar(self) -> SafeString | str:
@@ -133,6 +157,14 @@ class Board:
         self.shown = sum(group.size for group in self.groups)
 
 
+def _number(value: object) -> int | None:
+    """A figure read out of JSON: the databases give a number, or its text."""
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _down_among(names: set[str]) -> set[str]:
     """Which of `names` are down: a query only when some row depends on another."""
     if not names:
@@ -163,7 +195,7 @@ def build(filters: dict[str, str]) -> Board:
         shown, collapsed = _lowest_budgets(rows)
     else:
         shown, collapsed = _shown(rows, windows)
-    dependencies = list(shown)
+    dependencies = list(shown.annotate(**POOL_FIGURES))
     down = _down_among({parent for d in dependencies for parent in d.depends_on})
 
     def row(d: Dependency) -> Row:

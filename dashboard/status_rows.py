@@ -60,7 +60,8 @@ def _row(row: Row, url: str, now: datetime, budgets: bool) -> str:
     return (
         f'<tr class="row-{d.status}"><td class="status-cell">{badge(d.status)}{window}</td>'
         f'<td class="name"><a class="name" id="dep-{name}" href="{url}{name}/">{name}</a>'
-        f' <small class="kind">{escape(d.kind)}</small>{CRITICAL if d.critical else ""}</td>'
+        f' <small class="kind">{escape(d.kind)}</small>{CRITICAL if d.critical else ""}'
+        f"{_pool(row)}</td>"
         f'<td class="breaker breaker-{d.breaker_state}">{d.get_breaker_state_display()}'
         f"{trial_html}</td>"
         f'<td class="num latency">{ms(d.last_latency_ms)}</td>'
@@ -70,6 +71,16 @@ def _row(row: Row, url: str, now: datetime, budgets: bool) -> str:
         f'<td class="when">{when(d.last_checked_at, now=now)}</td>'
         f'<td class="problem">{problem}</td></tr>'
     )
+
+
+def _pool(row: Row) -> str:
+    """A pool's node: its pool, and how far behind the pool's best head it was."""
+    pool = row.dependency.pool
+    if not pool:
+        return ""
+    lag = row.pool_lag
+    behind = "" if lag is None else (" · at the head" if lag == 0 else f" · {lag} behind")
+    return f'<br><small class="pool">pool {escape(pool)}{behind}</small>'
 
 
 _WINDOW_SECONDS = {name: length.total_seconds() for name, length in UPTIME_WINDOWS.items()}

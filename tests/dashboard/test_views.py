@@ -205,6 +205,22 @@ class TestStatusPage:
         assert '<svg class="sparkline"' in page
         assert 'aria-label="last 3 checks: 1 passed, 1 degraded, 1 failed"' in page
 
+    def test_a_pool_is_a_group_with_its_best_head_and_each_nodes_lag(self, viewer) -> None:
+        def node(name: str, lag: int | None) -> None:
+            observations = {"pool_head": 19_000_123, "lag_blocks": lag} if lag is not None else {}
+            dependency(
+                name, kind="rpc", pool="mainnet", group="mainnet", last_observations=observations
+            )
+
+        node("infura", 0)
+        node("alchemy", 7)
+        node("silent", None)
+        page = viewer.get("/").content.decode()
+        assert '<small class="pool-head">pool mainnet: best head 19000123</small>' in page
+        assert '<small class="pool">pool mainnet · at the head</small>' in page
+        assert '<small class="pool">pool mainnet · 7 behind</small>' in page
+        assert '<small class="pool">pool mainnet</small>' in page  # no answer: no lag
+
     def test_critical_is_a_neutral_tag_and_no_figures_read_once(self, viewer) -> None:
         dependency("payments", critical=True)
         page = viewer.get("/").content.decode()
