@@ -11,7 +11,7 @@ whether or not it was over its rate: a stranger learns nothing from it.
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -34,6 +34,9 @@ LONGEST_TOKEN = 200
 LONGEST_REPORT = 10 * 1024
 # An event's body, at most: a larger one is refused before it is read.
 LONGEST_EVENT = 1024 * 1024
+# Events stored per webhook per minute: past it a sender is asked to come back (429 and
+# Retry-After; a provider retries), so a flood loses no event and grows no table.
+EVENTS_PER_MINUTE = 120
 
 
 def _answer() -> HttpResponse:
@@ -75,11 +78,12 @@ def ping(
     return _answer()
 
 
-def _under_rate(dependency_id: int, now) -> bool:
+def _under_rate(dependency_id: int, now: datetime, most: int = PINGS_PER_MINUTE) -> bool:
+    """Whether the dependency stored fewer than `most` signals in the last minute."""
     recent = Signal.objects.filter(
         dependency_id=dependency_id, received_at__gt=now - timedelta(minutes=1)
     )
-    return recent.count() < PINGS_PER_MINUTE
+    return recent.count() < most
 
 
 def _refusal(status: int, reason: str) -> JsonResponse:
@@ -117,6 +121,10 @@ def hook(request: HttpRequest, name: str) -> HttpResponse:
     except signatures.Refused as exc:
         return _refusal(401, str(exc))
     event_id = signatures.event_id(declared, spec.id_header, request.headers, body)
+    if not _under_rate(row.id, timezone.now(), EVENTS_PER_MINUTE):
+        response = _refusal(429, f"more than {EVENTS_PER_MINUTE} events a minute: retry later")
+        response["Retry-After"] = "60"
+        return response
     try:
         with transaction.atomic():
             Signal.objects.create(

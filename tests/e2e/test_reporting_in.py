@@ -122,6 +122,12 @@ def test_a_provider_that_signs_replays_tampers_and_floods(served) -> None:
         stale_at = datetime.now(UTC) - timedelta(minutes=10)
         stale = http.post("/hooks/provider", content=body, headers=signed(body, "m3", stale_at))
         assert stale.status_code == 401
+        # A flood of forged events: each refused, none stored.
+        forged = {**headers, "webhook-id": "forged"}
+        assert {
+            http.post("/hooks/provider", content=body, headers=forged).status_code
+            for _ in range(150)
+        } == {401}
         wait_for(lambda: row("provider").status == "down")
         assert (
             row("provider").last_error == "unexpected_response: the provider reports major_outage"

@@ -18,7 +18,7 @@ from standardwebhooks.webhooks import Webhook
 
 from inbound import applying
 from inbound.models import Signal
-from inbound.views import LONGEST_EVENT
+from inbound.views import EVENTS_PER_MINUTE, LONGEST_EVENT
 from probes.declarations import parse_declaration
 from probes.models import Dependency
 from probes.sync import sync
@@ -206,3 +206,16 @@ def test_events_are_pruned_after_a_day_and_their_ids_kept_until_then(client) -> 
     with freeze_time(datetime.now(UTC) + timedelta(hours=26)):
         assert retention.prune()["webhook_events"] == 1
     assert time.time()  # the real clock again
+
+
+def test_a_flood_of_signed_events_is_asked_to_come_back_and_stores_at_most_the_rate(
+    client,
+) -> None:
+    answers = []
+    for n in range(EVENTS_PER_MINUTE + 5):
+        body = event("operational")
+        answers.append(post(client, body, **signed(body, f"flood_{n}")))
+    assert [a.status_code for a in answers].count(200) == EVENTS_PER_MINUTE
+    last = answers[-1]
+    assert (last.status_code, last["Retry-After"]) == (429, "60")
+    assert Signal.objects.count() == EVENTS_PER_MINUTE
