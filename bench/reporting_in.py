@@ -1,8 +1,9 @@
 """Server time of what reports in: a heartbeat's ping and a provider's signed event, among
 many heartbeats, against the goal (a ping answered in under 10 ms).
 
-Declares N heartbeats (default 10,000, each with a token from the environment) and one
-webhook into a fresh database, then times requests through Django's test client: the whole
+Declares N heartbeats (default 10,000, each with a token from the environment) and a few
+webhooks (the timed events spread over them, each under its rate of 120 a minute) into a
+fresh database, then times requests through Django's test client: the whole
 Django stack (middleware, view, queries), no web server and no network. Per request kind it
 prints the median and p95 server time, and the queries:
 
@@ -30,17 +31,12 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-
-import django
 
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_MS = 10.0
@@ -56,20 +52,15 @@ def parse_args() -> argparse.Namespace:
 
 
 ARGS = parse_args()
-WORKDIR = Path(tempfile.mkdtemp(prefix="seahealth-bench-"))
 sys.path.insert(0, str(ROOT))
-os.environ.pop("DATABASE_URL_FILE", None)
-os.environ.update(
-    {f"HB_TOKEN_{n}": f"token-{n:06}-0123456789" for n in range(ARGS.heartbeats)},
-    DJANGO_SETTINGS_MODULE="seahealth.settings",
-    DATABASE_URL=ARGS.database_url or f"sqlite:///{WORKDIR / 'bench.sqlite3'}",
-    DEBUG="false",
-    SECRET_KEY="bench-only-not-a-secret",  # noqa: S106 - required with DEBUG off
-    ALLOWED_HOSTS="testserver",
+from bench import in_process  # noqa: E402
+
+WORKDIR = in_process.start(
+    ARGS.database_url,
     LOG_LEVEL="ERROR",
     HOOK_SECRET=SECRET,
+    **{f"HB_TOKEN_{n}": f"token-{n:06}-0123456789" for n in range(ARGS.heartbeats)},
 )
-django.setup()
 
 from django.db import connection  # noqa: E402
 from django.test import Client  # noqa: E402
@@ -77,6 +68,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 
 from inbound import applying  # noqa: E402
 from inbound.models import Signal  # noqa: E402
+from inbound.views import EVENTS_PER_MINUTE  # noqa: E402
 from notifications import signing  # noqa: E402
 from probes.declarations import parse_declaration  # noqa: E402
 from probes.models import Dependency  # noqa: E402
@@ -84,17 +76,10 @@ from probes.sync import sync  # noqa: E402
 
 
 def main() -> None:
-    settings = connection.settings_dict
-    sqlite = connection.vendor == "sqlite"
-    settings["TEST"]["NAME"] = settings["NAME"] if sqlite else "seahealth_bench"
-    database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    print(f"database: {connection.vendor}; {ARGS.heartbeats:,} heartbeats and a webhook")
-    try:
+    with in_process.fresh_database(WORKDIR, "seahealth_bench"):
+        print(f"database: {connection.vendor}; {ARGS.heartbeats:,} heartbeats, {hooks()} webhooks")
         declare()
         measure()
-    finally:
-        connection.creation.destroy_test_db(database, verbosity=0)
-        shutil.rmtree(WORKDIR)
 
 
 def declare() -> None:
@@ -102,13 +87,19 @@ def declare() -> None:
         f"  - {{name: hb-{n}, kind: heartbeat, token: '${{HB_TOKEN_{n}}}', expect_every: 1h}}\n"
         for n in range(ARGS.heartbeats)
     ]
-    entries.append(
-        "  - {name: provider, kind: webhook, signature: {scheme: standard-webhooks,"
+    entries += [
+        f"  - {{name: provider-{k}, kind: webhook, signature: {{scheme: standard-webhooks,"
         " secret: '${HOOK_SECRET}'}, status_path: status, up: [ok], down: [outage]}\n"
-    )
+        for k in range(hooks())
+    ]
     started = time.perf_counter()
     sync(parse_declaration("dependencies:\n" + "".join(entries), "bench.yaml"))
     print(f"declared and synced in {time.perf_counter() - started:.1f} s")
+
+
+def hooks() -> int:
+    """Webhooks enough that the timed events stay under each one's rate."""
+    return ARGS.requests // (EVENTS_PER_MINUTE // 2) + 1
 
 
 def timed(request: Callable[[int], object], count: int) -> tuple[list[float], int]:
@@ -127,11 +118,13 @@ def ping_path(n: int) -> str:
     return f"/ping/token-{n:06}-0123456789"
 
 
-def event(client: Client, message_id: str) -> object:
+def event(client: Client, n: int) -> object:
+    """The event `msg-n`, to a webhook of its own among HOOKS: each stays under its rate."""
+    message_id = f"msg-{n}"
     body = json.dumps({"status": "ok"}).encode()
     at = int(datetime.now(UTC).timestamp())
     return client.post(
-        "/hooks/provider",
+        f"/hooks/provider-{n % hooks()}",
         data=body,
         content_type="application/json",
         HTTP_WEBHOOK_ID=message_id,
@@ -147,11 +140,11 @@ def measure() -> None:
     log = "x" * 10 * 1024
     rows = [
         # A token per request, each under its rate: found, counted, stored.
-        ("/ping/<token>", lambda n: client.get(f"/ping/token-{n % ARGS.heartbeats:06}-0123456789")),
+        ("/ping/<token>", lambda n: client.get(ping_path(n % ARGS.heartbeats))),
         # One token, far over its rate (30 a minute): found, counted, dropped.
         (
             "/ping/<token> (over its rate)",
-            lambda n: client.get(f"/ping/token-{middle:06}-0123456789"),
+            lambda n: client.get(ping_path(middle)),
         ),
         ("/ping/<unknown>", lambda n: client.get(f"/ping/no-such-token-{n}")),
         (
@@ -162,8 +155,8 @@ def measure() -> None:
                 content_type="text/plain",
             ),
         ),
-        ("/hooks/<name>", lambda n: event(client, f"msg-{n}")),
-        ("/hooks/<name> (a replay)", lambda n: event(client, "msg-0")),
+        ("/hooks/<name>", lambda n: event(client, n)),
+        ("/hooks/<name> (a replay)", lambda n: event(client, 0)),
     ]
     print(f"\n{'request':<32} {'median ms':>10} {'p95 ms':>8} {'queries':>8}   goal")
     for label, request in rows:

@@ -39,20 +39,15 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
-import os
 import pstats
 import re
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-
-import django
 
 ROOT = Path(__file__).resolve().parents[1]
 # The goals, in ms of server time: the page and its partial by size (1,000 and fewer,
@@ -81,18 +76,10 @@ def parse_args() -> argparse.Namespace:
 # Django reads its settings from the environment as it starts, and models can be imported only
 # once it has: the arguments come first.
 ARGS = parse_args()
-WORKDIR = Path(tempfile.mkdtemp(prefix="seahealth-bench-"))
 sys.path.insert(0, str(ROOT))
-os.environ.pop("DATABASE_URL_FILE", None)
-os.environ.update(
-    DJANGO_SETTINGS_MODULE="seahealth.settings",
-    DATABASE_URL=ARGS.database_url or f"sqlite:///{WORKDIR / 'bench.sqlite3'}",
-    DEBUG="false",
-    SECRET_KEY="bench-only-not-a-secret",  # noqa: S106 - required with DEBUG off
-    ALLOWED_HOSTS="testserver",
-    LOG_LEVEL="WARNING",
-)
-django.setup()
+from bench import in_process  # noqa: E402
+
+WORKDIR = in_process.start(ARGS.database_url)
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.contrib.auth.models import AbstractBaseUser  # noqa: E402
@@ -117,21 +104,10 @@ from probes.rollups import refresh_uptimes  # noqa: E402
 
 
 def main() -> None:
-    # Django's test database machinery creates a fresh database by this name, and drops it.
-    settings = connection.settings_dict
-    sqlite = connection.vendor == "sqlite"
-    settings["TEST"]["NAME"] = settings["NAME"] if sqlite else "seahealth_bench"
-    database = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    print(f"database: {connection.vendor} {database}")
-    try:
+    with in_process.fresh_database(WORKDIR, "seahealth_bench", keep=ARGS.keep) as database:
+        print(f"database: {connection.vendor} {database}")
         name = load()
         measure(name)
-    finally:
-        if ARGS.keep:
-            print(f"kept: {database}")
-        else:
-            connection.creation.destroy_test_db(database, verbosity=0)
-            shutil.rmtree(WORKDIR)
 
 
 # --- loading ---------------------------------------------------------------------------

@@ -26,15 +26,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import django
 
 ROOT = Path(__file__).resolve().parents[1]
 INTERVAL = timedelta(seconds=30)
@@ -51,16 +46,10 @@ def parse_args() -> argparse.Namespace:
 
 
 ARGS = parse_args()
-WORKDIR = Path(tempfile.mkdtemp(prefix="seahealth-bench-storage-"))
 sys.path.insert(0, str(ROOT))
-os.environ.pop("DATABASE_URL_FILE", None)
-os.environ.update(
-    DJANGO_SETTINGS_MODULE="seahealth.settings",
-    DATABASE_URL=ARGS.database_url or f"sqlite:///{WORKDIR / 'storage.sqlite3'}",
-    SECRET_KEY="bench-only-not-a-secret-" + "x" * 40,
-    LOG_LEVEL="WARNING",
-)
-django.setup()
+from bench import in_process  # noqa: E402
+
+WORKDIR = in_process.start(ARGS.database_url)
 
 from django.conf import settings  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -74,18 +63,12 @@ from probes.outcomes import Outcome  # noqa: E402
 
 
 def main() -> int:
-    db = connection.settings_dict
-    db["TEST"]["NAME"] = db["NAME"] if connection.vendor == "sqlite" else "seahealth_bench_storage"
-    name = connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with in_process.fresh_database(WORKDIR, "seahealth_bench_storage"):
         print(f"database: {connection.vendor}")
         sizes = [growth(ARGS.dependencies * scale) for scale in (1, 2)]
         project(sizes[-1])
         uptimes()
         pruning()
-    finally:
-        connection.creation.destroy_test_db(name, verbosity=0)
-        shutil.rmtree(WORKDIR, ignore_errors=True)
     return 0
 
 

@@ -14,9 +14,11 @@ import os
 import secrets
 from collections.abc import Iterable, Mapping
 
+from inbound.models import InboundState
 from probes import placeholders
 from probes.dependency_spec import DependencySpec
 from probes.models import Dependency
+from probes.row_updates import update_rows
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +33,21 @@ def new_token() -> str:
 
 
 def store(dependency: Dependency, token: str) -> None:
-    from inbound.models import InboundState
+    store_hashes({dependency.id: token_hash(token)})
 
-    InboundState.objects.update_or_create(
-        dependency=dependency, defaults={"token_hash": token_hash(token)}
+
+def store_hashes(hashes: Mapping[int, str]) -> None:
+    """Each dependency's token hash, by its id, in a few queries whatever their number:
+    only the states that lack one or hold another are written."""
+    states = {s.dependency_id: s for s in InboundState.objects.filter(dependency_id__in=hashes)}
+    changed = [s for s in states.values() if s.token_hash != hashes[s.dependency_id]]
+    for state in changed:
+        state.token_hash = hashes[state.dependency_id]
+    update_rows(InboundState, changed, ["token_hash"])
+    InboundState.objects.bulk_create(
+        InboundState(dependency_id=dependency_id, token_hash=hashed)
+        for dependency_id, hashed in hashes.items()
+        if dependency_id not in states
     )
 
 
@@ -47,10 +60,12 @@ def store_declared(
     if not declared:
         return
     rows = Dependency.objects.filter(name__in=declared, archived_at__isnull=True)
-    for row in rows:
+    hashes = {}
+    for dependency_id, name in rows.values_list("id", "name"):
         try:
-            token, _ = placeholders.resolve(declared[row.name], environ)
+            token, _ = placeholders.resolve(declared[name], environ)
         except placeholders.UnsetVariable as exc:
-            log.warning("heartbeat %s: %s: its pings cannot be matched until it is", row.name, exc)
+            log.warning("heartbeat %s: %s: its pings cannot be matched until it is", name, exc)
             continue
-        store(row, token)
+        hashes[dependency_id] = token_hash(token)
+    store_hashes(hashes)

@@ -59,8 +59,7 @@ def ping(
         what = Signal.What.SUCCESS if exit_code == 0 else Signal.What.FAIL
     body = ""
     if what == Signal.What.FAIL and request.method == "POST":
-        report = request.read(LONGEST_REPORT)
-        body = report.decode("utf-8", errors="replace").replace("\x00", "")
+        body = _text(request.read(LONGEST_REPORT))
     found = (
         InboundState.objects.filter(
             token_hash=tokens.token_hash(token),
@@ -86,6 +85,11 @@ def _under_rate(dependency_id: int, now: datetime, most: int = PINGS_PER_MINUTE)
     return recent.count() < most
 
 
+def _text(body: bytes) -> str:
+    """A body as text a column holds: UTF-8 (or replaced where it is not), without NUL."""
+    return body.decode("utf-8", errors="replace").replace("\x00", "")
+
+
 def _refusal(status: int, reason: str) -> JsonResponse:
     return JsonResponse({"error": reason}, status=status)
 
@@ -104,24 +108,22 @@ def hook(request: HttpRequest, name: str) -> HttpResponse:
         length = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         return _refusal(400, "Content-Length is not a number")
+    too_large = _refusal(413, f"an event is at most {LONGEST_EVENT // 1024} KiB")
     if length > LONGEST_EVENT:
-        return _refusal(413, f"an event is at most {LONGEST_EVENT // 1024} KiB")
+        return too_large
     body = request.read(LONGEST_EVENT + 1)
     if len(body) > LONGEST_EVENT:
-        return _refusal(413, f"an event is at most {LONGEST_EVENT // 1024} KiB")
+        return too_large
+    now = timezone.now()
     try:
         secret, _ = placeholders.resolve(declared.get("secret", ""), os.environ)
-        signatures.check(
-            declared, secret, request.headers, body, timezone.now().timestamp(), spec.tolerance
-        )
-    except placeholders.UnsetVariable as exc:
-        return _refusal(503, f"this server cannot check the signature: {exc}")
-    except BadSecret as exc:
+        signatures.check(declared, secret, request.headers, body, now.timestamp(), spec.tolerance)
+    except (placeholders.UnsetVariable, BadSecret) as exc:
         return _refusal(503, f"this server cannot check the signature: {exc}")
     except signatures.Refused as exc:
         return _refusal(401, str(exc))
     event_id = signatures.event_id(declared, spec.id_header, request.headers, body)
-    if not _under_rate(row.id, timezone.now(), EVENTS_PER_MINUTE):
+    if not _under_rate(row.id, now, EVENTS_PER_MINUTE):
         response = _refusal(429, f"more than {EVENTS_PER_MINUTE} events a minute: retry later")
         response["Retry-After"] = "60"
         return response
@@ -129,9 +131,9 @@ def hook(request: HttpRequest, name: str) -> HttpResponse:
         with transaction.atomic():
             Signal.objects.create(
                 dependency=row,
-                received_at=timezone.now(),
+                received_at=now,
                 what=Signal.What.EVENT,
-                body=body.decode("utf-8", errors="replace").replace("\x00", ""),
+                body=_text(body),
                 event_id=event_id,
             )
     except IntegrityError:

@@ -79,12 +79,14 @@ def parse(fields: Fields) -> Spec:
 
 
 def describe(spec: Spec) -> str:
-    when = (
-        f"cron '{spec.schedule}' ({spec.timezone})"
-        if spec.schedule
-        else f"every {format_duration(spec.expect_every or 0)}"
-    )
-    return f"pings {when}, grace {format_duration(spec.grace)}"
+    return f"pings {_expected(spec)}, grace {format_duration(spec.grace)}"
+
+
+def _expected(spec: Spec) -> str:
+    """When pings are expected, in words: `every 1h`, `cron '0 3 * * *' (Europe/Paris)`."""
+    if spec.schedule:
+        return f"cron '{spec.schedule}' ({spec.timezone})"
+    return f"every {format_duration(spec.expect_every or 0)}"
 
 
 def speaks_tls(spec: Spec) -> bool:
@@ -121,14 +123,9 @@ def judge(spec: Spec, reported: Reported, now: datetime) -> Outcome | None:
     deadline = expected_by(spec, since)
     observations = {"last_ping": _shown(since), "expected_by": _shown(deadline)}
     if now > deadline:
-        expected = (
-            f"cron '{spec.schedule}' ({spec.timezone})"
-            if spec.schedule
-            else f"every {format_duration(spec.expect_every or 0)}"
-        )
         return Outcome(
             error_class=ErrorClass.TIMEOUT,
-            detail=f"no ping since {_shown(since)}: expected {expected}, grace "
+            detail=f"no ping since {_shown(since)}: expected {_expected(spec)}, grace "
             f"{format_duration(spec.grace)}",
             observations=observations,
             checked_at=now,

@@ -154,9 +154,10 @@ async def block_at(spec: Spec, ctx: ProbeContext, number: int) -> Outcome:
 
     observations: dict[str, Any] = {}
     found = await rpc_web3.block_hash(spec.url, spec.headers, ctx, observations, number)
-    if _hex(found) is None:
+    block_hash = _hex(found)
+    if block_hash is None:
         raise _wrong_shape(f"eth_getBlockByNumber({number})", found, observations)
-    return Outcome(observations={"block_hash": _hex(found)})
+    return Outcome(observations={"block_hash": block_hash})
 
 
 async def judge_pool(

@@ -116,19 +116,16 @@ class Pool:
         }
         # The chain: the reference's, or the one most nodes serve.
         chains = {i: head["chain_id"] for i, head in heads.items()}
-        chain = self.agreed(chains)
-        for i, chain_id in chains.items():
-            if chain is not None and chain_id != chain:
-                self.failures[i] = (
-                    f"chain id {chain_id}: the pool's other nodes serve chain {chain} "
-                    f"({self.holding(chains, chain)})"
-                )
-            elif chain is None:
-                served = ", ".join(f"{self.names[j]} {c}" for j, c in chains.items())
-                self.warnings[i].append(
-                    f"the pool's nodes serve different chains and no majority says which is "
-                    f"right (declare chain_id or a reference): {served}"
-                )
+        chain = self.split(
+            chains,
+            lambda chain_id, chain: (
+                f"chain id {chain_id}: the pool's other nodes serve "
+                f"chain {chain} ({self.holding(chains, chain)})"
+            ),
+            "the pool's nodes serve different chains and no majority says which is right "
+            "(declare chain_id or a reference): "
+            + ", ".join(f"{self.names[j]} {c}" for j, c in chains.items()),
+        )
         # The nodes compared from now on: those on the pool's chain.
         self.answered = {i: head for i, head in heads.items() if chains[i] == chain}
         self.judge_lag()
@@ -141,6 +138,23 @@ class Pool:
             return values[self.reference]
         counts = Counter(values.values()).most_common(1)
         return counts[0][0] if counts and counts[0][1] * 2 > len(values) else None
+
+    def split(
+        self,
+        values: dict[int, Hashable],
+        failure: Callable[[Any, Any], str],
+        no_majority: str,
+    ) -> Any:
+        """The value agreed (agreed()); each node holding another fails with
+        `failure(its value, the agreed one)`. With no agreement and some disagreement, each
+        node is warned with `no_majority`."""
+        agreed = self.agreed(values)
+        for i, value in values.items():
+            if agreed is None:
+                self.warnings[i].append(no_majority)
+            elif value != agreed:
+                self.failures[i] = failure(value, agreed)
+        return agreed
 
     def holding(self, values: dict[int, Hashable], value: Hashable) -> str:
         """Who holds `value`: the reference, or "2 of 3 nodes"."""
@@ -222,19 +236,16 @@ class Pool:
                 hashes[i] = outcome.observations["block_hash"]
             else:
                 self.extra[i]["fork_check"] = f"no answer for block {height}: {outcome.error}"
-        canonical = self.agreed(hashes)
-        for i, block_hash in hashes.items():
-            if canonical is not None and block_hash != canonical:
-                self.failures[i] = (
-                    f"fork: block {height} hash {block_hash[:10]}.. differs from "
-                    f"{self.holding(hashes, canonical)} ({canonical[:10]}..)"
-                )
-            elif canonical is None and len(set(hashes.values())) > 1:
-                self.warnings[i].append(
-                    f"fork: the pool's nodes disagree on block {height} and no majority "
-                    f"says which is right (declare a reference): "
-                    + ", ".join(f"{self.names[j]} {h[:10]}.." for j, h in hashes.items())
-                )
+        self.split(
+            hashes,
+            lambda block_hash, canonical: (
+                f"fork: block {height} hash {block_hash[:10]}.. "
+                f"differs from {self.holding(hashes, canonical)} ({canonical[:10]}..)"
+            ),
+            f"fork: the pool's nodes disagree on block {height} and no majority says which "
+            "is right (declare a reference): "
+            + ", ".join(f"{self.names[j]} {h[:10]}.." for j, h in hashes.items()),
+        )
 
     def verdicts(self) -> list[Outcome]:
         judged = []
